@@ -1,0 +1,99 @@
+//! Builds the application: state, schema and router. `main` and the integration tests both
+//! go through [`Application::build`], so tests exercise exactly what production runs.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::db::{DbPool, pool};
+use crate::graphql::{self, ApiSchema};
+use crate::metrics::Metrics;
+
+/// Everything a request handler may need; immutable after start.
+pub struct App {
+    /// The configuration the process started with.
+    pub config: Arc<Config>,
+    /// The database pool.
+    pub pool: DbPool,
+    /// Process metrics.
+    pub metrics: Arc<Metrics>,
+    /// The executable schema.
+    pub schema: ApiSchema,
+    /// Cancelled when the server starts shutting down.
+    pub shutdown: CancellationToken,
+    /// Live WebSocket connections, awaited during shutdown.
+    pub ws_tasks: TaskTracker,
+}
+
+/// Shared handle to [`App`].
+pub type AppState = Arc<App>;
+
+/// A bound, not yet running server.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Builds the state and binds `config.bind_addr`. The database must already be migrated.
+    pub async fn build(config: Config, database_url: &str) -> anyhow::Result<Self> {
+        let metrics = Arc::new(Metrics::default());
+        let pool = pool::build_pool(&config.database, database_url, Arc::clone(&metrics))?;
+        let schema = graphql::schema_builder(&config.graphql)
+            .extension(graphql::observe::Observe::new(Arc::clone(&metrics)))
+            .data(pool.clone())
+            .finish();
+        let listener = TcpListener::bind(config.bind_addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind_addr))?;
+        let state = Arc::new(App {
+            config: Arc::new(config),
+            pool,
+            metrics,
+            schema,
+            shutdown: CancellationToken::new(),
+            ws_tasks: TaskTracker::new(),
+        });
+        Ok(Self { listener, state })
+    }
+
+    /// The address actually bound (port 0 resolves here).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// The shared state (tests read metrics and trigger shutdown through it).
+    pub fn state(&self) -> AppState {
+        Arc::clone(&self.state)
+    }
+
+    /// Serves until `state.shutdown` is cancelled, then stops accepting, lets in-flight
+    /// requests finish, closes WebSockets with 1001 and waits for them (bounded by
+    /// `SHUTDOWN_GRACE_MS`).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let Self { listener, state } = self;
+        let router = crate::http::router(Arc::clone(&state));
+        let shutdown = state.shutdown.clone();
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await?;
+        state.ws_tasks.close();
+        if tokio::time::timeout(state.config.shutdown_grace, state.ws_tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some WebSocket connections did not close within the grace period");
+        }
+        state.pool.close();
+        Ok(())
+    }
+}

@@ -1,0 +1,261 @@
+//! Typed configuration, loaded once from the environment and passed explicitly.
+//!
+//! Every variable read here is listed in `.env.example` with its default. Nothing in the
+//! crate reads the environment after [`Config::from_env`] returns.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The deployment environment: development enables conveniences that production refuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppEnv {
+    /// Local development (the default).
+    Development,
+    /// A real deployment: introspection off by default, no development conveniences.
+    Production,
+}
+
+/// The log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable, coloured when writing to a terminal.
+    Pretty,
+    /// One JSON object per line, with the request id of the enclosing span.
+    Json,
+}
+
+/// Limits enforced on every GraphQL request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphqlLimits {
+    /// Largest accepted request body in bytes (larger → HTTP 413).
+    pub max_body_bytes: usize,
+    /// Most operations in one batched request (more → HTTP 400 before anything runs).
+    pub max_batch: usize,
+    /// Deepest selection set accepted.
+    pub max_depth: usize,
+    /// Highest complexity accepted (each field costs 1 unless it declares otherwise).
+    pub max_complexity: usize,
+    /// Deepest recursion the parser accepts (guards the parser itself).
+    pub max_recursive_depth: usize,
+    /// Page size used when a connection gets neither `first` nor `last`.
+    pub default_page_size: usize,
+    /// Largest `first`/`last` accepted on a connection (more → `BAD_USER_INPUT`).
+    pub max_page_size: usize,
+    /// Whether introspection (and field suggestions) are answered.
+    pub introspection: bool,
+}
+
+impl GraphqlLimits {
+    /// The defaults for an environment: introspection is on only in development.
+    pub fn defaults(env: AppEnv) -> Self {
+        Self {
+            max_body_bytes: 1024 * 1024,
+            max_batch: 10,
+            max_depth: 12,
+            max_complexity: 1000,
+            max_recursive_depth: 32,
+            default_page_size: 20,
+            max_page_size: 100,
+            introspection: env == AppEnv::Development,
+        }
+    }
+}
+
+/// Database settings.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    /// `DATABASE_URL`; `None` starts the embedded cluster under `DATA_DIR/postgres`.
+    pub url: Option<String>,
+    /// Most connections the pool keeps open.
+    pub pool_size: usize,
+    /// Server-side `statement_timeout` set on every pooled connection.
+    pub statement_timeout: Duration,
+    /// How long a request waits for a free connection before `SERVICE_UNAVAILABLE`.
+    pub pool_wait_timeout: Duration,
+}
+
+/// The whole configuration of one server process.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub bind_addr: SocketAddr,
+    /// Directory for local state (embedded PostgreSQL cluster, development keys).
+    pub data_dir: PathBuf,
+    /// Development or production.
+    pub app_env: AppEnv,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Database settings.
+    pub database: DatabaseConfig,
+    /// GraphQL request limits.
+    pub graphql: GraphqlLimits,
+    /// How long graceful shutdown waits for in-flight work before giving up.
+    pub shutdown_grace: Duration,
+}
+
+/// A variable that is set but cannot be understood.
+#[derive(Debug, thiserror::Error)]
+#[error("{name}: {message}")]
+pub struct ConfigError {
+    /// The variable's name.
+    pub name: &'static str,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration from any variable source (tests pass a map).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(&get);
+        let app_env = match env.get("APP_ENV").as_deref() {
+            None | Some("development") => AppEnv::Development,
+            Some("production") => AppEnv::Production,
+            Some(other) => return Err(invalid("APP_ENV", other, "development or production")),
+        };
+        let log_format = match env.get("LOG_FORMAT").as_deref() {
+            None | Some("pretty") => LogFormat::Pretty,
+            Some("json") => LogFormat::Json,
+            Some(other) => return Err(invalid("LOG_FORMAT", other, "pretty or json")),
+        };
+        let mut graphql = GraphqlLimits::defaults(app_env);
+        graphql.max_body_bytes = env.parsed("GRAPHQL_MAX_BODY_BYTES", graphql.max_body_bytes)?;
+        graphql.max_batch = env.parsed("GRAPHQL_MAX_BATCH", graphql.max_batch)?;
+        graphql.max_depth = env.parsed("GRAPHQL_MAX_DEPTH", graphql.max_depth)?;
+        graphql.max_complexity = env.parsed("GRAPHQL_MAX_COMPLEXITY", graphql.max_complexity)?;
+        graphql.max_recursive_depth =
+            env.parsed("GRAPHQL_MAX_RECURSIVE_DEPTH", graphql.max_recursive_depth)?;
+        graphql.default_page_size =
+            env.parsed("GRAPHQL_DEFAULT_PAGE_SIZE", graphql.default_page_size)?;
+        graphql.max_page_size = env.parsed("GRAPHQL_MAX_PAGE_SIZE", graphql.max_page_size)?;
+        graphql.introspection = env.parsed("GRAPHQL_INTROSPECTION", graphql.introspection)?;
+        if graphql.default_page_size == 0 || graphql.default_page_size > graphql.max_page_size {
+            return Err(ConfigError {
+                name: "GRAPHQL_DEFAULT_PAGE_SIZE",
+                message: "must be between 1 and GRAPHQL_MAX_PAGE_SIZE".into(),
+            });
+        }
+        let pool_size = env.parsed("DATABASE_POOL_SIZE", 10usize)?;
+        if pool_size == 0 {
+            return Err(invalid("DATABASE_POOL_SIZE", "0", "at least 1"));
+        }
+        Ok(Self {
+            bind_addr: env.parsed("BIND_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
+            data_dir: env
+                .get("DATA_DIR")
+                .map_or_else(|| ".data".into(), PathBuf::from),
+            app_env,
+            log_format,
+            database: DatabaseConfig {
+                url: env.get("DATABASE_URL"),
+                pool_size,
+                statement_timeout: Duration::from_millis(
+                    env.parsed("STATEMENT_TIMEOUT_MS", 5_000u64)?,
+                ),
+                pool_wait_timeout: Duration::from_millis(
+                    env.parsed("DATABASE_POOL_WAIT_MS", 2_000u64)?,
+                ),
+            },
+            graphql,
+            shutdown_grace: Duration::from_millis(env.parsed("SHUTDOWN_GRACE_MS", 10_000u64)?),
+        })
+    }
+}
+
+/// Variable access that treats empty values as unset.
+struct Env<'a, F: Fn(&str) -> Option<String>>(&'a F);
+
+impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
+    fn get(&self, name: &str) -> Option<String> {
+        (self.0)(name).filter(|v| !v.trim().is_empty())
+    }
+
+    fn parsed<T>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
+    where
+        T: std::str::FromStr,
+        T::Err: std::fmt::Display,
+    {
+        match self.get(name) {
+            None => Ok(default),
+            Some(raw) => raw.trim().parse().map_err(|e: T::Err| ConfigError {
+                name,
+                message: format!("cannot parse {raw:?}: {e}"),
+            }),
+        }
+    }
+}
+
+fn invalid(name: &'static str, value: &str, expected: &str) -> ConfigError {
+    ConfigError {
+        name,
+        message: format!("{value:?} is not valid; expected {expected}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_need_no_variables() {
+        let c = load(&[]).unwrap();
+        assert_eq!(c.bind_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.data_dir, PathBuf::from(".data"));
+        assert_eq!(c.app_env, AppEnv::Development);
+        assert!(c.database.url.is_none());
+        assert_eq!(c.graphql, GraphqlLimits::defaults(AppEnv::Development));
+        assert!(c.graphql.introspection);
+    }
+
+    #[test]
+    fn production_turns_introspection_off_unless_asked() {
+        assert!(
+            !load(&[("APP_ENV", "production")])
+                .unwrap()
+                .graphql
+                .introspection
+        );
+        let on = load(&[("APP_ENV", "production"), ("GRAPHQL_INTROSPECTION", "true")]).unwrap();
+        assert!(on.graphql.introspection);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        assert_eq!(
+            load(&[("GRAPHQL_MAX_DEPTH", "deep")]).unwrap_err().name,
+            "GRAPHQL_MAX_DEPTH"
+        );
+        assert_eq!(load(&[("APP_ENV", "staging")]).unwrap_err().name, "APP_ENV");
+        assert_eq!(
+            load(&[("DATABASE_POOL_SIZE", "0")]).unwrap_err().name,
+            "DATABASE_POOL_SIZE"
+        );
+        assert_eq!(
+            load(&[("GRAPHQL_DEFAULT_PAGE_SIZE", "500")])
+                .unwrap_err()
+                .name,
+            "GRAPHQL_DEFAULT_PAGE_SIZE"
+        );
+    }
+
+    #[test]
+    fn empty_values_count_as_unset() {
+        let c = load(&[("DATABASE_URL", ""), ("BIND_ADDR", " ")]).unwrap();
+        assert!(c.database.url.is_none());
+        assert_eq!(c.bind_addr.port(), 8080);
+    }
+}

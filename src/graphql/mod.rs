@@ -1,0 +1,60 @@
+//! The GraphQL schema: merged roots per area, limits, and the extensions that mask errors and
+//! record metrics.
+
+pub mod errors;
+pub mod ids;
+pub mod node;
+pub mod observe;
+pub mod pagination;
+pub mod system;
+
+use std::sync::Arc;
+
+use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema, SchemaBuilder};
+
+use crate::config::GraphqlLimits;
+use crate::metrics::Metrics;
+
+/// The root query: one part per area.
+#[derive(MergedObject, Default)]
+pub struct Query(system::SystemQuery, node::NodeQuery);
+
+/// The root mutation (the first mutations arrive with the tenants slice).
+pub type Mutation = EmptyMutation;
+
+/// The root subscription (provisioning progress arrives with the jobs slice).
+pub type Subscription = EmptySubscription;
+
+/// The executable schema.
+pub type ApiSchema = Schema<Query, Mutation, Subscription>;
+
+/// The schema with its limits and error masking, but no per-process data: what
+/// `print-schema` renders and what [`build_schema`] extends.
+pub fn schema_builder(limits: &GraphqlLimits) -> SchemaBuilder<Query, Mutation, Subscription> {
+    let mut builder = Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .limit_recursive_depth(limits.max_recursive_depth)
+        .data(pagination::PageLimits::from(limits))
+        .extension(errors::ErrorMasking);
+    if !limits.introspection {
+        builder = builder.disable_introspection().disable_suggestions();
+    }
+    builder
+}
+
+/// The schema as the server runs it.
+pub fn build_schema(limits: &GraphqlLimits, metrics: Arc<Metrics>) -> ApiSchema {
+    schema_builder(limits)
+        .extension(observe::Observe::new(metrics))
+        .finish()
+}
+
+/// The SDL checked in as `schema.graphql`.
+pub fn sdl() -> String {
+    let limits = GraphqlLimits::defaults(crate::config::AppEnv::Development);
+    let options = async_graphql::SDLExportOptions::new()
+        .sorted_fields()
+        .sorted_enum_items();
+    schema_builder(&limits).finish().sdl_with_options(options)
+}

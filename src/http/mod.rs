@@ -1,0 +1,25 @@
+//! HTTP transport: routes, middleware and the handlers that are not GraphQL resolvers.
+
+pub mod graphiql;
+pub mod graphql;
+pub mod health;
+pub mod middleware;
+pub mod reply;
+pub mod ws;
+
+use axum::Router;
+use axum::routing::get;
+
+use crate::app::AppState;
+
+/// All routes of the server.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/graphiql/{file}", get(graphiql::asset))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .layer(axum::middleware::from_fn(middleware::request_context))
+        .with_state(state)
+}
