@@ -101,10 +101,10 @@ async fn migrate_only(config: Config) -> anyhow::Result<()> {
 async fn serve(config: Config) -> anyhow::Result<()> {
     let (url, embedded) = database(&config).await?;
     let result = run_server(config, &url).await;
-    if let Some(pg) = embedded {
-        if let Err(e) = pg.stop().await {
-            tracing::error!(error = %e, "could not stop the embedded PostgreSQL");
-        }
+    if let Some(pg) = embedded
+        && let Err(e) = pg.stop().await
+    {
+        tracing::error!(error = %e, "could not stop the embedded PostgreSQL");
     }
     result
 }

@@ -312,7 +312,7 @@ impl EmbeddedPostgres {
 
     fn command(&self, program: &str) -> Command {
         let mut cmd = Command::new(self.bin_dir.join(program));
-        cmd.current_dir(&self.dir.parent().unwrap_or(Path::new("/")))
+        cmd.current_dir(self.dir.parent().unwrap_or(Path::new("/")))
             .env("LC_ALL", "C");
         if let Some((uid, gid)) = self.run_as {
             cmd.uid(uid).gid(gid).current_dir("/");
@@ -344,10 +344,10 @@ impl EmbeddedPostgres {
 /// Finds a directory holding both `initdb` and `pg_ctl`.
 pub fn find_bin_dir() -> Option<PathBuf> {
     let has_both = |d: &Path| d.join("initdb").is_file() && d.join("pg_ctl").is_file();
-    if let Some(path) = std::env::var_os("PATH") {
-        if let Some(dir) = std::env::split_paths(&path).find(|d| has_both(d)) {
-            return Some(dir);
-        }
+    if let Some(path) = std::env::var_os("PATH")
+        && let Some(dir) = std::env::split_paths(&path).find(|d| has_both(d))
+    {
+        return Some(dir);
     }
     let mut versions: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
         .ok()?
@@ -358,7 +358,7 @@ pub fn find_bin_dir() -> Option<PathBuf> {
         })
         .filter(|(_, bin)| has_both(bin))
         .collect();
-    versions.sort_by(|a, b| b.0.cmp(&a.0));
+    versions.sort_by_key(|(version, _)| std::cmp::Reverse(*version));
     versions.into_iter().next().map(|(_, bin)| bin)
 }
 

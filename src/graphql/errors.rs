@@ -12,11 +12,13 @@
 use std::sync::Arc;
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextSubscribe,
-    NextValidation,
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest, NextRequest,
+    NextSubscribe, NextValidation,
 };
 use async_graphql::parser::types::ExecutableDocument;
-use async_graphql::{Response, ServerError, ServerResult, ValidationResult, Value, Variables};
+use async_graphql::{
+    Request, Response, ServerError, ServerResult, ValidationResult, Value, Variables,
+};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 
@@ -28,23 +30,45 @@ pub struct ErrorMasking;
 
 impl ExtensionFactory for ErrorMasking {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ErrorMaskingExtension)
+        Arc::new(ErrorMaskingExtension::default())
     }
 }
 
-struct ErrorMaskingExtension;
+/// One instance per request.
+#[derive(Default)]
+struct ErrorMaskingExtension {
+    /// The request id, read from the request data in `prepare_request` (the `request` hook
+    /// runs before request data is attached to the extension context).
+    request_id: std::sync::OnceLock<RequestId>,
+}
 
 #[async_graphql::async_trait::async_trait]
 impl Extension for ErrorMaskingExtension {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         let mut response = next.run(ctx).await;
-        let request_id = ctx.data_opt::<RequestId>();
+        let request_id = self.request_id.get();
         response.errors = response
             .errors
             .into_iter()
             .map(|e| finalize(e, request_id))
             .collect();
         response
+    }
+
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        let id = request
+            .data
+            .get(&std::any::TypeId::of::<RequestId>())
+            .and_then(|value| value.downcast_ref::<RequestId>());
+        if let Some(id) = id {
+            let _ = self.request_id.set(id.clone());
+        }
+        next.run(ctx, request).await
     }
 
     fn subscribe<'s>(

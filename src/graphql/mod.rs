@@ -15,7 +15,7 @@ use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema, Sche
 use crate::config::GraphqlLimits;
 use crate::metrics::Metrics;
 
-/// The root query: one part per area.
+/// The root of every query.
 #[derive(MergedObject, Default)]
 pub struct Query(system::SystemQuery, node::NodeQuery);
 

@@ -32,7 +32,7 @@ pub struct NodeQuery;
 impl NodeQuery {
     /// Fetches any object by its global id. An object the caller may not see answers exactly
     /// like one that does not exist: `NOT_FOUND`.
-    async fn node(&self, _ctx: &Context<'_>, id: ID) -> ApiResult<Node> {
+    async fn node(&self, _ctx: &Context<'_>, id: ID) -> ApiResult<Option<Node>> {
         let global = GlobalId::decode(&id, "id")?;
         match global.ty {
             // Visibility of users is decided by the Viewer, which arrives with the identity

@@ -55,7 +55,14 @@ pub async fn post(State(app): State<AppState>, request: Request) -> Response {
         Ok(bytes) => bytes,
         Err(response) => return response,
     };
-    let batch: BatchRequest = match serde_json::from_slice(&bytes) {
+    // Decide the shape from the first byte: serde would also read `[]` as a single request.
+    let is_array = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
+    let parsed = if is_array {
+        serde_json::from_slice::<Vec<async_graphql::Request>>(&bytes).map(BatchRequest::Batch)
+    } else {
+        serde_json::from_slice::<async_graphql::Request>(&bytes).map(BatchRequest::Single)
+    };
+    let batch = match parsed {
         Ok(batch) => batch,
         Err(e) => {
             return reply::error(
@@ -65,17 +72,17 @@ pub async fn post(State(app): State<AppState>, request: Request) -> Response {
             );
         }
     };
-    if let BatchRequest::Batch(requests) = &batch {
-        if requests.is_empty() || requests.len() > limits.max_batch {
-            return reply::error(
-                StatusCode::BAD_REQUEST,
-                ErrorCode::BadUserInput,
-                &format!(
-                    "A batch must hold between 1 and {} operations",
-                    limits.max_batch
-                ),
-            );
-        }
+    if let BatchRequest::Batch(requests) = &batch
+        && (requests.is_empty() || requests.len() > limits.max_batch)
+    {
+        return reply::error(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::BadUserInput,
+            &format!(
+                "A batch must hold between 1 and {} operations",
+                limits.max_batch
+            ),
+        );
     }
     let batch = match batch {
         BatchRequest::Single(r) => BatchRequest::Single(r.data(request_id)),
@@ -111,7 +118,7 @@ pub async fn get(State(app): State<AppState>, request: Request) -> Response {
             "GET /graphql needs a `query` parameter (or open it in a browser for GraphiQL)",
         );
     }
-    let request = match async_graphql::http::parse_query_string(query_string) {
+    let request = match parse_get_parameters(query_string) {
         Ok(request) => request,
         Err(e) => {
             return reply::error(
@@ -136,6 +143,39 @@ pub async fn get(State(app): State<AppState>, request: Request) -> Response {
     }
     let response = app.schema.execute(request.data(request_id)).await;
     respond(BatchResponse::Single(response), &parts.headers)
+}
+
+/// The GraphQL-over-HTTP GET parameters. (async-graphql's own parser reads
+/// `operation_name` rather than the specification's `operationName`.)
+#[derive(serde::Deserialize)]
+struct GetParameters {
+    query: String,
+    #[serde(rename = "operationName", alias = "operation_name")]
+    operation_name: Option<String>,
+    variables: Option<String>,
+    extensions: Option<String>,
+}
+
+fn parse_get_parameters(query_string: &str) -> Result<async_graphql::Request, String> {
+    let params: GetParameters =
+        serde_urlencoded::from_str(query_string).map_err(|e| e.to_string())?;
+    let json = |raw: Option<String>, what: &str| -> Result<Option<serde_json::Value>, String> {
+        raw.filter(|r| !r.is_empty())
+            .map(|r| serde_json::from_str(&r).map_err(|e| format!("invalid {what}: {e}")))
+            .transpose()
+    };
+    let mut request = async_graphql::Request::new(params.query);
+    if let Some(name) = params.operation_name.filter(|n| !n.is_empty()) {
+        request = request.operation_name(name);
+    }
+    if let Some(variables) = json(params.variables, "variables")? {
+        request = request.variables(async_graphql::Variables::from_json(variables));
+    }
+    if let Some(extensions) = json(params.extensions, "extensions")? {
+        request.extensions =
+            serde_json::from_value(extensions).map_err(|e| format!("invalid extensions: {e}"))?;
+    }
+    Ok(request)
 }
 
 fn request_id(extensions: &axum::http::Extensions) -> RequestId {
@@ -295,6 +335,20 @@ mod tests {
         assert_eq!(operation_type(two, Some("Q")), Some(OperationType::Query));
         assert_eq!(operation_type(two, None), None);
         assert_eq!(operation_type("not graphql", None), None);
+    }
+
+    #[test]
+    fn get_parameters_follow_the_specification() {
+        let r = parse_get_parameters("query=%7Ba%7D&operationName=M&variables=%7B%22x%22%3A1%7D")
+            .unwrap();
+        assert_eq!(r.query, "{a}");
+        assert_eq!(r.operation_name.as_deref(), Some("M"));
+        assert_eq!(r.variables.get("x"), Some(&async_graphql::Value::from(1)));
+        assert!(parse_get_parameters("query=%7Ba%7D&variables=nope").is_err());
+        assert!(
+            parse_get_parameters("operationName=M").is_err(),
+            "query is required"
+        );
     }
 
     #[test]

@@ -1,1 +1,12 @@
+//! The integration suite: one binary, a database per test, the real app over loopback.
 
+mod support;
+
+mod binary;
+mod errors;
+mod generated;
+mod graphiql;
+mod health;
+mod limits;
+mod transport;
+mod websocket;

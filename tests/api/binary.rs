@@ -1,0 +1,170 @@
+//! The real binary with no `DATABASE_URL`: it starts its own PostgreSQL, migrates, serves;
+//! a second start reuses the cluster; after SIGKILL it starts again; SIGTERM closes
+//! WebSockets with 1001 and stops the cluster.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::support::ws::{Incoming, WsClient};
+
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    log: PathBuf,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start(data_dir: &Path, run: u32) -> Server {
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let log = data_dir.with_extension(format!("run{run}.log"));
+    let child = Command::new(env!("CARGO_BIN_EXE_platform-api"))
+        .env_remove("DATABASE_URL")
+        .env("DATA_DIR", data_dir)
+        .env("BIND_ADDR", addr.to_string())
+        .env("LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("spawn platform-api");
+    let server = Server { child, addr, log };
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        if let Ok(r) = client.get(format!("http://{addr}/readyz")).send().await
+            && r.status() == 200
+        {
+            return server;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not ready in 90 s:\n{}",
+            server.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+impl Server {
+    fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    async fn api_version(&self) -> Value {
+        let response = reqwest::Client::new()
+            .post(format!("http://{}/graphql", self.addr))
+            .json(&json!({ "query": "{ apiVersion schemaVersion }" }))
+            .send()
+            .await
+            .unwrap();
+        response.json().await.unwrap()
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    async fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "did not exit:\n{}", self.logs());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+fn cluster_running(data_dir: &Path) -> bool {
+    data_dir.join("postgres/postmaster.pid").exists()
+}
+
+#[tokio::test]
+async fn zero_config_start_reuse_crash_and_graceful_stop() {
+    let data_dir = std::env::temp_dir().join(format!(
+        "platform-api-bin-{}-{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    ));
+
+    // First start: initialises the cluster, migrates, serves.
+    let mut first = start(&data_dir, 1).await;
+    let body = first.api_version().await;
+    assert_eq!(
+        body["data"]["apiVersion"],
+        env!("CARGO_PKG_VERSION"),
+        "{body}"
+    );
+    assert!(body["data"]["schemaVersion"].is_string(), "{body}");
+    assert!(
+        first
+            .logs()
+            .contains("initialising the embedded PostgreSQL cluster")
+    );
+
+    // SIGKILL: no cleanup runs; the cluster is left running.
+    first.child.kill().unwrap();
+    first.wait_exit().await;
+    assert!(cluster_running(&data_dir));
+
+    // Second start reuses the running cluster, with the data of the first.
+    let mut second = start(&data_dir, 2).await;
+    assert_eq!(
+        second.api_version().await["data"]["apiVersion"],
+        env!("CARGO_PKG_VERSION")
+    );
+    let logs = second.logs();
+    assert!(
+        logs.contains("reusing the running embedded PostgreSQL"),
+        "{logs}"
+    );
+    assert!(!logs.contains("initialising"), "no second initdb");
+
+    // SIGTERM: open sockets get 1001, the process exits 0, and the cluster stops.
+    let mut ws = WsClient::connect(second.addr, Some("graphql-transport-ws"))
+        .await
+        .unwrap();
+    ws.send(json!({ "type": "connection_init" })).await;
+    assert!(matches!(ws.next().await, Incoming::Json(_)));
+    second.signal("-TERM");
+    match ws.next().await {
+        Incoming::Closed(Some(frame)) => assert_eq!(u16::from(frame.code), 1001),
+        other => panic!("expected a 1001 close, got {other:?}"),
+    }
+    assert!(second.wait_exit().await.success(), "{}", second.logs());
+    assert!(second.logs().contains("embedded PostgreSQL stopped"));
+    assert!(!cluster_running(&data_dir));
+
+    // A stopped cluster starts again without a new initdb; SIGINT stops it too.
+    let mut third = start(&data_dir, 3).await;
+    assert_eq!(
+        third.api_version().await["data"]["apiVersion"],
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(!third.logs().contains("initialising"));
+    third.signal("-INT");
+    assert!(third.wait_exit().await.success());
+    assert!(!cluster_running(&data_dir));
+
+    let _ = std::fs::remove_dir_all(&data_dir);
+    for run in 1..=3 {
+        let _ = std::fs::remove_file(data_dir.with_extension(format!("run{run}.log")));
+    }
+    let _ = std::fs::remove_file(data_dir.join("postgres").with_extension("lock"));
+}

@@ -1,0 +1,9 @@
+//! Test support: PostgreSQL (one cluster per machine, a database per test), the app over
+//! real loopback HTTP, log capture, and small client helpers.
+
+pub mod app;
+pub mod logs;
+pub mod postgres;
+pub mod ws;
+
+pub use app::TestApp;
