@@ -74,18 +74,23 @@ impl Application {
     }
 
     /// Serves until `state.shutdown` is cancelled, then stops accepting, lets in-flight
-    /// requests finish, closes WebSockets with 1001 and waits for them (bounded by
-    /// `SHUTDOWN_GRACE_MS`).
+    /// requests finish and closes WebSockets with 1001, waiting for each of the two at most
+    /// `SHUTDOWN_GRACE_MS`.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let Self { listener, state } = self;
         let router = crate::http::router(Arc::clone(&state));
         let shutdown = state.shutdown.clone();
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await?;
+        let grace = state.config.shutdown_grace;
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let serve = axum::serve(listener, service)
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+            .into_future();
+        tokio::select! {
+            result = serve => result?,
+            () = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => {
+                tracing::warn!("in-flight requests did not finish within the grace period; closing them");
+            }
+        }
         state.ws_tasks.close();
         if tokio::time::timeout(state.config.shutdown_grace, state.ws_tasks.wait())
             .await

@@ -90,7 +90,8 @@ pub struct Config {
     pub database: DatabaseConfig,
     /// GraphQL request limits.
     pub graphql: GraphqlLimits,
-    /// How long graceful shutdown waits for in-flight work before giving up.
+    /// How long graceful shutdown waits for in-flight HTTP requests, and then for WebSocket
+    /// connections to close, before dropping them.
     pub shutdown_grace: Duration,
 }
 

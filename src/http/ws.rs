@@ -5,8 +5,6 @@
 //! shutdown every socket is closed with 1001 ("going away") and the server waits for the
 //! close frames to be sent.
 
-use std::time::Duration;
-
 use async_graphql::Data;
 use async_graphql::http::{WebSocket as GraphqlWebSocket, WebSocketProtocols, WsMessage};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -78,8 +76,7 @@ async fn serve(app: AppState, socket: WebSocket, request_id: RequestId) {
                 let mut data = Data::default();
                 data.insert(connection_request_id);
                 Ok(data)
-            })
-            .keepalive_timeout(Duration::from_secs(60));
+            });
     tracing::debug!("websocket connected");
     loop {
         tokio::select! {

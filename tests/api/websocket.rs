@@ -1,5 +1,6 @@
 //! GraphQL over WebSocket (`graphql-transport-ws`) on `/graphql`.
 
+use platform_api::metrics::OperationKind;
 use serde_json::json;
 
 use crate::support::TestApp;
@@ -35,6 +36,20 @@ async fn speaks_graphql_transport_ws() {
         }
         other => panic!("expected next, got {other:?}"),
     }
+    match ws.next().await {
+        Incoming::Json(m) => assert_eq!((&m["type"], &m["id"]), (&json!("complete"), &json!("1"))),
+        other => panic!("expected complete, got {other:?}"),
+    }
+    // The operation is counted as a query (streams are recorded when they end).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while app.state.metrics.operations(OperationKind::Query) != 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "query over the socket not counted"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(app.state.metrics.operations(OperationKind::Subscription), 0);
 }
 
 #[tokio::test]
