@@ -341,15 +341,23 @@ impl EmbeddedPostgres {
     }
 }
 
-/// Finds a directory holding both `initdb` and `pg_ctl`.
+/// Finds a directory holding both `initdb` and `pg_ctl`: on `PATH` first, else the newest
+/// `/usr/lib/postgresql/<version>/bin`.
 pub fn find_bin_dir() -> Option<PathBuf> {
+    search_bin_dir(
+        std::env::var_os("PATH").as_deref(),
+        Path::new("/usr/lib/postgresql"),
+    )
+}
+
+fn search_bin_dir(path: Option<&std::ffi::OsStr>, versions_root: &Path) -> Option<PathBuf> {
     let has_both = |d: &Path| d.join("initdb").is_file() && d.join("pg_ctl").is_file();
-    if let Some(path) = std::env::var_os("PATH")
-        && let Some(dir) = std::env::split_paths(&path).find(|d| has_both(d))
+    if let Some(path) = path
+        && let Some(dir) = std::env::split_paths(path).find(|d| has_both(d))
     {
         return Some(dir);
     }
-    let mut versions: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
+    let mut versions: Vec<(u32, PathBuf)> = fs::read_dir(versions_root)
         .ok()?
         .filter_map(|e| {
             let e = e.ok()?;
@@ -400,6 +408,42 @@ fn percent_encode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn fake_bin(dir: &Path) {
+        fs::create_dir_all(dir).unwrap();
+        fs::write(dir.join("initdb"), "").unwrap();
+        fs::write(dir.join("pg_ctl"), "").unwrap();
+    }
+
+    #[test]
+    fn binaries_on_path_win_then_the_newest_version_dir() {
+        let root = std::env::temp_dir().join(format!("pa-bins-{}", uuid::Uuid::new_v4().simple()));
+        let versions = root.join("lib");
+        assert_eq!(search_bin_dir(None, &versions), None, "nothing installed");
+        fake_bin(&versions.join("9/bin"));
+        fake_bin(&versions.join("15/bin"));
+        fake_bin(&versions.join("13/bin"));
+        fs::create_dir_all(versions.join("17/bin")).unwrap(); // incomplete: no binaries
+        assert_eq!(
+            search_bin_dir(None, &versions),
+            Some(versions.join("15/bin"))
+        );
+        let on_path = root.join("path-bin");
+        fake_bin(&on_path);
+        let path = std::env::join_paths([root.join("empty"), on_path.clone()]).unwrap();
+        assert_eq!(search_bin_dir(Some(&path), &versions), Some(on_path));
+        fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn the_missing_binaries_error_says_what_to_install() {
+        let message = EmbeddedError::NoBinaries.to_string();
+        assert!(
+            message.contains("apt-get install -y postgresql"),
+            "{message}"
+        );
+        assert!(message.contains("DATABASE_URL"), "{message}");
+    }
 
     #[test]
     fn socket_paths_are_encoded_into_the_url() {

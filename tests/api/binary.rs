@@ -151,20 +151,108 @@ async fn zero_config_start_reuse_crash_and_graceful_stop() {
     assert!(second.logs().contains("embedded PostgreSQL stopped"));
     assert!(!cluster_running(&data_dir));
 
-    // A stopped cluster starts again without a new initdb; SIGINT stops it too.
+    // Logs are JSON lines, and request lines carry the request id.
+    let logs = second.logs();
+    for line in logs.lines().filter(|l| !l.trim().is_empty()) {
+        let parsed: Result<Value, _> = serde_json::from_str(line);
+        assert!(parsed.is_ok(), "not a JSON log line: {line}");
+    }
+    assert!(
+        logs.lines()
+            .any(|l| l.contains("request finished") && l.contains("\"request_id\"")),
+        "{logs}"
+    );
+
+    // A stopped cluster starts again without a new initdb.
     let mut third = start(&data_dir, 3).await;
     assert_eq!(
         third.api_version().await["data"]["apiVersion"],
         env!("CARGO_PKG_VERSION")
     );
     assert!(!third.logs().contains("initialising"));
-    third.signal("-INT");
-    assert!(third.wait_exit().await.success());
+
+    // A crash of the whole machine: server and postmaster die with SIGKILL, leaving a stale
+    // postmaster.pid behind. The next start recovers.
+    let pid_file = data_dir.join("postgres/postmaster.pid");
+    let postmaster = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .trim()
+        .to_owned();
+    third.child.kill().unwrap();
+    third.wait_exit().await;
+    assert!(
+        Command::new("kill")
+            .args(["-KILL", &postmaster])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::path::Path::new(&format!("/proc/{postmaster}")).exists() {
+        assert!(Instant::now() < deadline, "postmaster did not die");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(pid_file.exists(), "a stale pid file is left behind");
+    let mut fourth = start(&data_dir, 4).await;
+    assert_eq!(
+        fourth.api_version().await["data"]["apiVersion"],
+        env!("CARGO_PKG_VERSION")
+    );
+
+    // SIGINT stops it like SIGTERM.
+    fourth.signal("-INT");
+    assert!(fourth.wait_exit().await.success(), "{}", fourth.logs());
     assert!(!cluster_running(&data_dir));
 
     let _ = std::fs::remove_dir_all(&data_dir);
-    for run in 1..=3 {
+    for run in 1..=4 {
         let _ = std::fs::remove_file(data_dir.with_extension(format!("run{run}.log")));
     }
     let _ = std::fs::remove_file(data_dir.join("postgres").with_extension("lock"));
+}
+
+#[tokio::test]
+async fn migrate_subcommand_applies_every_migration_once() {
+    use diesel_async::RunQueryDsl;
+    let db = crate::support::postgres::TestDb::create_empty().await;
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_platform-api"))
+            .arg("migrate")
+            .env("DATABASE_URL", db.url())
+            .env("LOG_FORMAT", "json")
+            .output()
+            .unwrap()
+    };
+    let first = run();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(String::from_utf8_lossy(&first.stderr).contains("applied migration"));
+    let mut conn = db.connect().await;
+    let tenants = diesel::sql_query("SELECT 1 FROM tenants")
+        .execute(&mut conn)
+        .await;
+    assert!(tenants.is_ok(), "tables exist after migrate");
+    let second = run();
+    assert!(second.status.success());
+    assert!(
+        !String::from_utf8_lossy(&second.stderr).contains("applied migration"),
+        "nothing left to apply"
+    );
+}
+
+#[test]
+fn bad_configuration_exits_2_naming_the_variable() {
+    let out = Command::new(env!("CARGO_BIN_EXE_platform-api"))
+        .env("GRAPHQL_MAX_DEPTH", "deep")
+        .env("DATABASE_URL", "postgres://unused@127.0.0.1:1/x")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("GRAPHQL_MAX_DEPTH"));
 }

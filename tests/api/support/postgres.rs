@@ -220,6 +220,26 @@ impl TestDb {
         }
     }
 
+    /// A fresh database with no tables at all (from `template0`), for migration tests.
+    pub async fn create_empty() -> Self {
+        let server = server().await;
+        let name = format!(
+            "pa_t_{}_{}",
+            std::process::id(),
+            NEXT_DB.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut admin = server.admin().await;
+        diesel::sql_query(format!("CREATE DATABASE {name} TEMPLATE template0"))
+            .execute(&mut admin)
+            .await
+            .expect("create empty database");
+        Self {
+            url: server.url(&name),
+            admin_url: server.url("postgres"),
+            name,
+        }
+    }
+
     /// The connection URL.
     pub fn url(&self) -> &str {
         &self.url
