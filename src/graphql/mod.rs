@@ -1,6 +1,7 @@
 //! The GraphQL schema: merged roots per area, limits, and the extensions that mask errors and
 //! record metrics.
 
+pub mod depth;
 pub mod errors;
 pub mod ids;
 pub mod node;
@@ -32,11 +33,12 @@ pub type ApiSchema = Schema<Query, Mutation, Subscription>;
 /// `print-schema` renders and what [`build_schema`] extends.
 pub fn schema_builder(limits: &GraphqlLimits) -> SchemaBuilder<Query, Mutation, Subscription> {
     let mut builder = Schema::build(Query::default(), EmptyMutation, EmptySubscription)
-        .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
         .limit_recursive_depth(limits.max_recursive_depth)
         .data(pagination::PageLimits::from(limits))
-        .extension(errors::ErrorMasking);
+        // Masking first: it wraps the others and gives their refusals a code.
+        .extension(errors::ErrorMasking)
+        .extension(depth::DepthLimit(limits.max_depth));
     if !limits.introspection {
         builder = builder.disable_introspection().disable_suggestions();
     }
