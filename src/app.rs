@@ -8,6 +8,9 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::auth::TokenVerifier;
+use crate::auth::context::AuthServices;
+use crate::auth::dev_issuer::{self, DevIssuer};
 use crate::config::Config;
 use crate::db::{DbPool, pool};
 use crate::graphql::{self, ApiSchema};
@@ -23,6 +26,10 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     /// The executable schema.
     pub schema: ApiSchema,
+    /// Token verification.
+    pub auth: Arc<AuthServices>,
+    /// The development issuer, when no real issuers are configured (never in production).
+    pub dev_issuer: Option<Arc<DevIssuer>>,
     /// Cancelled when the server starts shutting down.
     pub shutdown: CancellationToken,
     /// Live WebSocket connections, awaited during shutdown.
@@ -41,20 +48,38 @@ pub struct Application {
 impl Application {
     /// Builds the state and binds `config.bind_addr`. The database must already be migrated.
     pub async fn build(config: Config, database_url: &str) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(config.bind_addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind_addr))?;
+        let local_addr = listener.local_addr()?;
+        let (issuers, dev_issuer) = if config.auth.uses_dev_issuer() {
+            let issuer = dev_issuer::issuer_url(local_addr);
+            let dev = DevIssuer::load_or_create(&config.data_dir, issuer.clone())?;
+            tracing::warn!(%issuer, "no AUTH_ISSUERS: trusting the development issuer (platform-api dev-token)");
+            (vec![issuer], Some(Arc::new(dev)))
+        } else {
+            (config.auth.issuers.clone(), None)
+        };
+        let auth = Arc::new(AuthServices {
+            verifier: TokenVerifier::new(&issuers, &config.auth),
+            admin_group: config.auth.admin_group.clone(),
+        });
+        let config = Arc::new(config);
         let metrics = Arc::new(Metrics::default());
         let pool = pool::build_pool(&config.database, database_url, Arc::clone(&metrics))?;
         let schema = graphql::schema_builder(&config.graphql)
             .extension(graphql::observe::Observe::new(Arc::clone(&metrics)))
             .data(pool.clone())
+            .data(Arc::clone(&auth))
+            .data(Arc::clone(&config))
             .finish();
-        let listener = TcpListener::bind(config.bind_addr)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind_addr))?;
         let state = Arc::new(App {
-            config: Arc::new(config),
+            config,
             pool,
             metrics,
             schema,
+            auth,
+            dev_issuer,
             shutdown: CancellationToken::new(),
             ws_tasks: TaskTracker::new(),
         });

@@ -75,6 +75,37 @@ pub struct DatabaseConfig {
     pub pool_wait_timeout: Duration,
 }
 
+/// Token verification settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthConfig {
+    /// `AUTH_ISSUERS`: trusted issuers (exact `iss` values). Empty = the development issuer
+    /// (refused in production).
+    pub issuers: Vec<String>,
+    /// `AUTH_PORTAL_AUDIENCE`: the customer portal's client id.
+    pub portal_audience: String,
+    /// `AUTH_OPERATOR_AUDIENCE`: the operator console's client id.
+    pub operator_audience: String,
+    /// `AUTH_AUDIENCES`: every accepted `aud` (defaults to the portal and operator audiences).
+    pub audiences: Vec<String>,
+    /// Clock skew tolerated on `exp`/`nbf` (at most 60 s).
+    pub leeway: Duration,
+    /// How long fetched signing keys are trusted before a background refresh.
+    pub jwks_max_age: Duration,
+    /// Least time between two key fetches caused by unknown `kid`s.
+    pub jwks_refetch_cooldown: Duration,
+    /// Timeout of one discovery or JWKS fetch (at most 5 s).
+    pub fetch_timeout: Duration,
+    /// `AUTH_ADMIN_GROUP`: the identity-provider group that grants `platform_admin` on `me`.
+    pub admin_group: String,
+}
+
+impl AuthConfig {
+    /// Whether the server signs and trusts its own development tokens.
+    pub fn uses_dev_issuer(&self) -> bool {
+        self.issuers.is_empty()
+    }
+}
+
 /// The whole configuration of one server process.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -90,6 +121,8 @@ pub struct Config {
     pub database: DatabaseConfig,
     /// GraphQL request limits.
     pub graphql: GraphqlLimits,
+    /// Token verification.
+    pub auth: AuthConfig,
     /// How long graceful shutdown waits for in-flight HTTP requests, and then for WebSocket
     /// connections to close, before dropping them.
     pub shutdown_grace: Duration,
@@ -145,7 +178,15 @@ impl Config {
         if pool_size == 0 {
             return Err(invalid("DATABASE_POOL_SIZE", "0", "at least 1"));
         }
+        let auth = auth_config(&env)?;
+        if app_env == AppEnv::Production && auth.uses_dev_issuer() {
+            return Err(ConfigError {
+                name: "AUTH_ISSUERS",
+                message: "production needs real issuers; the development issuer is refused".into(),
+            });
+        }
         Ok(Self {
+            auth,
             bind_addr: env.parsed("BIND_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
             data_dir: env
                 .get("DATA_DIR")
@@ -166,6 +207,66 @@ impl Config {
             shutdown_grace: Duration::from_millis(env.parsed("SHUTDOWN_GRACE_MS", 10_000u64)?),
         })
     }
+}
+
+fn auth_config<F: Fn(&str) -> Option<String>>(env: &Env<'_, F>) -> Result<AuthConfig, ConfigError> {
+    let list = |name: &str| -> Vec<String> {
+        env.get(name)
+            .map(|v| {
+                v.split(',')
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let portal_audience = env
+        .get("AUTH_PORTAL_AUDIENCE")
+        .unwrap_or_else(|| "dezky-portal".into());
+    let operator_audience = env
+        .get("AUTH_OPERATOR_AUDIENCE")
+        .unwrap_or_else(|| "dezky-operator".into());
+    let mut audiences = list("AUTH_AUDIENCES");
+    if audiences.is_empty() {
+        audiences = vec![portal_audience.clone(), operator_audience.clone()];
+    }
+    let issuers = list("AUTH_ISSUERS");
+    for issuer in &issuers {
+        if !(issuer.starts_with("https://") || issuer.starts_with("http://")) {
+            return Err(invalid("AUTH_ISSUERS", issuer, "absolute http(s) URLs"));
+        }
+    }
+    let leeway = env.parsed("AUTH_LEEWAY_SECS", 30u64)?;
+    if leeway > 60 {
+        return Err(invalid(
+            "AUTH_LEEWAY_SECS",
+            &leeway.to_string(),
+            "at most 60",
+        ));
+    }
+    let fetch_timeout = env.parsed("AUTH_FETCH_TIMEOUT_MS", 5_000u64)?;
+    if fetch_timeout == 0 || fetch_timeout > 5_000 {
+        return Err(invalid(
+            "AUTH_FETCH_TIMEOUT_MS",
+            &fetch_timeout.to_string(),
+            "1 to 5000",
+        ));
+    }
+    Ok(AuthConfig {
+        issuers,
+        portal_audience,
+        operator_audience,
+        audiences,
+        leeway: Duration::from_secs(leeway),
+        jwks_max_age: Duration::from_secs(env.parsed("AUTH_JWKS_MAX_AGE_SECS", 3_600u64)?),
+        jwks_refetch_cooldown: Duration::from_secs(
+            env.parsed("AUTH_JWKS_REFETCH_COOLDOWN_SECS", 30u64)?,
+        ),
+        fetch_timeout: Duration::from_millis(fetch_timeout),
+        admin_group: env
+            .get("AUTH_ADMIN_GROUP")
+            .unwrap_or_else(|| "dezky-platform-admins".into()),
+    })
 }
 
 /// Variable access that treats empty values as unset.
@@ -222,16 +323,47 @@ mod tests {
         assert!(c.graphql.introspection);
     }
 
+    const ISSUER: (&str, &str) = ("AUTH_ISSUERS", "https://sso.example/application/o/portal/");
+
     #[test]
     fn production_turns_introspection_off_unless_asked() {
-        assert!(
-            !load(&[("APP_ENV", "production")])
-                .unwrap()
-                .graphql
-                .introspection
-        );
-        let on = load(&[("APP_ENV", "production"), ("GRAPHQL_INTROSPECTION", "true")]).unwrap();
+        let off = load(&[("APP_ENV", "production"), ISSUER]).unwrap();
+        assert!(!off.graphql.introspection);
+        let on = load(&[
+            ("APP_ENV", "production"),
+            ISSUER,
+            ("GRAPHQL_INTROSPECTION", "true"),
+        ])
+        .unwrap();
         assert!(on.graphql.introspection);
+    }
+
+    #[test]
+    fn production_refuses_the_development_issuer() {
+        assert_eq!(
+            load(&[("APP_ENV", "production")]).unwrap_err().name,
+            "AUTH_ISSUERS"
+        );
+        assert!(load(&[]).unwrap().auth.uses_dev_issuer());
+    }
+
+    #[test]
+    fn auth_lists_and_bounds() {
+        let c = load(&[("AUTH_ISSUERS", "https://a/, https://b/ ,")]).unwrap();
+        assert_eq!(c.auth.issuers, vec!["https://a/", "https://b/"]);
+        assert_eq!(c.auth.audiences, vec!["dezky-portal", "dezky-operator"]);
+        assert_eq!(
+            load(&[("AUTH_LEEWAY_SECS", "61")]).unwrap_err().name,
+            "AUTH_LEEWAY_SECS"
+        );
+        assert_eq!(
+            load(&[("AUTH_FETCH_TIMEOUT_MS", "6000")]).unwrap_err().name,
+            "AUTH_FETCH_TIMEOUT_MS"
+        );
+        assert_eq!(
+            load(&[("AUTH_ISSUERS", "sso.example")]).unwrap_err().name,
+            "AUTH_ISSUERS"
+        );
     }
 
     #[test]

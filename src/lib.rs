@@ -5,8 +5,10 @@
 //! plus a thin `main.rs`.
 
 pub mod app;
+pub mod auth;
 pub mod config;
 pub mod db;
+pub mod domain;
 pub mod error;
 pub mod graphql;
 pub mod http;

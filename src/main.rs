@@ -25,6 +25,31 @@ enum Command {
     Migrate,
     /// Print the GraphQL schema (SDL) to stdout; `schema.graphql` is this output.
     PrintSchema,
+    /// Print a token signed by the development issuer (development only, and only while
+    /// `AUTH_ISSUERS` is unset). Send it as `Authorization: Bearer <token>`.
+    DevToken(DevTokenArgs),
+}
+
+#[derive(clap::Args)]
+struct DevTokenArgs {
+    /// Subject (the user's stable id at the identity provider).
+    #[arg(long)]
+    sub: String,
+    /// Audience: the portal's or the operator console's client id.
+    #[arg(long, default_value = "dezky-portal")]
+    aud: String,
+    /// Email claim.
+    #[arg(long)]
+    email: Option<String>,
+    /// Name claim.
+    #[arg(long)]
+    name: Option<String>,
+    /// Groups claim, comma-separated (e.g. `dezky-platform-admins,acme`).
+    #[arg(long, value_delimiter = ',')]
+    groups: Option<Vec<String>>,
+    /// Lifetime, e.g. `90s`, `15m`, `1h`, `2d`.
+    #[arg(long, default_value = "1h")]
+    ttl: String,
 }
 
 /// The database name used inside the embedded cluster.
@@ -46,6 +71,18 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(Command::DevToken(args)) = &cli.command {
+        return match dev_token(&config, args) {
+            Ok(token) => {
+                println!("{token}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     telemetry::init(config.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -61,7 +98,7 @@ fn main() -> ExitCode {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve(config).await,
             Command::Migrate => migrate_only(config).await,
-            Command::PrintSchema => unreachable!("handled above"),
+            Command::PrintSchema | Command::DevToken(_) => unreachable!("handled above"),
         }
     });
     match result {
@@ -72,6 +109,31 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Signs a development token for the issuer a server with this configuration trusts.
+fn dev_token(config: &Config, args: &DevTokenArgs) -> anyhow::Result<String> {
+    use platform_api::auth::dev_issuer::{self, DevIssuer, DevTokenRequest};
+    anyhow::ensure!(
+        config.auth.uses_dev_issuer(),
+        "AUTH_ISSUERS is set, so the server would not accept a development token"
+    );
+    anyhow::ensure!(
+        config.auth.audiences.contains(&args.aud),
+        "--aud must be one of the accepted audiences: {}",
+        config.auth.audiences.join(", ")
+    );
+    let ttl = dev_issuer::parse_ttl(&args.ttl).map_err(|e| anyhow::anyhow!("--ttl: {e}"))?;
+    let issuer =
+        DevIssuer::load_or_create(&config.data_dir, dev_issuer::issuer_url(config.bind_addr))?;
+    let request = DevTokenRequest {
+        sub: args.sub.clone(),
+        aud: args.aud.clone(),
+        email: args.email.clone(),
+        name: args.name.clone(),
+        groups: args.groups.clone(),
+    };
+    issuer.sign(&request, ttl)
 }
 
 /// Resolves the database URL, starting the embedded cluster when `DATABASE_URL` is unset.

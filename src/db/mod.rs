@@ -3,6 +3,7 @@
 
 pub mod embedded;
 pub mod migrate;
+pub mod models;
 pub mod pool;
 #[rustfmt::skip]
 pub mod schema;

@@ -13,15 +13,21 @@ use crate::error::AppError;
 pub enum NodeType {
     /// A person known to the platform.
     User,
+    /// A customer organisation.
+    Tenant,
+    /// A reseller.
+    Partner,
 }
 
 impl NodeType {
-    const ALL: [Self; 1] = [Self::User];
+    const ALL: [Self; 3] = [Self::User, Self::Tenant, Self::Partner];
 
     /// The GraphQL type name, as encoded in the id.
     pub const fn name(self) -> &'static str {
         match self {
             Self::User => "User",
+            Self::Tenant => "Tenant",
+            Self::Partner => "Partner",
         }
     }
 }

@@ -3,11 +3,15 @@
 
 pub mod depth;
 pub mod errors;
+pub mod guards;
 pub mod ids;
 pub mod node;
 pub mod observe;
 pub mod pagination;
+pub mod partners;
 pub mod system;
+pub mod tenants;
+pub mod viewer;
 
 use std::sync::Arc;
 
@@ -18,7 +22,13 @@ use crate::metrics::Metrics;
 
 /// The root of every query.
 #[derive(MergedObject, Default)]
-pub struct Query(system::SystemQuery, node::NodeQuery);
+pub struct Query(
+    system::SystemQuery,
+    node::NodeQuery,
+    viewer::ViewerQuery,
+    tenants::query::TenantQuery,
+    partners::query::PartnerQuery,
+);
 
 /// The root mutation (the first mutations arrive with the tenants slice).
 pub type Mutation = EmptyMutation;

@@ -1,12 +1,20 @@
-//! The Relay `Node` interface and `node(id:)`.
+//! The Relay `Node` interface, `node(id:)` and `nodes(ids:)`.
 
-use async_graphql::{Context, ID, Interface, Object, SimpleObject};
+use async_graphql::{Context, ID, Interface, Object};
 
-use crate::error::{ApiResult, AppError};
+use crate::auth::{ContextAuth, Viewer};
+use crate::db::DbPool;
+use crate::domain;
+use crate::error::{ApiResult, AppError, AppResult};
 use crate::graphql::ids::{GlobalId, NodeType};
+use crate::graphql::partners::types::Partner;
+use crate::graphql::tenants::types::Tenant;
+
+/// The most ids `nodes(ids:)` takes at once.
+const MAX_NODES: usize = 100;
 
 /// A person known to the platform (created on first sign-in).
-#[derive(SimpleObject, Clone)]
+#[derive(Clone)]
 pub struct User {
     /// Global id.
     pub id: ID,
@@ -16,28 +24,104 @@ pub struct User {
     pub name: String,
 }
 
+#[Object]
+impl User {
+    /// Global id.
+    pub async fn id(&self) -> ID {
+        self.id.clone()
+    }
+
+    /// Email address, as the identity provider reports it.
+    async fn email(&self) -> &str {
+        &self.email
+    }
+
+    /// Display name.
+    async fn name(&self) -> &str {
+        &self.name
+    }
+}
+
 /// An object with a global id that `node(id:)` can fetch.
 #[derive(Interface)]
-#[graphql(field(name = "id", ty = "&ID", desc = "The object's opaque global id."))]
+#[graphql(field(name = "id", ty = "ID", desc = "The object's opaque global id."))]
 pub enum Node {
     /// A user.
     User(User),
+    /// A tenant.
+    Tenant(Tenant),
+    /// A partner.
+    Partner(Partner),
 }
 
-/// `node(id:)`.
+/// `node(id:)` and `nodes(ids:)`.
 #[derive(Default)]
 pub struct NodeQuery;
 
 #[Object]
 impl NodeQuery {
-    /// Fetches any object by its global id. An object the caller may not see answers exactly
-    /// like one that does not exist: `NOT_FOUND`.
-    async fn node(&self, _ctx: &Context<'_>, id: ID) -> ApiResult<Option<Node>> {
+    /// Fetches any object by its global id, with the same visibility as its own query. An
+    /// object the caller may not see answers exactly like one that does not exist:
+    /// `NOT_FOUND`.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Node>> {
         let global = GlobalId::decode(&id, "id")?;
-        match global.ty {
-            // Visibility of users is decided by the Viewer, which arrives with the identity
-            // slice; until then no user is visible to anyone.
-            NodeType::User => Err(AppError::NotFound { what: "node" }.into()),
+        let viewer = ctx.viewer().await?;
+        let mut conn = ctx.data_unchecked::<DbPool>().get().await?;
+        Ok(Some(resolve(&mut conn, &viewer, global).await?))
+    }
+
+    /// Fetches up to 100 objects by global id, in the order asked; an id the caller may not
+    /// see (or that names nothing) gives `null` in its place.
+    async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> ApiResult<Vec<Option<Node>>> {
+        if ids.len() > MAX_NODES {
+            return Err(
+                AppError::bad_input("ids", format!("at most {MAX_NODES} ids at once")).into(),
+            );
+        }
+        let globals = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| GlobalId::decode(id, &format!("ids.{i}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let viewer = ctx.viewer().await?;
+        let mut conn = ctx.data_unchecked::<DbPool>().get().await?;
+        let mut out = Vec::with_capacity(globals.len());
+        for global in globals {
+            match resolve(&mut conn, &viewer, global).await {
+                Ok(node) => out.push(Some(node)),
+                Err(AppError::NotFound { .. }) => out.push(None),
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Ok(out)
+    }
+}
+
+async fn resolve(
+    conn: &mut diesel_async::AsyncPgConnection,
+    viewer: &Viewer,
+    global: GlobalId,
+) -> AppResult<Node> {
+    match global.ty {
+        NodeType::Tenant => Ok(Node::Tenant(Tenant(
+            domain::tenants::visible_by_id(conn, viewer, global.id).await?,
+        ))),
+        NodeType::Partner => Ok(Node::Partner(Partner(
+            domain::partners::visible_by_id(conn, viewer, global.id).await?,
+        ))),
+        // A user is visible to themselves and to operators.
+        NodeType::User => {
+            if global.id != viewer.user_id && !viewer.is_operator() {
+                return Err(AppError::NotFound { what: "node" });
+            }
+            let row = domain::users::find(conn, global.id)
+                .await?
+                .ok_or(AppError::NotFound { what: "node" })?;
+            Ok(Node::User(User {
+                id: GlobalId::new(NodeType::User, row.id).to_id(),
+                email: row.email,
+                name: row.name,
+            }))
         }
     }
 }

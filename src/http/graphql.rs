@@ -17,8 +17,15 @@ use axum::extract::{FromRequestParts, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::ConnectInfo;
+
 use crate::app::AppState;
+use crate::auth::AuthContext;
 use crate::error::ErrorCode;
+use crate::graphql::viewer::ClientIp;
 use crate::http::{graphiql, reply, ws};
 use crate::request_id::RequestId;
 
@@ -84,10 +91,11 @@ pub async fn post(State(app): State<AppState>, request: Request) -> Response {
             ),
         );
     }
+    let context = RequestContext::new(&parts, request_id);
     let batch = match batch {
-        BatchRequest::Single(r) => BatchRequest::Single(r.data(request_id)),
+        BatchRequest::Single(r) => BatchRequest::Single(context.attach(r)),
         BatchRequest::Batch(rs) => {
-            BatchRequest::Batch(rs.into_iter().map(|r| r.data(request_id.clone())).collect())
+            BatchRequest::Batch(rs.into_iter().map(|r| context.attach(r)).collect())
         }
     };
     let response = app.schema.execute_batch(batch).await;
@@ -100,7 +108,13 @@ pub async fn get(State(app): State<AppState>, request: Request) -> Response {
     let request_id = request_id(&parts.extensions);
     if is_websocket_upgrade(&parts.headers) {
         return match WebSocketUpgrade::from_request_parts(&mut parts, &app).await {
-            Ok(upgrade) => ws::upgrade(app, upgrade, &parts.headers, request_id),
+            Ok(upgrade) => {
+                let client_ip = parts
+                    .extensions
+                    .get::<ConnectInfo<SocketAddr>>()
+                    .map(|ConnectInfo(addr)| ClientIp(addr.ip().to_string()));
+                ws::upgrade(app, upgrade, &parts.headers, request_id, client_ip)
+            }
             Err(rejection) => rejection.into_response(),
         };
     }
@@ -141,7 +155,8 @@ pub async fn get(State(app): State<AppState>, request: Request) -> Response {
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    let response = app.schema.execute(request.data(request_id)).await;
+    let context = RequestContext::new(&parts, request_id);
+    let response = app.schema.execute(context.attach(request)).await;
     respond(BatchResponse::Single(response), &parts.headers)
 }
 
@@ -176,6 +191,41 @@ fn parse_get_parameters(query_string: &str) -> Result<async_graphql::Request, St
             serde_json::from_value(extensions).map_err(|e| format!("invalid extensions: {e}"))?;
     }
     Ok(request)
+}
+
+/// What every operation of one HTTP request gets as request data.
+struct RequestContext {
+    request_id: RequestId,
+    auth: Arc<AuthContext>,
+    client_ip: Option<ClientIp>,
+}
+
+impl RequestContext {
+    fn new(parts: &axum::http::request::Parts, request_id: RequestId) -> Self {
+        let authorization = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let client_ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| ClientIp(addr.ip().to_string()));
+        Self {
+            request_id,
+            auth: Arc::new(AuthContext::from_authorization(authorization)),
+            client_ip,
+        }
+    }
+
+    fn attach(&self, request: async_graphql::Request) -> async_graphql::Request {
+        let request = request
+            .data(self.request_id.clone())
+            .data(Arc::clone(&self.auth));
+        match &self.client_ip {
+            Some(ip) => request.data(ip.clone()),
+            None => request,
+        }
+    }
 }
 
 fn request_id(extensions: &axum::http::Extensions) -> RequestId {

@@ -5,6 +5,7 @@ pub mod graphql;
 pub mod health;
 pub mod middleware;
 pub mod reply;
+pub mod well_known;
 pub mod ws;
 
 use axum::Router;
@@ -20,6 +21,11 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
+        .route(
+            "/.well-known/openid-configuration",
+            get(well_known::openid_configuration),
+        )
+        .route("/.well-known/jwks.json", get(well_known::jwks))
         .layer(axum::middleware::from_fn(middleware::request_context))
         .with_state(state)
 }

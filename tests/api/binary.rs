@@ -71,6 +71,34 @@ impl Server {
         response.json().await.unwrap()
     }
 
+    fn dev_token(&self, data_dir: &Path, args: &[&str]) -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_platform-api"))
+            .arg("dev-token")
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .env("DATA_DIR", data_dir)
+            .env("BIND_ADDR", self.addr.to_string())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    async fn graphql(&self, token: &str, query: &str) -> Value {
+        let response = reqwest::Client::new()
+            .post(format!("http://{}/graphql", self.addr))
+            .bearer_auth(token)
+            .json(&json!({ "query": query }))
+            .send()
+            .await
+            .unwrap();
+        response.json().await.unwrap()
+    }
+
     fn signal(&self, signal: &str) {
         let status = Command::new("kill")
             .args([signal, &self.child.id().to_string()])
@@ -137,11 +165,27 @@ async fn zero_config_start_reuse_crash_and_graceful_stop() {
     assert!(!logs.contains("initialising"), "no second initdb");
 
     // SIGTERM: open sockets get 1001, the process exits 0, and the cluster stops.
-    let mut ws = WsClient::connect(second.addr, Some("graphql-transport-ws"))
-        .await
-        .unwrap();
-    ws.send(json!({ "type": "connection_init" })).await;
-    assert!(matches!(ws.next().await, Incoming::Json(_)));
+    // `dev-token` with the same settings gives a token this server accepts.
+    let token = second.dev_token(
+        &data_dir,
+        &[
+            "--sub",
+            "alice",
+            "--aud",
+            "dezky-portal",
+            "--email",
+            "alice@example.com",
+        ],
+    );
+    let me = second
+        .graphql(&token, "{ me { user { email } audience } }")
+        .await;
+    assert_eq!(
+        me["data"]["me"]["user"]["email"], "alice@example.com",
+        "{me}"
+    );
+    assert_eq!(me["data"]["me"]["audience"], "PORTAL");
+    let mut ws = WsClient::connect_authenticated(second.addr, &token).await;
     second.signal("-TERM");
     match ws.next().await {
         Incoming::Closed(Some(frame)) => assert_eq!(u16::from(frame.code), 1001),
@@ -244,6 +288,29 @@ async fn migrate_subcommand_applies_every_migration_once() {
         !String::from_utf8_lossy(&second.stderr).contains("applied migration"),
         "nothing left to apply"
     );
+}
+
+#[test]
+fn production_refuses_to_start_with_the_development_issuer() {
+    let out = Command::new(env!("CARGO_BIN_EXE_platform-api"))
+        .env("APP_ENV", "production")
+        .env_remove("AUTH_ISSUERS")
+        .env("DATABASE_URL", "postgres://unused@127.0.0.1:1/x")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("AUTH_ISSUERS"));
+    let token = Command::new(env!("CARGO_BIN_EXE_platform-api"))
+        .args(["dev-token", "--sub", "x"])
+        .env("APP_ENV", "production")
+        .env("AUTH_ISSUERS", "https://sso.example/application/o/portal/")
+        .output()
+        .unwrap();
+    assert!(
+        !token.status.success(),
+        "no development tokens in production"
+    );
+    assert!(token.stdout.is_empty());
 }
 
 #[test]

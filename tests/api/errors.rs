@@ -71,8 +71,15 @@ async fn node_ids_are_validated_and_unknown_nodes_are_not_found() {
         platform_api::graphql::ids::NodeType::User,
         uuid::Uuid::new_v4(),
     );
+    let query = format!(r#"{{ node(id: "{}") {{ id }} }}"#, id.encode());
+    let body = app.graphql(&query).await;
+    assert_eq!(
+        first_error_code(&body),
+        "UNAUTHENTICATED",
+        "node needs a caller"
+    );
     let body = app
-        .graphql(&format!(r#"{{ node(id: "{}") {{ id }} }}"#, id.encode()))
+        .graphql_as(&app.token("someone", "dezky-portal"), &query)
         .await;
     assert_eq!(first_error_code(&body), "NOT_FOUND");
 }

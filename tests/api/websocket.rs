@@ -1,38 +1,42 @@
-//! GraphQL over WebSocket (`graphql-transport-ws`) on `/graphql`.
+//! GraphQL over WebSocket (`graphql-transport-ws`) on `/graphql`, authentication included.
 
+use std::time::Duration;
+
+use platform_api::auth::dev_issuer::DevTokenRequest;
 use platform_api::metrics::OperationKind;
 use serde_json::json;
 
 use crate::support::TestApp;
 use crate::support::ws::{Incoming, WsClient};
 
+fn close_code(incoming: Incoming) -> u16 {
+    match incoming {
+        Incoming::Closed(Some(frame)) => u16::from(frame.code),
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn speaks_graphql_transport_ws() {
     let app = TestApp::spawn().await;
-    let mut ws = WsClient::connect(app.addr, Some("graphql-transport-ws"))
-        .await
-        .unwrap();
-    ws.send(json!({ "type": "connection_init", "payload": {} }))
-        .await;
-    match ws.next().await {
-        Incoming::Json(m) => assert_eq!(m["type"], "connection_ack"),
-        other => panic!("expected connection_ack, got {other:?}"),
-    }
+    let token = app.token("ws-user", "dezky-portal");
+    let mut ws = WsClient::connect_authenticated(app.addr, &token).await;
     ws.send(json!({ "type": "ping" })).await;
     match ws.next().await {
         Incoming::Json(m) => assert_eq!(m["type"], "pong"),
         other => panic!("expected pong, got {other:?}"),
     }
-    // A query over the socket answers next + complete.
-    ws.send(json!({ "id": "1", "type": "subscribe", "payload": { "query": "{ apiVersion }" } }))
+    // An operation over the socket answers next + complete, as the token's user.
+    ws.send(json!({ "id": "1", "type": "subscribe", "payload": { "query": "{ apiVersion me { user { name } } }" } }))
         .await;
     match ws.next().await {
         Incoming::Json(m) => {
-            assert_eq!(m["type"], "next");
+            assert_eq!(m["type"], "next", "{m}");
             assert_eq!(
                 m["payload"]["data"]["apiVersion"],
                 env!("CARGO_PKG_VERSION")
             );
+            assert!(m["payload"]["data"]["me"]["user"].is_object(), "{m}");
         }
         other => panic!("expected next, got {other:?}"),
     }
@@ -41,13 +45,13 @@ async fn speaks_graphql_transport_ws() {
         other => panic!("expected complete, got {other:?}"),
     }
     // The operation is counted as a query (streams are recorded when they end).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
     while app.state.metrics.operations(OperationKind::Query) != 1 {
         assert!(
             std::time::Instant::now() < deadline,
             "query over the socket not counted"
         );
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(app.state.metrics.operations(OperationKind::Subscription), 0);
 }
@@ -64,16 +68,64 @@ async fn other_subprotocols_are_refused() {
 }
 
 #[tokio::test]
-async fn shutdown_closes_sockets_with_1001() {
+async fn init_without_a_valid_token_is_closed_with_4403() {
+    let app = TestApp::spawn().await;
+    let wrong_audience = app.token("x", "someone-else");
+    for payload in [
+        json!(null),
+        json!({}),
+        json!({ "Authorization": "Basic dXNlcg==" }),
+        json!({ "Authorization": "Bearer not-a-jwt" }),
+        json!({ "token": wrong_audience }),
+    ] {
+        let mut ws = WsClient::connect(app.addr, Some("graphql-transport-ws"))
+            .await
+            .unwrap();
+        ws.send(json!({ "type": "connection_init", "payload": payload }))
+            .await;
+        assert_eq!(close_code(ws.next().await), 4403, "{payload}");
+    }
+    let statements = app.statements();
+    assert_eq!(statements, 0, "refused sockets touch no data");
+}
+
+#[tokio::test]
+async fn subscribe_before_init_is_4401_and_garbage_is_4400() {
     let app = TestApp::spawn().await;
     let mut ws = WsClient::connect(app.addr, Some("graphql-transport-ws"))
         .await
         .unwrap();
-    ws.send(json!({ "type": "connection_init" })).await;
-    assert!(matches!(ws.next().await, Incoming::Json(_)));
+    ws.send(json!({ "id": "1", "type": "subscribe", "payload": { "query": "{ apiVersion }" } }))
+        .await;
+    assert_eq!(close_code(ws.next().await), 4401);
+    let mut ws = WsClient::connect(app.addr, Some("graphql-transport-ws"))
+        .await
+        .unwrap();
+    ws.send(json!("not a message")).await;
+    assert_eq!(close_code(ws.next().await), 4400);
+}
+
+#[tokio::test]
+async fn sockets_close_with_4403_when_the_token_expires() {
+    let app = TestApp::spawn_with(|c| c.auth.leeway = Duration::ZERO).await;
+    let request = DevTokenRequest {
+        sub: "short".into(),
+        aud: "dezky-portal".into(),
+        email: None,
+        name: None,
+        groups: None,
+    };
+    let token = app.token_with(&request, Duration::from_secs(2));
+    let mut ws = WsClient::connect_authenticated(app.addr, &token).await;
+    // Nothing is sent; the server closes the socket when `exp` passes.
+    assert_eq!(close_code(ws.next().await), 4403);
+}
+
+#[tokio::test]
+async fn shutdown_closes_sockets_with_1001() {
+    let app = TestApp::spawn().await;
+    let mut ws =
+        WsClient::connect_authenticated(app.addr, &app.token("ws-user", "dezky-portal")).await;
     app.state.shutdown.cancel();
-    match ws.next().await {
-        Incoming::Closed(Some(frame)) => assert_eq!(u16::from(frame.code), 1001),
-        other => panic!("expected a 1001 close, got {other:?}"),
-    }
+    assert_eq!(close_code(ws.next().await), 1001);
 }

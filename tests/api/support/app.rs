@@ -2,8 +2,10 @@
 //! port, driven with a real HTTP client.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use platform_api::app::{AppState, Application};
+use platform_api::auth::dev_issuer::DevTokenRequest;
 use platform_api::config::Config;
 use serde_json::{Value, json};
 
@@ -34,6 +36,9 @@ impl TestApp {
         let db = TestDb::create().await;
         let mut config = Config::from_lookup(|_| None).expect("default config");
         config.bind_addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        // One development key per test process, outside the repository.
+        config.data_dir =
+            std::env::temp_dir().join(format!("platform-api-test-data-{}", std::process::id()));
         config.database.url = Some(db.url().to_owned());
         adjust(&mut config);
         let url = config.database.url.clone().expect("a database url");
@@ -76,6 +81,49 @@ impl TestApp {
         let response = self
             .post(&json!({ "query": query, "variables": variables }))
             .await;
+        assert_eq!(response.status(), 200, "POST /graphql status");
+        response.json().await.expect("JSON body")
+    }
+
+    /// A development-issuer token (the app runs with no `AUTH_ISSUERS`).
+    pub fn token(&self, sub: &str, aud: &str) -> String {
+        self.token_with(
+            &DevTokenRequest {
+                sub: sub.into(),
+                aud: aud.into(),
+                email: None,
+                name: None,
+                groups: None,
+            },
+            Duration::from_secs(3600),
+        )
+    }
+
+    /// A development-issuer token with any claims and lifetime.
+    pub fn token_with(&self, request: &DevTokenRequest, ttl: Duration) -> String {
+        let issuer = self
+            .state
+            .dev_issuer
+            .as_ref()
+            .expect("the development issuer is on");
+        issuer.sign(request, ttl).expect("sign a development token")
+    }
+
+    /// Runs a query as the bearer of `token` and returns the response body.
+    pub async fn graphql_as(&self, token: &str, query: &str) -> Value {
+        self.graphql_as_with(token, query, json!({})).await
+    }
+
+    /// Runs a query with variables as the bearer of `token`.
+    pub async fn graphql_as_with(&self, token: &str, query: &str, variables: Value) -> Value {
+        let response = self
+            .client
+            .post(self.url("/graphql"))
+            .bearer_auth(token)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("POST /graphql");
         assert_eq!(response.status(), 200, "POST /graphql status");
         response.json().await.expect("JSON body")
     }

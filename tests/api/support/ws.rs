@@ -42,6 +42,19 @@ impl WsClient {
         Ok(Self { socket })
     }
 
+    /// Connects and completes `connection_init` with `token`; panics unless acknowledged.
+    pub async fn connect_authenticated(addr: std::net::SocketAddr, token: &str) -> Self {
+        let mut ws = Self::connect(addr, Some("graphql-transport-ws"))
+            .await
+            .expect("connect");
+        ws.send(serde_json::json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } }))
+            .await;
+        match ws.next().await {
+            Incoming::Json(m) if m["type"] == "connection_ack" => ws,
+            other => panic!("expected connection_ack, got {other:?}"),
+        }
+    }
+
     /// Sends a JSON message.
     pub async fn send(&mut self, message: Value) {
         self.socket

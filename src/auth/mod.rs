@@ -1,0 +1,17 @@
+//! Identity: bearer-token verification (JWKS cache), the development issuer, and the
+//! Viewer — who is calling and what the database says they may touch.
+//!
+//! A JWT only says who the caller is. Authorization always comes from the database
+//! (memberships, partner staff rows, `platform_admin`), resolved once per request.
+
+pub mod claims;
+pub mod context;
+pub mod dev_issuer;
+pub mod jwks;
+pub mod verify;
+pub mod viewer;
+
+pub use claims::{Audience, Claims, VerifiedToken};
+pub use context::{AuthContext, ContextAuth};
+pub use verify::{AuthError, TokenVerifier};
+pub use viewer::Viewer;

@@ -1,0 +1,197 @@
+//! Users: just-in-time creation from a verified token, the Viewer query, and the `me`
+//! bootstrap sync of the token's `groups` claim.
+
+use diesel::prelude::*;
+use diesel::sql_types::{Array, Bool, Jsonb, Nullable, Text};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use crate::auth::claims::VerifiedToken;
+use crate::auth::viewer::{Membership, PartnerRole, Viewer};
+use crate::domain::audit::{self, Actor, AuditEntry, Outcome};
+use crate::error::{AppError, AppResult};
+
+/// Upserts the user of `token` (email and name kept in sync) and loads what the Viewer
+/// needs, in one statement.
+const VIEWER_SQL: &str = "
+WITH upserted AS (
+    INSERT INTO users (authentik_subject, email, name)
+    VALUES ($1, COALESCE($2, ''), COALESCE($3, ''))
+    ON CONFLICT (authentik_subject) DO UPDATE
+       SET email = COALESCE($2, users.email), name = COALESCE($3, users.name)
+     WHERE users.email IS DISTINCT FROM COALESCE($2, users.email)
+        OR users.name IS DISTINCT FROM COALESCE($3, users.name)
+    RETURNING id, email, name, platform_admin
+), current AS (
+    SELECT id, email, name, platform_admin FROM upserted
+    UNION ALL
+    SELECT id, email, name, platform_admin FROM users
+     WHERE authentik_subject = $1 AND NOT EXISTS (SELECT 1 FROM upserted)
+)
+SELECT c.id, c.email, c.name, c.platform_admin,
+       COALESCE((SELECT jsonb_agg(jsonb_build_object(
+                    'tenant_id', m.tenant_id, 'tenant_slug', t.slug, 'role', m.role, 'status', m.status)
+                    ORDER BY t.slug)
+                   FROM memberships m JOIN tenants t ON t.id = m.tenant_id
+                  WHERE m.user_id = c.id), '[]'::jsonb) AS memberships,
+       COALESCE((SELECT jsonb_agg(jsonb_build_object(
+                    'partner_id', ps.partner_id, 'partner_slug', p.slug, 'access_level', ps.access_level)
+                    ORDER BY p.slug)
+                   FROM partner_staff ps JOIN partners p ON p.id = ps.partner_id
+                  WHERE ps.user_id = c.id), '[]'::jsonb) AS partner_roles
+  FROM current c";
+
+#[derive(QueryableByName)]
+struct ViewerRow {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    id: Uuid,
+    #[diesel(sql_type = Text)]
+    email: String,
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Bool)]
+    platform_admin: bool,
+    #[diesel(sql_type = Jsonb)]
+    memberships: serde_json::Value,
+    #[diesel(sql_type = Jsonb)]
+    partner_roles: serde_json::Value,
+}
+
+/// The Viewer of a verified token, creating the user on first sight.
+pub async fn load_viewer(conn: &mut AsyncPgConnection, token: &VerifiedToken) -> AppResult<Viewer> {
+    let claims = &token.claims;
+    let name = claims
+        .name
+        .clone()
+        .or_else(|| claims.preferred_username.clone());
+    // A concurrent first sign-in of the same subject can make the statement see no row
+    // (the other insert is not in its snapshot): one retry sees it.
+    for _ in 0..2 {
+        let rows: Vec<ViewerRow> = diesel::sql_query(VIEWER_SQL)
+            .bind::<Text, _>(&claims.sub)
+            .bind::<Nullable<Text>, _>(claims.email.as_deref())
+            .bind::<Nullable<Text>, _>(name.as_deref())
+            .load(conn)
+            .await?;
+        if let Some(row) = rows.into_iter().next() {
+            let memberships: Vec<Membership> =
+                serde_json::from_value(row.memberships).map_err(AppError::internal)?;
+            let partner_roles: Vec<PartnerRole> =
+                serde_json::from_value(row.partner_roles).map_err(AppError::internal)?;
+            return Ok(Viewer {
+                user_id: row.id,
+                subject: claims.sub.clone(),
+                email: row.email,
+                name: row.name,
+                audience: token.audience,
+                platform_admin: row.platform_admin,
+                memberships,
+                partner_roles,
+            });
+        }
+    }
+    Err(AppError::internal(anyhow::anyhow!(
+        "the viewer row for {:?} did not appear",
+        claims.sub
+    )))
+}
+
+#[derive(QueryableByName)]
+struct TenantIdRow {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    tenant_id: Uuid,
+}
+
+/// Applies the token's `groups` claim (the bootstrap path, run by `me`): membership of
+/// `admin_group` sets `platform_admin` (its absence clears it); a group named after an
+/// existing tenant slug adds a `member` membership (existing ones are left as they are).
+/// Each change is audited in the same transaction. Returns whether anything changed.
+/// A token without a `groups` claim changes nothing.
+pub async fn sync_groups(
+    conn: &mut AsyncPgConnection,
+    viewer: &Viewer,
+    groups: Option<&[String]>,
+    admin_group: &str,
+    actor: &Actor,
+) -> AppResult<bool> {
+    let Some(groups) = groups else {
+        return Ok(false);
+    };
+    let groups = groups.to_vec();
+    let want_admin = groups.iter().any(|g| g == admin_group);
+    let user_id = viewer.user_id;
+    conn.transaction::<bool, AppError, _>(async move |conn| {
+        use crate::db::schema::users;
+        let mut changed = false;
+        let flipped: Vec<Uuid> = diesel::update(users::table)
+            .filter(
+                users::id
+                    .eq(user_id)
+                    .and(users::platform_admin.ne(want_admin)),
+            )
+            .set(users::platform_admin.eq(want_admin))
+            .returning(users::id)
+            .get_results(conn)
+            .await?;
+        if !flipped.is_empty() {
+            changed = true;
+            let action = if want_admin {
+                "user.platform_admin.grant"
+            } else {
+                "user.platform_admin.revoke"
+            };
+            audit::record(conn, actor, &user_entry(action, user_id)).await?;
+        }
+        let added: Vec<TenantIdRow> = diesel::sql_query(
+            "INSERT INTO memberships (user_id, tenant_id, role)
+                 SELECT $1, t.id, 'member' FROM tenants t WHERE t.slug = ANY($2)
+                 ON CONFLICT (user_id, tenant_id) DO NOTHING
+                 RETURNING tenant_id",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(user_id)
+        .bind::<Array<Text>, _>(&groups)
+        .load(conn)
+        .await?;
+        for row in added {
+            changed = true;
+            let entry = AuditEntry {
+                action: "membership.create",
+                target_type: "user",
+                target_id: Some(user_id.to_string()),
+                tenant_id: Some(row.tenant_id),
+                partner_id: None,
+                outcome: Outcome::Success,
+                details: serde_json::json!({ "source": "groups claim", "role": "member" }),
+            };
+            audit::record(conn, actor, &entry).await?;
+        }
+        Ok(changed)
+    })
+    .await
+}
+
+fn user_entry(action: &'static str, user_id: Uuid) -> AuditEntry {
+    AuditEntry {
+        action,
+        target_type: "user",
+        target_id: Some(user_id.to_string()),
+        tenant_id: None,
+        partner_id: None,
+        outcome: Outcome::Success,
+        details: serde_json::json!({ "source": "groups claim" }),
+    }
+}
+
+/// A user by id (for `node` and `Viewer.user`).
+pub async fn find(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+) -> QueryResult<Option<crate::db::models::UserRow>> {
+    use crate::db::schema::users;
+    users::table
+        .find(id)
+        .select(crate::db::models::UserRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}

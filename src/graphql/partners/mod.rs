@@ -1,0 +1,4 @@
+//! Partners (resellers) in the graph.
+
+pub mod query;
+pub mod types;

@@ -1,0 +1,4 @@
+//! Tenants in the graph.
+
+pub mod query;
+pub mod types;
