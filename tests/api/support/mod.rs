@@ -3,7 +3,9 @@
 
 pub mod app;
 pub mod logs;
+pub mod oidc;
 pub mod postgres;
+pub mod seed;
 pub mod ws;
 
 pub use app::TestApp;

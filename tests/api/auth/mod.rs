@@ -1,0 +1,4 @@
+//! Identity and authorization.
+
+mod roles;
+mod tokens;

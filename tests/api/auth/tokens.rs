@@ -1,0 +1,303 @@
+//! Token verification against a loopback identity provider the test controls.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use futures_util::StreamExt;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+
+use crate::support::TestApp;
+use crate::support::oidc::{FakeIssuer, Mode, TestKey, now};
+
+async fn app_trusting(issuer: &FakeIssuer, cooldown: Duration, max_age: Duration) -> TestApp {
+    let iss = issuer.issuer();
+    TestApp::spawn_with(move |c| {
+        c.auth.issuers = vec![iss];
+        c.auth.jwks_refetch_cooldown = cooldown;
+        c.auth.jwks_max_age = max_age;
+    })
+    .await
+}
+
+/// The error code `me` answers with, or `None` when the token is accepted.
+async fn me_code(app: &TestApp, token: &str) -> Option<String> {
+    let body = app
+        .graphql_as(token, "{ me { user { email } audience } }")
+        .await;
+    match body["errors"][0]["extensions"]["code"].as_str() {
+        Some(code) => Some(code.to_owned()),
+        None => {
+            assert!(body["data"]["me"]["user"].is_object(), "{body}");
+            None
+        }
+    }
+}
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+#[tokio::test]
+async fn valid_rs256_and_es256_tokens_are_accepted() {
+    let (ec, rsa) = (TestKey::es256("ec-1"), TestKey::rs256("rsa-1"));
+    let idp = FakeIssuer::start(vec![ec.clone(), rsa.clone()]).await;
+    let app = app_trusting(&idp, HOUR, HOUR).await;
+    assert_eq!(
+        me_code(&app, &ec.sign(&idp.claims("alice", "dezky-portal"))).await,
+        None
+    );
+    assert_eq!(
+        me_code(&app, &rsa.sign(&idp.claims("bob", "dezky-operator"))).await,
+        None
+    );
+    let body = app
+        .graphql_as(
+            &rsa.sign(&idp.claims("bob", "dezky-operator")),
+            "{ me { audience } }",
+        )
+        .await;
+    assert_eq!(body["data"]["me"]["audience"], "OPERATOR");
+    // An array audience is accepted when it contains an accepted audience.
+    let mut claims = idp.claims("carol", "x");
+    claims["aud"] = json!(["other", "dezky-portal"]);
+    assert_eq!(me_code(&app, &ec.sign(&claims)).await, None);
+    assert_eq!(
+        (idp.discovery_fetches(), idp.jwks_fetches()),
+        (1, 1),
+        "keys fetched once and cached"
+    );
+}
+
+#[tokio::test]
+async fn every_bad_token_is_unauthenticated() {
+    let key = TestKey::es256("ec-1");
+    let rsa = TestKey::rs256("rsa-1");
+    let idp = FakeIssuer::start(vec![key.clone(), rsa.clone()]).await;
+    let app = app_trusting(&idp, HOUR, HOUR).await;
+    let good = idp.claims("mallory", "dezky-portal");
+    assert_eq!(
+        me_code(&app, &key.sign(&good)).await,
+        None,
+        "the baseline token is fine"
+    );
+
+    let with = |f: &dyn Fn(&mut Value)| {
+        let mut c = good.clone();
+        f(&mut c);
+        key.sign(&c)
+    };
+    let b64 = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
+    let alg_none = format!(
+        "{}.{}.",
+        b64(&json!({ "alg": "none", "typ": "JWT", "kid": "ec-1" })),
+        b64(&good)
+    );
+    // HS256 "signed" with the RSA public key, the classic key-confusion attack.
+    let public_key_bytes = serde_json::to_vec(&rsa.jwk).unwrap();
+    let mut hs_header = Header::new(Algorithm::HS256);
+    hs_header.kid = Some("rsa-1".into());
+    let hs256 = jsonwebtoken::encode(
+        &hs_header,
+        &good,
+        &EncodingKey::from_secret(&public_key_bytes),
+    )
+    .unwrap();
+    let foreign = TestKey::es256("ec-1"); // same kid, different key
+
+    let cases: Vec<(&str, String)> = vec![
+        ("alg none", alg_none),
+        ("HS256 with the public key", hs256),
+        ("wrong aud", with(&|c| c["aud"] = json!("someone-else"))),
+        (
+            "missing aud",
+            with(&|c| drop(c.as_object_mut().unwrap().remove("aud"))),
+        ),
+        (
+            "wrong iss",
+            with(&|c| c["iss"] = json!("http://127.0.0.1:1/application/o/evil/")),
+        ),
+        (
+            "missing iss",
+            with(&|c| drop(c.as_object_mut().unwrap().remove("iss"))),
+        ),
+        (
+            "missing sub",
+            with(&|c| drop(c.as_object_mut().unwrap().remove("sub"))),
+        ),
+        (
+            "missing exp",
+            with(&|c| drop(c.as_object_mut().unwrap().remove("exp"))),
+        ),
+        (
+            "expired beyond leeway",
+            with(&|c| c["exp"] = json!(now() - 120)),
+        ),
+        (
+            "nbf in the future",
+            with(&|c| c["nbf"] = json!(now() + 300)),
+        ),
+        ("unknown kid", key.sign_as("nope", &good)),
+        ("missing kid", {
+            let mut h = Header::new(Algorithm::ES256);
+            h.kid = None;
+            let pem = p256::pkcs8::EncodePrivateKey::to_pkcs8_pem(
+                &p256::SecretKey::random(&mut rand_core::OsRng),
+                p256::pkcs8::LineEnding::LF,
+            )
+            .unwrap();
+            jsonwebtoken::encode(
+                &h,
+                &good,
+                &EncodingKey::from_ec_pem(pem.as_bytes()).unwrap(),
+            )
+            .unwrap()
+        }),
+        (
+            "signed by another key under a known kid",
+            foreign.sign(&good),
+        ),
+        ("tampered payload", {
+            let token = key.sign(&good);
+            let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+            let mut evil = good.clone();
+            evil["sub"] = json!("admin");
+            parts[1] = b64(&evil);
+            parts.join(".")
+        }),
+        ("not a JWT", "garbage".into()),
+    ];
+    let statements = app.statements();
+    for (name, token) in cases {
+        assert_eq!(
+            me_code(&app, &token).await.as_deref(),
+            Some("UNAUTHENTICATED"),
+            "{name}"
+        );
+    }
+    assert_eq!(app.statements(), statements, "refused tokens reach no SQL");
+    // The reason is logged, never returned.
+    let body = app.graphql_as("garbage", "{ me { audience } }").await;
+    assert_eq!(body["errors"][0]["message"], "authentication required");
+}
+
+#[tokio::test]
+async fn expiry_within_the_leeway_is_tolerated() {
+    let key = TestKey::es256("ec-1");
+    let idp = FakeIssuer::start(vec![key.clone()]).await;
+    let app = app_trusting(&idp, HOUR, HOUR).await; // leeway 30 s by default
+    let mut claims = idp.claims("late", "dezky-portal");
+    claims["exp"] = json!(now() - 10);
+    assert_eq!(me_code(&app, &key.sign(&claims)).await, None);
+}
+
+#[tokio::test]
+async fn unsupported_authorization_schemes_are_unauthenticated() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .header("authorization", "Basic dXNlcjpwYXNz")
+        .json(&json!({ "query": "{ me { audience } }" }))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+    // Public fields still answer for anonymous callers.
+    assert_eq!(
+        app.graphql("{ apiVersion }").await["data"]["apiVersion"],
+        env!("CARGO_PKG_VERSION")
+    );
+}
+
+#[tokio::test]
+async fn rotated_keys_are_accepted_after_one_refetch() {
+    let (old, new) = (TestKey::es256("2026-old"), TestKey::es256("2026-new"));
+    let idp = FakeIssuer::start(vec![old.clone()]).await;
+    let cooldown = Duration::from_millis(200);
+    let app = app_trusting(&idp, cooldown, HOUR).await;
+    assert_eq!(
+        me_code(&app, &old.sign(&idp.claims("a", "dezky-portal"))).await,
+        None
+    );
+    assert_eq!(idp.jwks_fetches(), 1);
+    idp.publish(vec![new.clone()]);
+    tokio::time::sleep(cooldown + Duration::from_millis(50)).await;
+    assert_eq!(
+        me_code(&app, &new.sign(&idp.claims("a", "dezky-portal"))).await,
+        None
+    );
+    assert_eq!(idp.jwks_fetches(), 2, "exactly one refetch");
+    // The retired key no longer verifies (the key set was replaced), without another fetch.
+    assert_eq!(
+        me_code(&app, &old.sign(&idp.claims("a", "dezky-portal")))
+            .await
+            .as_deref(),
+        Some("UNAUTHENTICATED")
+    );
+    assert_eq!(idp.jwks_fetches(), 2, "within the cooldown no fetch");
+}
+
+#[tokio::test]
+async fn a_flood_of_unknown_kids_fetches_at_most_once_per_cooldown() {
+    let key = TestKey::es256("real");
+    let idp = FakeIssuer::start(vec![key.clone()]).await;
+    let app = app_trusting(&idp, Duration::from_secs(60), HOUR).await;
+    let claims = idp.claims("flood", "dezky-portal");
+    let tokens: Vec<String> = (0..1000)
+        .map(|_| key.sign_as(&uuid::Uuid::new_v4().to_string(), &claims))
+        .collect();
+    let codes: Vec<Option<String>> = futures_util::stream::iter(tokens.iter())
+        .map(|t| me_code(&app, t))
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    assert!(
+        codes
+            .iter()
+            .all(|c| c.as_deref() == Some("UNAUTHENTICATED"))
+    );
+    assert!(
+        idp.jwks_fetches() <= 1,
+        "{} JWKS fetches for 1,000 unknown kids",
+        idp.jwks_fetches()
+    );
+    // The real key still works from the cache.
+    assert_eq!(me_code(&app, &key.sign(&claims)).await, None);
+    assert!(idp.jwks_fetches() <= 1);
+}
+
+#[tokio::test]
+async fn cached_keys_verify_while_the_jwks_endpoint_is_down_or_hangs() {
+    let key = TestKey::es256("k");
+    let idp = FakeIssuer::start(vec![key.clone()]).await;
+    // max age zero: every use finds the cache stale and triggers a background refresh.
+    let app = app_trusting(&idp, Duration::ZERO, Duration::ZERO).await;
+    let token = key.sign(&idp.claims("steady", "dezky-portal"));
+    assert_eq!(me_code(&app, &token).await, None);
+
+    idp.set_mode(Mode::Down);
+    assert_eq!(
+        me_code(&app, &token).await,
+        None,
+        "503 from JWKS does not matter"
+    );
+
+    idp.set_mode(Mode::Hang);
+    // Let a background refresh start and hang.
+    assert_eq!(me_code(&app, &token).await, None);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while idp.in_flight() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no refresh reached the fake"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // While that fetch hangs, the cached key still verifies: the request does not wait.
+    assert_eq!(me_code(&app, &token).await, None);
+    assert!(
+        idp.in_flight() > 0,
+        "the refresh was still hanging when the request was answered"
+    );
+}
