@@ -1,4 +1,5 @@
 //! Identity and authorization.
 
+mod guards;
 mod roles;
 mod tokens;

@@ -1,0 +1,231 @@
+//! Every guard, allowed and denied. The guards are exercised on a probe schema that uses the
+//! app's own pool and token verifier, so they run exactly as on the real schema.
+
+use std::sync::Arc;
+
+use async_graphql::{EmptyMutation, EmptySubscription, Object, Request, Schema};
+use platform_api::auth::AuthContext;
+use platform_api::graphql::guards::{
+    Authenticated, Operator, PartnerOwnsTenant, PartnerStaff, TenantAdmin, TenantMember,
+};
+use serde_json::Value;
+
+use crate::support::{TestApp, seed};
+
+struct Probe;
+
+#[Object]
+impl Probe {
+    #[graphql(guard = "Authenticated")]
+    async fn authenticated(&self) -> bool {
+        true
+    }
+    #[graphql(guard = "Operator")]
+    async fn operator(&self) -> bool {
+        true
+    }
+    #[graphql(guard = "TenantMember(slug.clone())")]
+    async fn tenant_member(&self, slug: String) -> bool {
+        let _ = slug;
+        true
+    }
+    #[graphql(guard = "TenantAdmin(slug.clone())")]
+    async fn tenant_admin(&self, slug: String) -> bool {
+        let _ = slug;
+        true
+    }
+    #[graphql(guard = "PartnerStaff(slug.clone())")]
+    async fn partner_staff(&self, slug: String) -> bool {
+        let _ = slug;
+        true
+    }
+    #[graphql(guard = "PartnerOwnsTenant(slug.clone())")]
+    async fn partner_owns_tenant(&self, slug: String) -> bool {
+        let _ = slug;
+        true
+    }
+}
+
+struct Harness {
+    app: TestApp,
+    schema: Schema<Probe, EmptyMutation, EmptySubscription>,
+}
+
+impl Harness {
+    async fn new() -> Self {
+        let app = TestApp::spawn().await;
+        let schema = Schema::build(Probe, EmptyMutation, EmptySubscription)
+            .data(app.state.pool.clone())
+            .data(Arc::clone(&app.state.auth))
+            .finish();
+        Self { app, schema }
+    }
+
+    /// `None` when allowed, else the error code.
+    async fn check(&self, sub: Option<&str>, aud: &str, field: &str) -> Option<String> {
+        let header = sub.map(|s| format!("Bearer {}", self.app.token(s, aud)));
+        let auth = Arc::new(AuthContext::from_authorization(header.as_deref()));
+        let response = self
+            .schema
+            .execute(Request::new(format!("{{ {field} }}")).data(auth))
+            .await;
+        let body: Value = serde_json::to_value(&response).unwrap();
+        match response.errors.first() {
+            None => {
+                assert_eq!(
+                    body["data"].as_object().unwrap().values().next(),
+                    Some(&Value::Bool(true))
+                );
+                None
+            }
+            Some(_) => Some(
+                body["errors"][0]["extensions"]["code"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            ),
+        }
+    }
+}
+
+const PORTAL: &str = "dezky-portal";
+const OPERATOR: &str = "dezky-operator";
+
+#[tokio::test]
+async fn authenticated_and_operator() {
+    let h = Harness::new().await;
+    let mut conn = h.app.db.connect().await;
+    seed::user(&mut conn, "root", true).await;
+    assert_eq!(
+        h.check(None, PORTAL, "authenticated").await.as_deref(),
+        Some("UNAUTHENTICATED")
+    );
+    assert_eq!(h.check(Some("anyone"), PORTAL, "authenticated").await, None);
+    assert_eq!(h.check(Some("root"), OPERATOR, "operator").await, None);
+    assert_eq!(
+        h.check(Some("root"), PORTAL, "operator").await.as_deref(),
+        Some("FORBIDDEN")
+    );
+    assert_eq!(
+        h.check(Some("anyone"), OPERATOR, "operator")
+            .await
+            .as_deref(),
+        Some("FORBIDDEN")
+    );
+}
+
+#[tokio::test]
+async fn tenant_member_and_tenant_admin() {
+    let h = Harness::new().await;
+    let mut conn = h.app.db.connect().await;
+    let acme = seed::tenant(&mut conn, "acme", None).await;
+    seed::tenant(&mut conn, "other", None).await;
+    let admin = seed::user(&mut conn, "admin", false).await;
+    let member = seed::user(&mut conn, "member", false).await;
+    seed::membership(&mut conn, admin, acme, "admin", "active").await;
+    seed::membership(&mut conn, member, acme, "member", "active").await;
+    seed::user(&mut conn, "root", true).await;
+
+    let m = r#"tenantMember(slug: "acme")"#;
+    let a = r#"tenantAdmin(slug: "acme")"#;
+    assert_eq!(h.check(Some("member"), PORTAL, m).await, None);
+    assert_eq!(h.check(Some("admin"), PORTAL, a).await, None);
+    assert_eq!(
+        h.check(Some("root"), OPERATOR, a).await,
+        None,
+        "operators administer every tenant"
+    );
+    assert_eq!(
+        h.check(Some("member"), PORTAL, a).await.as_deref(),
+        Some("FORBIDDEN"),
+        "members see but do not administer"
+    );
+    assert_eq!(
+        h.check(Some("stranger"), PORTAL, m).await.as_deref(),
+        Some("NOT_FOUND")
+    );
+    assert_eq!(
+        h.check(Some("stranger"), PORTAL, a).await.as_deref(),
+        Some("NOT_FOUND")
+    );
+    assert_eq!(
+        h.check(Some("member"), PORTAL, r#"tenantMember(slug: "other")"#)
+            .await
+            .as_deref(),
+        Some("NOT_FOUND")
+    );
+    assert_eq!(
+        h.check(None, PORTAL, m).await.as_deref(),
+        Some("UNAUTHENTICATED")
+    );
+}
+
+#[tokio::test]
+async fn partner_staff_and_partner_owns_tenant() {
+    let h = Harness::new().await;
+    let mut conn = h.app.db.connect().await;
+    let p1 = seed::partner(&mut conn, "reseller-one").await;
+    seed::partner(&mut conn, "reseller-two").await;
+    let sold = seed::tenant(&mut conn, "sold-tenant", Some(p1)).await;
+    let direct = seed::tenant(&mut conn, "direct-tenant", None).await;
+    let staff = seed::user(&mut conn, "staff", false).await;
+    seed::staff(&mut conn, staff, p1, "member").await;
+    let customer = seed::user(&mut conn, "customer", false).await;
+    seed::membership(&mut conn, customer, sold, "owner", "active").await;
+    seed::membership(&mut conn, customer, direct, "owner", "active").await;
+
+    assert_eq!(
+        h.check(
+            Some("staff"),
+            PORTAL,
+            r#"partnerStaff(slug: "reseller-one")"#
+        )
+        .await,
+        None
+    );
+    assert_eq!(
+        h.check(
+            Some("staff"),
+            PORTAL,
+            r#"partnerStaff(slug: "reseller-two")"#
+        )
+        .await
+        .as_deref(),
+        Some("NOT_FOUND")
+    );
+    assert_eq!(
+        h.check(
+            Some("customer"),
+            PORTAL,
+            r#"partnerStaff(slug: "reseller-one")"#
+        )
+        .await
+        .as_deref(),
+        Some("NOT_FOUND")
+    );
+
+    let owns = |slug: &str| format!(r#"partnerOwnsTenant(slug: "{slug}")"#);
+    assert_eq!(
+        h.check(Some("staff"), PORTAL, &owns("sold-tenant")).await,
+        None
+    );
+    assert_eq!(
+        h.check(Some("staff"), PORTAL, &owns("direct-tenant"))
+            .await
+            .as_deref(),
+        Some("NOT_FOUND")
+    );
+    // The tenant's own owner can see it but is not its partner.
+    assert_eq!(
+        h.check(Some("customer"), PORTAL, &owns("sold-tenant"))
+            .await
+            .as_deref(),
+        Some("FORBIDDEN")
+    );
+    assert_eq!(
+        h.check(Some("staff"), PORTAL, &owns("no-such-tenant"))
+            .await
+            .as_deref(),
+        Some("NOT_FOUND")
+    );
+}
