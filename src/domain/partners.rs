@@ -21,8 +21,7 @@ pub async fn visible_by_slug(
         .first(conn)
         .await
         .optional()?;
-    row.filter(|p| viewer.can_see_partner(p.id))
-        .ok_or(AppError::NotFound { what: "partner" })
+    visible(viewer, row)
 }
 
 /// The partner `id` if the viewer may see it, else `NOT_FOUND`.
@@ -37,6 +36,10 @@ pub async fn visible_by_id(
         .first(conn)
         .await
         .optional()?;
+    visible(viewer, row)
+}
+
+fn visible(viewer: &Viewer, row: Option<PartnerRow>) -> AppResult<PartnerRow> {
     row.filter(|p| viewer.can_see_partner(p.id))
         .ok_or(AppError::NotFound { what: "partner" })
 }

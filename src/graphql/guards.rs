@@ -4,8 +4,10 @@
 
 use async_graphql::{Context, Guard};
 
-use crate::auth::ContextAuth;
-use crate::db::DbPool;
+use std::sync::Arc;
+
+use crate::auth::{ContextAuth, Viewer};
+use crate::db::{DbConn, DbPool};
 use crate::domain;
 use crate::error::{ApiError, AppError};
 
@@ -27,9 +29,22 @@ impl Guard for Operator {
         if ctx.viewer().await?.is_operator() {
             Ok(())
         } else {
-            Err(ApiError::from(AppError::Forbidden("operator access required".into())).into())
+            Err(refuse(AppError::Forbidden(
+                "operator access required".into(),
+            )))
         }
     }
+}
+
+/// The viewer and a pooled connection, for the guards that look a tenant or partner up.
+async fn viewer_and_conn(ctx: &Context<'_>) -> Result<(Arc<Viewer>, DbConn), ApiError> {
+    let viewer = ctx.viewer().await?;
+    let conn = ctx.data_unchecked::<DbPool>().get().await?;
+    Ok((viewer, conn))
+}
+
+fn refuse(error: AppError) -> async_graphql::Error {
+    ApiError::from(error).into()
 }
 
 /// An active member of tenant `slug` (or an operator, or staff of its partner).
@@ -37,12 +52,7 @@ pub struct TenantMember(pub String);
 
 impl Guard for TenantMember {
     async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
-        let viewer = ctx.viewer().await?;
-        let mut conn = ctx
-            .data_unchecked::<DbPool>()
-            .get()
-            .await
-            .map_err(ApiError::from)?;
+        let (viewer, mut conn) = viewer_and_conn(ctx).await?;
         domain::tenants::visible_by_slug(&mut conn, &viewer, &self.0)
             .await
             .map_err(ApiError::from)?;
@@ -56,19 +66,16 @@ pub struct TenantAdmin(pub String);
 
 impl Guard for TenantAdmin {
     async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
-        let viewer = ctx.viewer().await?;
-        let mut conn = ctx
-            .data_unchecked::<DbPool>()
-            .get()
-            .await
-            .map_err(ApiError::from)?;
+        let (viewer, mut conn) = viewer_and_conn(ctx).await?;
         let tenant = domain::tenants::visible_by_slug(&mut conn, &viewer, &self.0)
             .await
             .map_err(ApiError::from)?;
         if viewer.can_admin_tenant(tenant.id) {
             Ok(())
         } else {
-            Err(ApiError::from(AppError::Forbidden("tenant admin access required".into())).into())
+            Err(refuse(AppError::Forbidden(
+                "tenant admin access required".into(),
+            )))
         }
     }
 }
@@ -78,12 +85,7 @@ pub struct PartnerStaff(pub String);
 
 impl Guard for PartnerStaff {
     async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
-        let viewer = ctx.viewer().await?;
-        let mut conn = ctx
-            .data_unchecked::<DbPool>()
-            .get()
-            .await
-            .map_err(ApiError::from)?;
+        let (viewer, mut conn) = viewer_and_conn(ctx).await?;
         domain::partners::visible_by_slug(&mut conn, &viewer, &self.0)
             .await
             .map_err(ApiError::from)?;
@@ -92,29 +94,24 @@ impl Guard for PartnerStaff {
 }
 
 /// Staff of the partner that owns tenant `slug`, or an operator. A direct tenant (no
-/// partner) is never partner-owned. Unrelated callers get `NOT_FOUND`.
+/// partner) is never partner-owned. Those who may see the tenant otherwise get `FORBIDDEN`,
+/// unrelated callers `NOT_FOUND`.
 pub struct PartnerOwnsTenant(pub String);
 
 impl Guard for PartnerOwnsTenant {
     async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
-        let viewer = ctx.viewer().await?;
-        let mut conn = ctx
-            .data_unchecked::<DbPool>()
-            .get()
-            .await
-            .map_err(ApiError::from)?;
+        let (viewer, mut conn) = viewer_and_conn(ctx).await?;
         let (tenant_id, partner_id) = domain::tenants::owner_partner(&mut conn, &self.0)
             .await
             .map_err(ApiError::from)?;
         if viewer.is_operator() || partner_id.is_some_and(|p| viewer.is_partner_staff(p)) {
             Ok(())
         } else if viewer.can_see_tenant(tenant_id, partner_id) {
-            Err(ApiError::from(AppError::Forbidden(
+            Err(refuse(AppError::Forbidden(
                 "the tenant's partner staff only".into(),
-            ))
-            .into())
+            )))
         } else {
-            Err(ApiError::from(AppError::NotFound { what: "tenant" }).into())
+            Err(refuse(AppError::NotFound { what: "tenant" }))
         }
     }
 }

@@ -108,13 +108,7 @@ pub async fn get(State(app): State<AppState>, request: Request) -> Response {
     let request_id = request_id(&parts.extensions);
     if is_websocket_upgrade(&parts.headers) {
         return match WebSocketUpgrade::from_request_parts(&mut parts, &app).await {
-            Ok(upgrade) => {
-                let client_ip = parts
-                    .extensions
-                    .get::<ConnectInfo<SocketAddr>>()
-                    .map(|ConnectInfo(addr)| ClientIp(addr.ip().to_string()));
-                ws::upgrade(app, upgrade, &parts.headers, request_id, client_ip)
-            }
+            Ok(upgrade) => ws::upgrade(app, upgrade, &parts.headers, request_id, client_ip(&parts)),
             Err(rejection) => rejection.into_response(),
         };
     }
@@ -206,10 +200,7 @@ impl RequestContext {
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        let client_ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| ClientIp(addr.ip().to_string()));
+        let client_ip = client_ip(parts);
         Self {
             request_id,
             auth: Arc::new(AuthContext::from_authorization(authorization)),
@@ -226,6 +217,14 @@ impl RequestContext {
             None => request,
         }
     }
+}
+
+/// The peer address of the connection (no proxy headers are trusted).
+fn client_ip(parts: &axum::http::request::Parts) -> Option<ClientIp> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| ClientIp(addr.ip().to_string()))
 }
 
 fn request_id(extensions: &axum::http::Extensions) -> RequestId {

@@ -181,6 +181,15 @@ async fn sweep_leftovers(server: &Server) {
     }
 }
 
+/// `pa_t_<pid>_<n>`: the pid lets a later run drop what a crashed one left.
+fn next_name() -> String {
+    format!(
+        "pa_t_{}_{}",
+        std::process::id(),
+        NEXT_DB.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
 /// A database of its own for one test, dropped on drop.
 pub struct TestDb {
     name: String,
@@ -192,11 +201,7 @@ impl TestDb {
     /// Clones the template into a fresh database.
     pub async fn create() -> Self {
         let server = server().await;
-        let name = format!(
-            "pa_t_{}_{}",
-            std::process::id(),
-            NEXT_DB.fetch_add(1, Ordering::Relaxed)
-        );
+        let name = next_name();
         let mut admin = server.admin().await;
         let sql = format!("CREATE DATABASE {name} TEMPLATE {}", server.template);
         let mut attempt = 0;
@@ -223,11 +228,7 @@ impl TestDb {
     /// A fresh database with no tables at all (from `template0`), for migration tests.
     pub async fn create_empty() -> Self {
         let server = server().await;
-        let name = format!(
-            "pa_t_{}_{}",
-            std::process::id(),
-            NEXT_DB.fetch_add(1, Ordering::Relaxed)
-        );
+        let name = next_name();
         let mut admin = server.admin().await;
         diesel::sql_query(format!("CREATE DATABASE {name} TEMPLATE template0"))
             .execute(&mut admin)
