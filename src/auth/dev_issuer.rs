@@ -118,22 +118,39 @@ impl DevIssuer {
     }
 }
 
+/// Creates the key atomically: written to a temporary file, then linked into place, so
+/// processes starting together agree on one key (the loser reads the winner's).
 fn create_key(path: &Path) -> anyhow::Result<Vec<u8>> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
     let secret = p256::SecretKey::random(&mut rand_core::OsRng);
     let pem = secret.to_pkcs8_pem(LineEnding::LF)?;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
+    let dir = path
+        .parent()
+        .ok_or_else(|| anyhow::anyhow!("no directory for {}", path.display()))?;
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(
+        ".key-{}-{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    ));
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .open(path)?;
+        .open(&tmp)?;
     file.write_all(pem.as_bytes())?;
-    tracing::info!(path = %path.display(), "created the development signing key");
-    Ok(pem.as_bytes().to_vec())
+    file.sync_all()?;
+    let linked = std::fs::hard_link(&tmp, path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => {
+            tracing::info!(path = %path.display(), "created the development signing key");
+            Ok(pem.as_bytes().to_vec())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(std::fs::read(path)?),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Parses a lifetime such as `90s`, `15m`, `1h` or `2d`.
@@ -183,6 +200,28 @@ mod tests {
             "http://127.0.0.1:9"
         );
         assert_eq!(issuer_url("[::]:80".parse().unwrap()), "http://[::1]:80");
+    }
+
+    #[test]
+    fn concurrent_first_starts_agree_on_one_key() {
+        let dir = std::env::temp_dir().join(format!("pa-dev-{}", uuid::Uuid::new_v4().simple()));
+        let jwks: Vec<Value> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| {
+                    s.spawn(|| {
+                        DevIssuer::load_or_create(&dir, "http://127.0.0.1:1".into())
+                            .unwrap()
+                            .jwks()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(
+            jwks.windows(2).all(|w| w[0] == w[1]),
+            "every start sees the same key"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -43,6 +43,8 @@ diesel::table! {
         status -> Text,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        /// Surrogate id (the Member node id); (user_id, tenant_id) stays the key.
+        id -> Uuid,
     }
 }
 

@@ -2,6 +2,8 @@
 //! jobs); resolvers never hold SQL themselves.
 
 pub mod audit;
+pub mod members;
 pub mod partners;
+pub mod subscriptions;
 pub mod tenants;
 pub mod users;

@@ -17,10 +17,12 @@ pub enum NodeType {
     Tenant,
     /// A reseller.
     Partner,
+    /// A user's membership of a tenant.
+    Member,
 }
 
 impl NodeType {
-    const ALL: [Self; 3] = [Self::User, Self::Tenant, Self::Partner];
+    const ALL: [Self; 4] = [Self::User, Self::Tenant, Self::Partner, Self::Member];
 
     /// The GraphQL type name, as encoded in the id.
     pub const fn name(self) -> &'static str {
@@ -28,6 +30,7 @@ impl NodeType {
             Self::User => "User",
             Self::Tenant => "Tenant",
             Self::Partner => "Partner",
+            Self::Member => "Member",
         }
     }
 }

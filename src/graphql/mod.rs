@@ -1,16 +1,22 @@
 //! The GraphQL schema: merged roots per area, limits, and the extensions that mask errors and
 //! record metrics.
 
+pub mod billing;
 pub mod depth;
 pub mod errors;
 pub mod guards;
 pub mod ids;
+pub mod loaders;
+pub mod members;
+pub mod money;
 pub mod node;
 pub mod observe;
 pub mod pagination;
 pub mod partners;
+pub mod scalars;
 pub mod system;
 pub mod tenants;
+pub mod totals;
 pub mod viewer;
 
 use std::sync::Arc;

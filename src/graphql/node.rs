@@ -7,6 +7,7 @@ use crate::db::DbPool;
 use crate::domain;
 use crate::error::{ApiResult, AppError, AppResult};
 use crate::graphql::ids::{GlobalId, NodeType};
+use crate::graphql::members::types::Member;
 use crate::graphql::partners::types::Partner;
 use crate::graphql::tenants::types::Tenant;
 
@@ -52,6 +53,8 @@ pub enum Node {
     Tenant(Tenant),
     /// A partner.
     Partner(Partner),
+    /// A tenant membership.
+    Member(Member),
 }
 
 /// `node(id:)` and `nodes(ids:)`.
@@ -109,6 +112,18 @@ async fn resolve(
         NodeType::Partner => Ok(Node::Partner(Partner(
             domain::partners::visible_by_id(conn, viewer, global.id).await?,
         ))),
+        // A membership is visible to whoever may see its tenant.
+        NodeType::Member => {
+            let row = domain::members::by_ids(conn, &[global.id])
+                .await?
+                .into_iter()
+                .next()
+                .ok_or(AppError::NotFound { what: "node" })?;
+            domain::tenants::visible_by_id(conn, viewer, row.tenant_id)
+                .await
+                .map_err(|_| AppError::NotFound { what: "node" })?;
+            Ok(Node::Member(Member(row)))
+        }
         // A user is visible to themselves and to operators.
         NodeType::User => {
             if global.id != viewer.user_id && !viewer.is_operator() {

@@ -6,7 +6,7 @@
 //! (`base64url(json(sort key))`); a malformed one is `BAD_USER_INPUT` on its argument.
 
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::{OutputType, SimpleObject};
+use async_graphql::{ObjectType, OutputType, SimpleObject};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
@@ -116,10 +116,21 @@ impl<K: Serialize + DeserializeOwned> PageRequest<K> {
     /// in the request's direction (descending for backward pages). `key` gives a row's sort key.
     pub fn connection<T: OutputType>(
         &self,
-        mut rows: Vec<T>,
+        rows: Vec<T>,
         total_count: i64,
         key: impl Fn(&T) -> K,
     ) -> Connection<String, T, ConnectionFields> {
+        self.connection_with(rows, ConnectionFields { total_count }, key)
+    }
+
+    /// Like [`Self::connection`], with any object's fields added to the connection type
+    /// (e.g. a lazily computed `totalCount`).
+    pub fn connection_with<T: OutputType, F: ObjectType>(
+        &self,
+        mut rows: Vec<T>,
+        fields: F,
+        key: impl Fn(&T) -> K,
+    ) -> Connection<String, T, F> {
         let has_more = rows.len() > self.limit;
         rows.truncate(self.limit);
         let (has_previous, has_next) = match self.direction {
@@ -129,11 +140,7 @@ impl<K: Serialize + DeserializeOwned> PageRequest<K> {
                 (has_more, self.cursor.is_some())
             }
         };
-        let mut connection = Connection::with_additional_fields(
-            has_previous,
-            has_next,
-            ConnectionFields { total_count },
-        );
+        let mut connection = Connection::with_additional_fields(has_previous, has_next, fields);
         connection.edges = rows
             .into_iter()
             .map(|row| Edge::new(encode_cursor(&key(&row)), row))

@@ -25,6 +25,7 @@ use axum::extract::ConnectInfo;
 use crate::app::AppState;
 use crate::auth::AuthContext;
 use crate::error::ErrorCode;
+use crate::graphql::loaders::Loaders;
 use crate::graphql::viewer::ClientIp;
 use crate::http::{graphiql, reply, ws};
 use crate::request_id::RequestId;
@@ -91,7 +92,7 @@ pub async fn post(State(app): State<AppState>, request: Request) -> Response {
             ),
         );
     }
-    let context = RequestContext::new(&parts, request_id);
+    let context = RequestContext::new(&app, &parts, request_id);
     let batch = match batch {
         BatchRequest::Single(r) => BatchRequest::Single(context.attach(r)),
         BatchRequest::Batch(rs) => {
@@ -149,7 +150,7 @@ pub async fn get(State(app): State<AppState>, request: Request) -> Response {
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    let context = RequestContext::new(&parts, request_id);
+    let context = RequestContext::new(&app, &parts, request_id);
     let response = app.schema.execute(context.attach(request)).await;
     respond(BatchResponse::Single(response), &parts.headers)
 }
@@ -189,19 +190,21 @@ fn parse_get_parameters(query_string: &str) -> Result<async_graphql::Request, St
 
 /// What every operation of one HTTP request gets as request data.
 struct RequestContext {
+    pool: crate::db::DbPool,
     request_id: RequestId,
     auth: Arc<AuthContext>,
     client_ip: Option<ClientIp>,
 }
 
 impl RequestContext {
-    fn new(parts: &axum::http::request::Parts, request_id: RequestId) -> Self {
+    fn new(app: &AppState, parts: &axum::http::request::Parts, request_id: RequestId) -> Self {
         let authorization = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
         let client_ip = client_ip(parts);
         Self {
+            pool: app.pool.clone(),
             request_id,
             auth: Arc::new(AuthContext::from_authorization(authorization)),
             client_ip,
@@ -211,7 +214,8 @@ impl RequestContext {
     fn attach(&self, request: async_graphql::Request) -> async_graphql::Request {
         let request = request
             .data(self.request_id.clone())
-            .data(Arc::clone(&self.auth));
+            .data(Arc::clone(&self.auth))
+            .data(Loaders::new(self.pool.clone()));
         match &self.client_ip {
             Some(ip) => request.data(ip.clone()),
             None => request,

@@ -22,6 +22,7 @@ use tracing::Instrument;
 use crate::app::AppState;
 use crate::auth::{AuthContext, VerifiedToken};
 use crate::error::ErrorCode;
+use crate::graphql::loaders::Loaders;
 use crate::graphql::viewer::ClientIp;
 use crate::http::reply;
 use crate::request_id::RequestId;
@@ -196,12 +197,15 @@ async fn serve(
         });
     let input = stream::once(future::ready(init.into_bytes())).chain(rest);
     let auth = Arc::new(AuthContext::verified(token));
+    // Loaders only batch (no cache), so one set per connection serves every operation.
+    let loaders = Loaders::new(app.pool.clone());
     let mut protocol =
         GraphqlWebSocket::new(app.schema.clone(), input, WebSocketProtocols::GraphQLWS)
             .on_connection_init(move |_payload| async move {
                 let mut data = Data::default();
                 data.insert(request_id);
                 data.insert(auth);
+                data.insert(loaders);
                 if let Some(ip) = client_ip {
                     data.insert(ip);
                 }

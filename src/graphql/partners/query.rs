@@ -1,12 +1,26 @@
 //! Partner queries.
 
-use async_graphql::{Context, Object};
+use async_graphql::connection::Connection;
+use async_graphql::{Context, InputObject, Object};
 
 use crate::auth::ContextAuth;
 use crate::db::DbPool;
 use crate::domain;
+use crate::domain::partners::PartnerFilter;
 use crate::error::ApiResult;
-use crate::graphql::partners::types::Partner;
+use crate::graphql::pagination::{PageLimits, PageRequest};
+use crate::graphql::partners::types::{Partner, PartnerStatus};
+use crate::graphql::tenants::query::search;
+use crate::graphql::totals::Total;
+
+/// Narrows the `partners` list.
+#[derive(InputObject, Default)]
+pub struct PartnerFilterInput {
+    /// Only partners in this state.
+    pub status: Option<PartnerStatus>,
+    /// Case-insensitive part of the name, slug or domain.
+    pub search: Option<String>,
+}
 
 /// Partner queries.
 #[derive(Default)]
@@ -22,5 +36,38 @@ impl PartnerQuery {
         Ok(Partner(
             domain::partners::visible_by_slug(&mut conn, &viewer, &slug).await?,
         ))
+    }
+
+    /// The partners the caller may see, by slug: operators all, partner staff their own.
+    async fn partners(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<PartnerFilterInput>,
+        #[graphql(desc = "Page size going forward (default 20, at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Cursor to continue after.")] after: Option<String>,
+        #[graphql(desc = "Page size going backward (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Cursor to continue before.")] before: Option<String>,
+    ) -> ApiResult<Connection<String, Partner, Total>> {
+        let page = PageRequest::<String>::parse(
+            first,
+            after,
+            last,
+            before,
+            *ctx.data_unchecked::<PageLimits>(),
+        )?;
+        let filter = filter.unwrap_or_default();
+        let filter = PartnerFilter {
+            status: filter.status.map(PartnerStatus::as_db),
+            search: search(filter.search)?,
+        };
+        let viewer = ctx.viewer().await?;
+        let mut conn = ctx.data_unchecked::<DbPool>().get().await?;
+        let rows = domain::partners::page(&mut conn, &viewer, &filter, &page).await?;
+        let partners = rows.into_iter().map(Partner).collect();
+        Ok(
+            page.connection_with(partners, Total::Partners(viewer, filter), |p: &Partner| {
+                p.0.slug.clone()
+            }),
+        )
     }
 }

@@ -1,12 +1,54 @@
 //! Tenant queries.
 
-use async_graphql::{Context, Object};
+use async_graphql::connection::Connection;
+use async_graphql::{Context, InputObject, Object};
 
 use crate::auth::ContextAuth;
 use crate::db::DbPool;
 use crate::domain;
-use crate::error::ApiResult;
-use crate::graphql::tenants::types::Tenant;
+use crate::domain::tenants::TenantFilter;
+use crate::error::{ApiResult, AppError};
+use crate::graphql::pagination::{PageLimits, PageRequest};
+use crate::graphql::tenants::types::{Tenant, TenantStatus};
+use crate::graphql::totals::Total;
+
+/// The longest `search` accepted.
+pub const MAX_SEARCH: usize = 200;
+
+/// Narrows the `tenants` list.
+#[derive(InputObject, Default)]
+pub struct TenantFilterInput {
+    /// Only tenants in this state.
+    pub status: Option<TenantStatus>,
+    /// Only tenants of the partner with this slug.
+    pub partner: Option<String>,
+    /// Case-insensitive part of the name or slug.
+    pub search: Option<String>,
+}
+
+impl TenantFilterInput {
+    fn into_domain(self) -> Result<TenantFilter, AppError> {
+        Ok(TenantFilter {
+            status: self.status.map(TenantStatus::as_db),
+            partner_slug: self.partner,
+            search: search(self.search)?,
+        })
+    }
+}
+
+/// A trimmed, bounded search term (`None` when empty).
+pub fn search(raw: Option<String>) -> Result<Option<String>, AppError> {
+    let Some(term) = raw.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    if term.chars().count() > MAX_SEARCH {
+        return Err(AppError::bad_input(
+            "filter.search",
+            format!("at most {MAX_SEARCH} characters"),
+        ));
+    }
+    Ok(Some(term))
+}
 
 /// Tenant queries.
 #[derive(Default)]
@@ -22,5 +64,35 @@ impl TenantQuery {
         Ok(Tenant(
             domain::tenants::visible_by_slug(&mut conn, &viewer, &slug).await?,
         ))
+    }
+
+    /// The tenants the caller may see, by slug: operators all, partner staff their partners',
+    /// members theirs.
+    async fn tenants(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<TenantFilterInput>,
+        #[graphql(desc = "Page size going forward (default 20, at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Cursor to continue after.")] after: Option<String>,
+        #[graphql(desc = "Page size going backward (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Cursor to continue before.")] before: Option<String>,
+    ) -> ApiResult<Connection<String, Tenant, Total>> {
+        let page = PageRequest::<String>::parse(
+            first,
+            after,
+            last,
+            before,
+            *ctx.data_unchecked::<PageLimits>(),
+        )?;
+        let filter = filter.unwrap_or_default().into_domain()?;
+        let viewer = ctx.viewer().await?;
+        let mut conn = ctx.data_unchecked::<DbPool>().get().await?;
+        let rows = domain::tenants::page(&mut conn, &viewer, &filter, &page).await?;
+        let tenants = rows.into_iter().map(Tenant).collect();
+        Ok(
+            page.connection_with(tenants, Total::Tenants(viewer, filter), |t: &Tenant| {
+                t.0.slug.clone()
+            }),
+        )
     }
 }

@@ -1,10 +1,20 @@
 //! The `Tenant` type.
 
-use async_graphql::{Enum, ID, Object};
+use async_graphql::connection::Connection;
+use async_graphql::{Context, Enum, ID, Object};
 use chrono::{DateTime, Utc};
 
+use crate::auth::ContextAuth;
 use crate::db::models::TenantRow;
+use crate::domain::members::MemberKey;
+use crate::error::{ApiResult, AppError};
+use crate::graphql::billing::types::Subscription;
 use crate::graphql::ids::{GlobalId, NodeType};
+use crate::graphql::loaders::{Loaders, MembersOfTenant, PartnerById, SubscriptionOfTenant};
+use crate::graphql::members::types::Member;
+use crate::graphql::pagination::{PageLimits, PageRequest};
+use crate::graphql::partners::types::Partner;
+use crate::graphql::totals::Total;
 
 /// Lifecycle state of a tenant.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +30,16 @@ pub enum TenantStatus {
 }
 
 impl TenantStatus {
+    /// The database value.
+    pub fn as_db(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Active => "active",
+            Self::Suspended => "suspended",
+            Self::Terminated => "terminated",
+        }
+    }
+
     /// From the database value.
     pub fn from_db(value: &str) -> Self {
         match value {
@@ -64,6 +84,68 @@ impl Tenant {
     /// The tenant's primary mail domain, if set.
     async fn primary_domain(&self) -> Option<&str> {
         self.0.primary_domain.as_deref()
+    }
+
+    /// The partner (reseller) the tenant belongs to; `null` for a direct customer.
+    async fn partner(&self, ctx: &Context<'_>) -> ApiResult<Option<Partner>> {
+        let Some(id) = self.0.partner_id else {
+            return Ok(None);
+        };
+        let loaders = ctx.data_unchecked::<Loaders>();
+        Ok(loaders
+            .db
+            .load_one(PartnerById(id))
+            .await?
+            .map(|row| Partner((*row).clone())))
+    }
+
+    /// The tenant's members, by email (forward pages only).
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size (default 20, at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Cursor of the last member of the previous page.")] after: Option<String>,
+    ) -> ApiResult<Connection<String, Member, Total>> {
+        let page = PageRequest::<MemberKey>::parse(
+            first,
+            after,
+            None,
+            None,
+            *ctx.data_unchecked::<PageLimits>(),
+        )?;
+        let key = MembersOfTenant {
+            tenant: self.0.id,
+            after: page.cursor.clone(),
+            limit: page.limit,
+        };
+        let rows = ctx
+            .data_unchecked::<Loaders>()
+            .db
+            .load_one(key)
+            .await?
+            .unwrap_or_default();
+        let members = rows.iter().cloned().map(Member).collect();
+        Ok(page.connection_with(members, Total::MembersOfTenant(self.0.id), Member::key))
+    }
+
+    /// The current subscription. Tenant admins, the partner's staff and operators only.
+    async fn subscription(&self, ctx: &Context<'_>) -> ApiResult<Option<Subscription>> {
+        let viewer = ctx.viewer().await?;
+        let partner_staff = self
+            .0
+            .partner_id
+            .is_some_and(|p| viewer.is_partner_staff(p));
+        if !viewer.can_admin_tenant(self.0.id) && !partner_staff {
+            return Err(
+                AppError::Forbidden("billing is visible to tenant admins only".into()).into(),
+            );
+        }
+        let loaders = ctx.data_unchecked::<Loaders>();
+        Ok(loaders
+            .db
+            .load_one(SubscriptionOfTenant(self.0.id))
+            .await?
+            .map(Subscription))
     }
 
     /// When the tenant was created.

@@ -1,0 +1,2 @@
+DROP INDEX memberships_id_key;
+ALTER TABLE memberships DROP COLUMN id;

@@ -1,0 +1,3 @@
+//! Billing in the graph.
+
+pub mod types;

@@ -1,0 +1,3 @@
+//! Tenant members in the graph.
+
+pub mod types;
