@@ -3,7 +3,7 @@
 //! - A key in the cache verifies at once, however stale the cache and whether or not the
 //!   issuer is reachable; a stale cache is refreshed in the background.
 //! - An unknown `kid` causes at most one fetch per cooldown, single-flight across
-//!   concurrent requests (the rest wait for that fetch or are refused).
+//!   concurrent requests: the others wait for the fetch in flight, then look again.
 //! - Only RS256 and ES256 keys are kept.
 
 use std::collections::HashMap;
@@ -118,12 +118,11 @@ impl KeyStore {
             }
             return Ok(key);
         }
-        if !self.in_cooldown(entry) {
-            let _flight = entry.refresh.lock().await;
-            // Whoever held the lock before us may have fetched already.
-            if !self.in_cooldown(entry) {
-                fetch(&self.http, entry).await;
-            }
+        // Wait for a fetch in flight (the first requests after start all land here), then
+        // fetch ourselves only if nobody did within the cooldown.
+        let _flight = entry.refresh.lock().await;
+        if self.cached(entry, kid).is_none() && !self.in_cooldown(entry) {
+            fetch(&self.http, entry).await;
         }
         let state = entry.state.read().unwrap_or_else(|p| p.into_inner());
         state
@@ -134,6 +133,16 @@ impl KeyStore {
                 issuer: issuer.into(),
                 kid: kid.into(),
             })
+    }
+
+    fn cached(&self, entry: &IssuerKeys, kid: &str) -> Option<Arc<SigningKey>> {
+        entry
+            .state
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys
+            .get(kid)
+            .cloned()
     }
 
     fn in_cooldown(&self, entry: &IssuerKeys) -> bool {

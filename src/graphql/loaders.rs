@@ -1,15 +1,15 @@
-//! Per-request DataLoaders: one loader over the database, keyed by typed newtypes so two
+//! Per-request loaders: one loader over the database, keyed by typed newtypes so two
 //! lookups can never collide. Each key type costs one SQL statement per batch, whatever the
 //! number of parents (nested pages use window functions, see `domain::*::pages_by_*`).
 //!
 //! Loaders are created for each HTTP request (and each WebSocket connection) and never cache:
-//! they only batch. Viewer scope is applied before a key is asked for (a parent the viewer
+//! they only batch (see [`Batcher`] for when a batch fires). Viewer scope is applied before a key is asked for (a parent the viewer
 //! may not see never produces keys).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::dataloader::Loader;
 use uuid::Uuid;
 
 use crate::db::DbPool;
@@ -18,18 +18,19 @@ use crate::domain;
 use crate::domain::members::MemberKey;
 use crate::domain::partners::MrrRow;
 use crate::error::ApiError;
+use crate::graphql::batch::Batcher;
 
 /// The loaders of one request.
 pub struct Loaders {
     /// The database loader.
-    pub db: DataLoader<DbLoader>,
+    pub db: Batcher<DbLoader>,
 }
 
 impl Loaders {
     /// Fresh loaders for one request.
     pub fn new(pool: DbPool) -> Self {
         Self {
-            db: DataLoader::new(DbLoader { pool }, tokio::spawn),
+            db: Batcher::new(DbLoader { pool }),
         }
     }
 }

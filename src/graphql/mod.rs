@@ -1,6 +1,7 @@
 //! The GraphQL schema: merged roots per area, limits, and the extensions that mask errors and
 //! record metrics.
 
+pub mod batch;
 pub mod billing;
 pub mod depth;
 pub mod errors;

@@ -9,5 +9,6 @@ mod generated;
 mod graphiql;
 mod health;
 mod limits;
+mod tenants;
 mod transport;
 mod websocket;

@@ -301,3 +301,15 @@ async fn cached_keys_verify_while_the_jwks_endpoint_is_down_or_hangs() {
         "the refresh was still hanging when the request was answered"
     );
 }
+
+#[tokio::test]
+async fn concurrent_first_requests_wait_for_the_first_key_fetch() {
+    let key = TestKey::es256("k");
+    let idp = FakeIssuer::start(vec![key.clone()]).await;
+    let app = app_trusting(&idp, HOUR, HOUR).await;
+    let token = key.sign(&idp.claims("crowd", "dezky-portal"));
+    // Nothing is cached yet: every request needs the key the first one is fetching.
+    let codes = futures_util::future::join_all((0..50).map(|_| me_code(&app, &token))).await;
+    assert!(codes.iter().all(Option::is_none), "{codes:?}");
+    assert_eq!(idp.jwks_fetches(), 1);
+}

@@ -106,3 +106,37 @@ pub async fn count(conn: &mut AsyncPgConnection, from_where: &str) -> i64 {
         .expect("count")
         .n
 }
+
+/// `partners` partners (`p-000`…) with `tenants_each` tenants (`p-000-t-00`…), each with
+/// `members_each` members, and a monthly EUR subscription per tenant; returns nothing,
+/// look rows up by slug.
+pub async fn bulk(
+    conn: &mut AsyncPgConnection,
+    partners: i32,
+    tenants_each: i32,
+    members_each: i32,
+) {
+    for sql in [
+        "INSERT INTO partners (slug, name) SELECT format('p-%s', lpad(p::text, 3, '0')), format('Partner %s', p)
+           FROM generate_series(0, $1 - 1) p",
+        "INSERT INTO tenants (slug, name, partner_id, status)
+         SELECT format('%s-t-%s', pa.slug, lpad(t::text, 2, '0')), format('Tenant %s/%s', pa.slug, t), pa.id, 'active'
+           FROM partners pa CROSS JOIN generate_series(0, $2 - 1) t WHERE pa.slug LIKE 'p-%'",
+        "INSERT INTO users (authentik_subject, email, name)
+         SELECT format('%s-u-%s', t.slug, m), format('%s-u-%s@example.com', t.slug, m), format('User %s', m)
+           FROM tenants t CROSS JOIN generate_series(0, $3 - 1) m WHERE t.slug LIKE 'p-%'",
+        "INSERT INTO memberships (user_id, tenant_id, role)
+         SELECT u.id, t.id, 'member' FROM tenants t JOIN users u ON u.authentik_subject LIKE t.slug || '-u-%'
+          WHERE t.slug LIKE 'p-%'",
+        "INSERT INTO subscriptions (tenant_id, plan, status, seats, price_minor, currency, billing_cycle)
+         SELECT t.id, 'standard', 'active', 5, 1000, 'EUR', 'monthly' FROM tenants t WHERE t.slug LIKE 'p-%'",
+    ] {
+        diesel::sql_query(sql)
+            .bind::<diesel::sql_types::Integer, _>(partners)
+            .bind::<diesel::sql_types::Integer, _>(tenants_each)
+            .bind::<diesel::sql_types::Integer, _>(members_each)
+            .execute(conn)
+            .await
+            .expect("bulk seed");
+    }
+}

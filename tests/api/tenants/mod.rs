@@ -1,0 +1,4 @@
+//! Tenants and partners in the graph.
+
+mod lists;
+mod scoping;
