@@ -2,10 +2,12 @@
 //! written in the same transaction as the change it records.
 
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
+use crate::db::DbPool;
 use crate::db::schema::audit_events;
+use crate::error::{AppError, AppResult, ErrorCode};
 
 /// Outcome of an audited action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,4 +101,77 @@ pub async fn record(
         .execute(conn)
         .await?;
     Ok(())
+}
+
+impl AuditEntry {
+    /// An entry for `action` on a `target_type`; the mutation fills in the rest as it goes.
+    pub fn new(action: &'static str, target_type: &'static str) -> Self {
+        Self {
+            action,
+            target_type,
+            target_id: None,
+            tenant_id: None,
+            partner_id: None,
+            outcome: Outcome::Success,
+            details: serde_json::json!({}),
+        }
+    }
+
+    /// Marks the attempt as refused by authorization and passes the error on.
+    pub fn deny(&mut self, error: AppError) -> AppError {
+        self.outcome = Outcome::Denied;
+        error
+    }
+}
+
+/// The boxed future a mutation's change returns.
+pub type ChangeFuture<'c, T> = futures_util::future::BoxFuture<'c, AppResult<T>>;
+
+/// Runs a mutation: `change` and its audit row commit in one transaction. If `change` fails,
+/// everything it did is rolled back and only the audit row is written (outcome `denied` for an
+/// authorization refusal, `failure` otherwise, with the error code in `details.error`).
+pub async fn audited<T, F>(
+    pool: &DbPool,
+    actor: &Actor,
+    mut entry: AuditEntry,
+    change: F,
+) -> AppResult<T>
+where
+    T: Send,
+    F: for<'c> FnOnce(&'c mut AsyncPgConnection, &'c mut AuditEntry) -> ChangeFuture<'c, T> + Send,
+{
+    let mut conn = pool.get().await?;
+    let slot = &mut entry;
+    let result = conn
+        .transaction::<T, AppError, _>(async move |conn| {
+            let value = change(conn, slot).await?;
+            slot.outcome = Outcome::Success;
+            record(conn, actor, slot).await?;
+            Ok(value)
+        })
+        .await;
+    match result {
+        Ok(value) => Ok(value),
+        Err(error) => {
+            let refused = matches!(
+                error.code(),
+                ErrorCode::Forbidden | ErrorCode::Unauthenticated
+            );
+            entry.outcome = if refused || entry.outcome == Outcome::Denied {
+                Outcome::Denied
+            } else {
+                Outcome::Failure
+            };
+            if let Some(details) = entry.details.as_object_mut() {
+                details.insert("error".into(), serde_json::json!(error.code().as_str()));
+                if let AppError::BadUserInput { field, .. } = &error {
+                    details.insert("field".into(), serde_json::json!(field));
+                }
+            }
+            if let Err(audit_error) = record(&mut conn, actor, &entry).await {
+                tracing::error!(error = %audit_error, action = entry.action, "could not write the audit row of a failed mutation");
+            }
+            Err(error)
+        }
+    }
 }

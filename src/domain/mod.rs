@@ -3,7 +3,10 @@
 
 pub mod audit;
 pub mod members;
+pub mod partner_changes;
 pub mod partners;
 pub mod subscriptions;
+pub mod tenant_changes;
 pub mod tenants;
 pub mod users;
+pub mod values;

@@ -10,6 +10,7 @@ pub mod ids;
 pub mod loaders;
 pub mod members;
 pub mod money;
+pub mod mutation_context;
 pub mod node;
 pub mod observe;
 pub mod pagination;
@@ -22,7 +23,7 @@ pub mod viewer;
 
 use std::sync::Arc;
 
-use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 
 use crate::config::GraphqlLimits;
 use crate::metrics::Metrics;
@@ -37,8 +38,12 @@ pub struct Query(
     partners::query::PartnerQuery,
 );
 
-/// The root mutation (the first mutations arrive with the tenants slice).
-pub type Mutation = EmptyMutation;
+/// The root of every mutation: one part per area.
+#[derive(MergedObject, Default)]
+pub struct Mutation(
+    tenants::mutation::TenantMutation,
+    partners::mutation::PartnerMutation,
+);
 
 /// The root subscription (provisioning progress arrives with the jobs slice).
 pub type Subscription = EmptySubscription;
@@ -49,7 +54,7 @@ pub type ApiSchema = Schema<Query, Mutation, Subscription>;
 /// The schema with its limits and error masking, but no per-process data: what
 /// `print-schema` renders and what [`build_schema`] extends.
 pub fn schema_builder(limits: &GraphqlLimits) -> SchemaBuilder<Query, Mutation, Subscription> {
-    let mut builder = Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .limit_complexity(limits.max_complexity)
         .limit_recursive_depth(limits.max_recursive_depth)
         .data(pagination::PageLimits::from(limits))

@@ -1,4 +1,5 @@
 //! Tenants in the graph.
 
+pub mod mutation;
 pub mod query;
 pub mod types;
