@@ -9,4 +9,5 @@ mod graphiql;
 mod health;
 mod limits;
 mod transport;
+mod upstream;
 mod websocket;

@@ -1,0 +1,70 @@
+//! No credential or secret reaches the logs, while every call leaves a span with what was
+//! called and how it went.
+
+use platform_api::upstream::Secret;
+use platform_api::upstream::config::StripeConfig;
+use platform_api::upstream::stripe::{
+    EnsureCustomer, HttpStripeClient, NewSetupIntent, StripeClient,
+};
+
+use super::settings;
+use crate::support::fakes::stripe as stripe_fake;
+use crate::support::logs;
+
+#[tokio::test]
+async fn secrets_never_reach_the_logs() {
+    logs::install();
+    let stripe = stripe_fake::spawn().await;
+    let config = StripeConfig {
+        secret_key: Secret::new(stripe_fake::SECRET_KEY),
+        api_base: stripe.url.parse().unwrap(),
+    };
+    let client = HttpStripeClient::new(&config, &settings()).unwrap();
+    let customer = client
+        .ensure_customer(&EnsureCustomer {
+            tenant_id: "logs-tenant".into(),
+            existing_id: None,
+            email: Some("billing@logs.example".into()),
+            name: "Logs".into(),
+        })
+        .await
+        .unwrap();
+    stripe.fail_status(1, 503);
+    let intent = client
+        .create_setup_intent(&NewSetupIntent {
+            customer_id: customer.id.clone(),
+            idempotency_key: "logs-job".into(),
+        })
+        .await
+        .unwrap();
+    let wrong = StripeConfig {
+        secret_key: Secret::new("sk_test_wrong_key_for_logs"),
+        ..config
+    };
+    let refused = HttpStripeClient::new(&wrong, &settings())
+        .unwrap()
+        .list_card_payment_methods(&customer.id)
+        .await;
+    assert!(refused.is_err());
+
+    let spans = logs::lines_containing(r#""system":"stripe""#);
+    assert!(
+        spans
+            .iter()
+            .any(|l| l.contains(r#""path":"/v1/setup_intents""#) && l.contains(r#""status":200"#)),
+        "calls are logged with their path and status: {spans:#?}"
+    );
+    assert!(
+        spans.iter().any(|l| l.contains("retrying")),
+        "the retry is logged"
+    );
+    for secret in [
+        stripe_fake::SECRET_KEY,
+        "sk_test_wrong_key_for_logs",
+        intent.client_secret.expose(),
+        "billing@logs.example",
+    ] {
+        let leaked = logs::lines_containing(secret);
+        assert!(leaked.is_empty(), "{secret} leaked: {leaked:#?}");
+    }
+}
