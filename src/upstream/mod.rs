@@ -9,6 +9,7 @@
 //! never a body, a query string or a credential. An upstream is enabled by configuration;
 //! a disabled one is a visible state ([`UpstreamStatus`]), not an error.
 
+pub mod authentik;
 mod backoff;
 pub mod config;
 pub mod error;

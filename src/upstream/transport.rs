@@ -53,7 +53,6 @@ impl Request {
         Self::new(Method::GET, path, true)
     }
 
-    #[expect(dead_code, reason = "used by the Authentik, Stalwart and oCIS clients")]
     /// A DELETE (idempotent, so retried).
     pub fn delete(path: impl Into<String>) -> Self {
         Self::new(Method::DELETE, path, true)
@@ -64,13 +63,11 @@ impl Request {
         Self::new(Method::POST, path, false)
     }
 
-    #[expect(dead_code, reason = "used by the Authentik, Stalwart and oCIS clients")]
     /// A PATCH: not retried unless marked with [`Request::retry_safe`].
     pub fn patch(path: impl Into<String>) -> Self {
         Self::new(Method::PATCH, path, false)
     }
 
-    #[expect(dead_code, reason = "used by the Authentik, Stalwart and oCIS clients")]
     /// Declares that repeating this request has the same effect as sending it once.
     pub fn retry_safe(mut self) -> Self {
         self.retry_safe = true;
@@ -83,7 +80,6 @@ impl Request {
         self
     }
 
-    #[expect(dead_code, reason = "used by the Authentik, Stalwart and oCIS clients")]
     /// A JSON body.
     pub fn json(mut self, value: &impl serde::Serialize) -> Self {
         let bytes = serde_json::to_vec(value).expect("request bodies serialise");
@@ -185,12 +181,6 @@ impl Transport {
         })
     }
 
-    #[expect(dead_code, reason = "used by the Authentik, Stalwart and oCIS clients")]
-    /// The base URL without a trailing slash.
-    pub fn base(&self) -> &str {
-        &self.base
-    }
-
     /// Sends a request, retrying as its kind allows, inside one span for the whole call.
     pub async fn send(&self, request: Request) -> Result<Response, CallError> {
         let span = tracing::info_span!(
@@ -228,7 +218,7 @@ impl Transport {
         match &result {
             Ok(response) => {
                 span.record("status", response.code());
-                if response.status.is_server_error() || response.code() == 429 {
+                if response.status.is_server_error() || matches!(response.code(), 401 | 403 | 429) {
                     tracing::warn!("upstream call failed");
                 } else {
                     tracing::debug!("upstream call finished");

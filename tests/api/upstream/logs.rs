@@ -2,12 +2,15 @@
 //! called and how it went.
 
 use platform_api::upstream::Secret;
+use platform_api::upstream::authentik::{AuthentikClient, HttpAuthentikClient, NewUser};
+use platform_api::upstream::config::AuthentikConfig;
 use platform_api::upstream::config::StripeConfig;
 use platform_api::upstream::stripe::{
     EnsureCustomer, HttpStripeClient, NewSetupIntent, StripeClient,
 };
 
 use super::settings;
+use crate::support::fakes::authentik as authentik_fake;
 use crate::support::fakes::stripe as stripe_fake;
 use crate::support::logs;
 
@@ -47,6 +50,36 @@ async fn secrets_never_reach_the_logs() {
         .await;
     assert!(refused.is_err());
 
+    let authentik = authentik_fake::spawn().await;
+    let config = AuthentikConfig {
+        url: authentik.url.parse().unwrap(),
+        token: Secret::new(authentik_fake::TOKEN),
+    };
+    let client = HttpAuthentikClient::new(&config, &settings()).unwrap();
+    let user = client
+        .ensure_user(&NewUser {
+            username: "logs-user".into(),
+            name: "Logs".into(),
+            email: None,
+            path: None,
+        })
+        .await
+        .unwrap();
+    authentik.fail_status(1, 500);
+    client
+        .set_password(user.pk, &Secret::new("pw-logs-Zq8!x"))
+        .await
+        .unwrap();
+    let wrong = AuthentikConfig {
+        token: Secret::new("ak-wrong-token-for-logs"),
+        ..config
+    };
+    let refused = HttpAuthentikClient::new(&wrong, &settings())
+        .unwrap()
+        .count_authenticators(user.pk)
+        .await;
+    assert!(refused.is_err());
+
     let spans = logs::lines_containing(r#""system":"stripe""#);
     assert!(
         spans
@@ -58,11 +91,25 @@ async fn secrets_never_reach_the_logs() {
         spans.iter().any(|l| l.contains("retrying")),
         "the retry is logged"
     );
+    let spans = logs::lines_containing(r#""system":"authentik""#);
+    assert!(
+        spans
+            .iter()
+            .any(|l| l.contains("set_password") && l.contains(r#""status":204"#)),
+        "{spans:#?}"
+    );
+    assert!(
+        spans.iter().any(|l| l.contains(r#""status":403"#)),
+        "{spans:#?}"
+    );
     for secret in [
         stripe_fake::SECRET_KEY,
         "sk_test_wrong_key_for_logs",
         intent.client_secret.expose(),
         "billing@logs.example",
+        authentik_fake::TOKEN,
+        "ak-wrong-token-for-logs",
+        "pw-logs-Zq8!x",
     ] {
         let leaked = logs::lines_containing(secret);
         assert!(leaked.is_empty(), "{secret} leaked: {leaked:#?}");

@@ -2,6 +2,7 @@
 //! `support/fakes`: happy paths, typed errors, timeouts, retries, ensure semantics, and what
 //! reaches the logs.
 
+mod authentik;
 mod logs;
 mod stripe;
 mod stripe_webhook;

@@ -10,6 +10,7 @@
     reason = "fake handlers return the upstream's error answer as the `Err` of a `Result`"
 )]
 
+pub mod authentik;
 pub mod stripe;
 
 use std::collections::VecDeque;
@@ -50,7 +51,6 @@ impl Call {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    #[expect(dead_code, reason = "used by the Authentik, Stalwart and oCIS tests")]
     /// The body as JSON.
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).expect("a JSON body")
@@ -115,7 +115,6 @@ impl Control {
         self.push(times, kind, None, None);
     }
 
-    #[expect(dead_code, reason = "used by the Authentik, Stalwart and oCIS tests")]
     /// Faults the next `times` calls with this method and a path starting with `prefix`.
     pub fn fail_next_on(&self, times: usize, kind: FaultKind, method: Method, prefix: &str) {
         self.push(times, kind, Some(method), Some(prefix.to_owned()));
@@ -135,12 +134,6 @@ impl Control {
     /// Delays every call from now on.
     pub fn delay_all(&self, delay: Duration) {
         self.fail_next(usize::MAX, FaultKind::Delay(delay));
-    }
-
-    #[expect(dead_code, reason = "used by the Authentik, Stalwart and oCIS tests")]
-    /// Removes every pending fault.
-    pub fn clear_faults(&self) {
-        self.faults.lock().unwrap().clear();
     }
 
     fn push(&self, times: usize, kind: FaultKind, method: Option<Method>, prefix: Option<String>) {
