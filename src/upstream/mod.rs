@@ -14,6 +14,7 @@ mod backoff;
 pub mod config;
 pub mod error;
 mod secret;
+pub mod stalwart;
 pub mod stripe;
 mod transport;
 

@@ -1,16 +1,19 @@
 //! No credential or secret reaches the logs, while every call leaves a span with what was
 //! called and how it went.
 
+use platform_api::upstream::Credentials;
 use platform_api::upstream::Secret;
 use platform_api::upstream::authentik::{AuthentikClient, HttpAuthentikClient, NewUser};
-use platform_api::upstream::config::AuthentikConfig;
 use platform_api::upstream::config::StripeConfig;
+use platform_api::upstream::config::{AuthentikConfig, StalwartConfig};
+use platform_api::upstream::stalwart::{HttpStalwartClient, NewAccount, StalwartClient};
 use platform_api::upstream::stripe::{
     EnsureCustomer, HttpStripeClient, NewSetupIntent, StripeClient,
 };
 
 use super::settings;
 use crate::support::fakes::authentik as authentik_fake;
+use crate::support::fakes::stalwart as stalwart_fake;
 use crate::support::fakes::stripe as stripe_fake;
 use crate::support::logs;
 
@@ -80,6 +83,32 @@ async fn secrets_never_reach_the_logs() {
         .await;
     assert!(refused.is_err());
 
+    let stalwart = stalwart_fake::spawn().await;
+    let config = StalwartConfig {
+        url: stalwart.url.parse().unwrap(),
+        credentials: Credentials::Basic {
+            username: stalwart_fake::ADMIN.into(),
+            password: Secret::new(stalwart_fake::ADMIN_PASSWORD),
+        },
+    };
+    let client = HttpStalwartClient::new(&config, &settings()).unwrap();
+    let domain = client.ensure_domain("logs.example").await.unwrap();
+    client
+        .ensure_account(&NewAccount {
+            name: "logs".into(),
+            domain_id: domain.id,
+            password: Secret::new("mailbox-pw-Lq7!zz"),
+            quota_bytes: None,
+            description: None,
+        })
+        .await
+        .unwrap();
+    let basic = {
+        use base64::Engine;
+        let pair = format!("{}:{}", stalwart_fake::ADMIN, stalwart_fake::ADMIN_PASSWORD);
+        base64::engine::general_purpose::STANDARD.encode(pair)
+    };
+
     let spans = logs::lines_containing(r#""system":"stripe""#);
     assert!(
         spans
@@ -102,6 +131,13 @@ async fn secrets_never_reach_the_logs() {
         spans.iter().any(|l| l.contains(r#""status":403"#)),
         "{spans:#?}"
     );
+    let stalwart_spans = logs::lines_containing(r#""system":"stalwart""#);
+    assert!(
+        stalwart_spans
+            .iter()
+            .any(|l| l.contains(r#""path":"/jmap/""#)),
+        "{stalwart_spans:#?}"
+    );
     for secret in [
         stripe_fake::SECRET_KEY,
         "sk_test_wrong_key_for_logs",
@@ -110,6 +146,9 @@ async fn secrets_never_reach_the_logs() {
         authentik_fake::TOKEN,
         "ak-wrong-token-for-logs",
         "pw-logs-Zq8!x",
+        stalwart_fake::ADMIN_PASSWORD,
+        &basic,
+        "mailbox-pw-Lq7!zz",
     ] {
         let leaked = logs::lines_containing(secret);
         assert!(leaked.is_empty(), "{secret} leaked: {leaked:#?}");

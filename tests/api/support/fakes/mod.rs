@@ -11,6 +11,7 @@
 )]
 
 pub mod authentik;
+pub mod stalwart;
 pub mod stripe;
 
 use std::collections::VecDeque;
