@@ -13,6 +13,7 @@ pub mod authentik;
 mod backoff;
 pub mod config;
 pub mod error;
+pub mod ocis;
 mod secret;
 pub mod stalwart;
 pub mod stripe;

@@ -5,7 +5,8 @@ use platform_api::upstream::Credentials;
 use platform_api::upstream::Secret;
 use platform_api::upstream::authentik::{AuthentikClient, HttpAuthentikClient, NewUser};
 use platform_api::upstream::config::StripeConfig;
-use platform_api::upstream::config::{AuthentikConfig, StalwartConfig};
+use platform_api::upstream::config::{AuthentikConfig, OcisConfig, StalwartConfig};
+use platform_api::upstream::ocis::{HttpOcisClient, OcisClient};
 use platform_api::upstream::stalwart::{HttpStalwartClient, NewAccount, StalwartClient};
 use platform_api::upstream::stripe::{
     EnsureCustomer, HttpStripeClient, NewSetupIntent, StripeClient,
@@ -13,6 +14,7 @@ use platform_api::upstream::stripe::{
 
 use super::settings;
 use crate::support::fakes::authentik as authentik_fake;
+use crate::support::fakes::ocis as ocis_fake;
 use crate::support::fakes::stalwart as stalwart_fake;
 use crate::support::fakes::stripe as stripe_fake;
 use crate::support::logs;
@@ -109,6 +111,22 @@ async fn secrets_never_reach_the_logs() {
         base64::engine::general_purpose::STANDARD.encode(pair)
     };
 
+    let ocis = ocis_fake::spawn().await;
+    let config = OcisConfig {
+        url: ocis.url.parse().unwrap(),
+        credentials: Credentials::Bearer(Secret::new(ocis_fake::TOKEN)),
+    };
+    HttpOcisClient::new(&config, &settings())
+        .unwrap()
+        .ensure_user(&platform_api::upstream::ocis::NewUser {
+            username: "logs".into(),
+            display_name: "Logs".into(),
+            mail: None,
+            password: Secret::new("files-pw-Mm3#q"),
+        })
+        .await
+        .unwrap();
+
     let spans = logs::lines_containing(r#""system":"stripe""#);
     assert!(
         spans
@@ -149,6 +167,8 @@ async fn secrets_never_reach_the_logs() {
         stalwart_fake::ADMIN_PASSWORD,
         &basic,
         "mailbox-pw-Lq7!zz",
+        ocis_fake::TOKEN,
+        "files-pw-Mm3#q",
     ] {
         let leaked = logs::lines_containing(secret);
         assert!(leaked.is_empty(), "{secret} leaked: {leaked:#?}");

@@ -4,6 +4,7 @@
 
 mod authentik;
 mod logs;
+mod ocis;
 mod stalwart;
 mod stripe;
 mod stripe_webhook;

@@ -11,6 +11,7 @@
 )]
 
 pub mod authentik;
+pub mod ocis;
 pub mod stalwart;
 pub mod stripe;
 
