@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::db::{DbPool, pool};
 use crate::graphql::{self, ApiSchema};
 use crate::metrics::Metrics;
+use crate::upstream::Upstreams;
 
 /// Everything a request handler may need; immutable after start.
 pub struct App {
@@ -19,6 +20,8 @@ pub struct App {
     pub config: Arc<Config>,
     /// The database pool.
     pub pool: DbPool,
+    /// The upstream clients (Authentik, Stalwart, oCIS, Stripe); disabled ones are `None`.
+    pub upstreams: Arc<Upstreams>,
     /// Process metrics.
     pub metrics: Arc<Metrics>,
     /// The executable schema.
@@ -47,12 +50,21 @@ impl Application {
             .extension(graphql::observe::Observe::new(Arc::clone(&metrics)))
             .data(pool.clone())
             .finish();
+        let upstreams = Arc::new(Upstreams::from_config(&config.upstreams)?);
+        for (name, status) in upstreams.statuses() {
+            tracing::info!(
+                upstream = name,
+                status = status.as_str(),
+                "upstream configuration"
+            );
+        }
         let listener = TcpListener::bind(config.bind_addr)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind_addr))?;
         let state = Arc::new(App {
             config: Arc::new(config),
             pool,
+            upstreams,
             metrics,
             schema,
             shutdown: CancellationToken::new(),

@@ -19,6 +19,13 @@ pub mod stalwart;
 pub mod stripe;
 mod transport;
 
+use std::sync::Arc;
+
+use authentik::AuthentikClient;
+use ocis::OcisClient;
+use stalwart::StalwartClient;
+use stripe::StripeClient;
+
 pub use config::{Credentials, HttpSettings, UpstreamsConfig};
 pub use error::CallError;
 pub use secret::Secret;
@@ -48,5 +55,89 @@ impl UpstreamStatus {
         } else {
             Self::Disabled
         }
+    }
+}
+
+/// The configured clients; `None` for a disabled upstream. The app holds one of these.
+pub struct Upstreams {
+    /// Authentik, when enabled.
+    pub authentik: Option<Arc<dyn AuthentikClient>>,
+    /// Stalwart, when enabled.
+    pub stalwart: Option<Arc<dyn StalwartClient>>,
+    /// oCIS, when enabled.
+    pub ocis: Option<Arc<dyn OcisClient>>,
+    /// Stripe's API, when enabled.
+    pub stripe: Option<Arc<dyn StripeClient>>,
+    /// The Stripe webhook signing secret, when set.
+    pub stripe_webhook_secret: Option<Secret>,
+}
+
+impl Upstreams {
+    /// Builds a reqwest client for every configured upstream (nothing is contacted yet).
+    pub fn from_config(config: &UpstreamsConfig) -> Result<Self, reqwest::Error> {
+        let http = &config.http;
+        Ok(Self {
+            authentik: match &config.authentik {
+                Some(c) => Some(Arc::new(authentik::HttpAuthentikClient::new(c, http)?)),
+                None => None,
+            },
+            stalwart: match &config.stalwart {
+                Some(c) => Some(Arc::new(stalwart::HttpStalwartClient::new(c, http)?)),
+                None => None,
+            },
+            ocis: match &config.ocis {
+                Some(c) => Some(Arc::new(ocis::HttpOcisClient::new(c, http)?)),
+                None => None,
+            },
+            stripe: match &config.stripe {
+                Some(c) => Some(Arc::new(stripe::HttpStripeClient::new(c, http)?)),
+                None => None,
+            },
+            stripe_webhook_secret: config.stripe_webhook_secret.clone(),
+        })
+    }
+
+    /// Each upstream's name and whether it is enabled, in a fixed order.
+    pub fn statuses(&self) -> [(&'static str, UpstreamStatus); 4] {
+        [
+            ("authentik", UpstreamStatus::of(self.authentik.is_some())),
+            ("stalwart", UpstreamStatus::of(self.stalwart.is_some())),
+            ("ocis", UpstreamStatus::of(self.ocis.is_some())),
+            ("stripe", UpstreamStatus::of(self.stripe.is_some())),
+        ]
+    }
+
+    /// `{"authentik": "enabled" | "disabled", …}` for health endpoints.
+    pub fn status_json(&self) -> serde_json::Value {
+        self.statuses()
+            .into_iter()
+            .map(|(name, status)| (name.to_owned(), status.as_str().into()))
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configuration_decides_what_is_enabled() {
+        let none = Upstreams::from_config(&UpstreamsConfig::default()).unwrap();
+        assert_eq!(
+            none.status_json(),
+            serde_json::json!({"authentik": "disabled", "stalwart": "disabled",
+                               "ocis": "disabled", "stripe": "disabled"})
+        );
+        let config = UpstreamsConfig {
+            stripe: Some(config::StripeConfig {
+                secret_key: Secret::new("sk_test_x"),
+                api_base: config::STRIPE_API_BASE.parse().unwrap(),
+            }),
+            ..UpstreamsConfig::default()
+        };
+        let some = Upstreams::from_config(&config).unwrap();
+        assert_eq!(some.statuses()[3], ("stripe", UpstreamStatus::Enabled));
+        assert_eq!(some.statuses()[0], ("authentik", UpstreamStatus::Disabled));
     }
 }

@@ -5,6 +5,7 @@
 mod authentik;
 mod logs;
 mod ocis;
+mod readyz;
 mod stalwart;
 mod stripe;
 mod stripe_webhook;
