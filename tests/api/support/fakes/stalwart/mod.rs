@@ -9,6 +9,8 @@
 //! object declares under `fields`, with `serverSet` ones refused and the non-nullable ones
 //! without default required (see `objects.rs`).
 
+mod accounts;
+mod domains;
 mod objects;
 
 use std::collections::{BTreeMap, HashMap};
