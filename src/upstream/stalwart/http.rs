@@ -328,6 +328,18 @@ impl StalwartClient for HttpStalwartClient {
         if let Some(description) = &update.description {
             patch.insert("description".into(), json!(description));
         }
+        if let Some(aliases) = &update.aliases {
+            // An objectList is a JSON object keyed by index.
+            let list: Map<String, Value> = aliases
+                .iter()
+                .enumerate()
+                .map(|(i, a)| {
+                    let alias = json!({ "name": a.name, "domainId": a.domain_id, "enabled": true });
+                    (i.to_string(), alias)
+                })
+                .collect();
+            patch.insert("aliases".into(), Value::Object(list));
+        }
         if patch.is_empty() {
             return Ok(());
         }

@@ -95,6 +95,17 @@ pub struct AccountUpdate {
     pub enabled: Option<bool>,
     /// A new full name.
     pub description: Option<String>,
+    /// The complete new list of aliases (replaces the old one; empty removes all).
+    pub aliases: Option<Vec<EmailAlias>>,
+}
+
+/// An extra address delivering to an account (`x:EmailAlias`: `name` + `domainId`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailAlias {
+    /// The local part.
+    pub name: String,
+    /// The domain's registry id.
+    pub domain_id: String,
 }
 
 /// The `type` of a JMAP `SetError` (RFC 8620 §5.3 plus Stalwart's registry errors).
@@ -233,7 +244,8 @@ pub trait StalwartClient: Send + Sync {
     /// Finds the `User` account `name@domain` or creates it.
     async fn ensure_account(&self, account: &NewAccount) -> Result<Account, StalwartError>;
 
-    /// Changes an account's password, quota, sign-in permission or name.
+    /// Changes an account's password, quota, sign-in permission, name or aliases (absolute
+    /// values, so repeating it is harmless).
     async fn update_account(
         &self,
         account_id: &str,

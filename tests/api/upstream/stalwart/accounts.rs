@@ -69,6 +69,7 @@ async fn accounts_are_updated_and_disabled_by_permissions() {
         quota_bytes: Some(Some(5 << 30)),
         enabled: Some(false),
         description: Some("Alice A.".into()),
+        aliases: None,
     };
     c.update_account(id, &update).await.unwrap();
     {
@@ -130,4 +131,75 @@ async fn deleting_an_account_twice_is_fine() {
     c.delete_account(&fx.account.id).await.unwrap();
     c.delete_account(&fx.account.id).await.unwrap();
     assert!(fx.fake.state().accounts.is_empty());
+}
+
+#[tokio::test]
+async fn aliases_are_replaced_and_taken_addresses_refused() {
+    let fx = Fixture::new().await;
+    let c = client(&fx.fake);
+    let alias = |name: &str, domain: &str| EmailAlias {
+        name: name.into(),
+        domain_id: domain.into(),
+    };
+    let update = AccountUpdate {
+        aliases: Some(vec![
+            alias("info", &fx.domain.id),
+            alias("alice", &fx.empty.id),
+        ]),
+        ..AccountUpdate::default()
+    };
+    c.update_account(&fx.account.id, &update).await.unwrap();
+    c.update_account(&fx.account.id, &update).await.unwrap();
+    let stored = fx.fake.state().accounts[&fx.account.id]["aliases"].clone();
+    assert_eq!(
+        stored,
+        json!({"0": {"name": "info", "domainId": fx.domain.id, "enabled": true},
+               "1": {"name": "alice", "domainId": fx.empty.id, "enabled": true}})
+    );
+
+    let bob = c
+        .ensure_account(&mailbox("bob", &fx.domain.id))
+        .await
+        .unwrap();
+    let steal = AccountUpdate {
+        aliases: Some(vec![alias("info", &fx.domain.id)]),
+        ..AccountUpdate::default()
+    };
+    let err = c.update_account(&bob.id, &steal).await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            StalwartError::Set {
+                kind: SetErrorKind::PrimaryKeyViolation,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let err = c
+        .update_account(
+            &bob.id,
+            &AccountUpdate {
+                aliases: Some(vec![alias("x", "d999")]),
+                ..AccountUpdate::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            StalwartError::Set {
+                kind: SetErrorKind::InvalidForeignKey,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let clear = AccountUpdate {
+        aliases: Some(Vec::new()),
+        ..AccountUpdate::default()
+    };
+    c.update_account(&fx.account.id, &clear).await.unwrap();
+    c.update_account(&bob.id, &steal).await.unwrap();
 }

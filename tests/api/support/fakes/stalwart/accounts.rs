@@ -91,6 +91,7 @@ pub(super) fn create_account(
         }
     }
     let password = check_account(&mut account)?;
+    check_aliases(s, None, &account)?;
     let id = s.id("a");
     account["id"] = json!(id);
     account["emailAddress"] = json!(email);
@@ -167,7 +168,9 @@ pub(super) fn update_account(
         .cloned()
         .ok_or_else(|| set_error("notFound", "", &[]))?;
     apply_patch(&mut account, patch)?;
-    if let Some(password) = check_account(&mut account)? {
+    let password = check_account(&mut account)?;
+    check_aliases(s, Some(id), &account)?;
+    if let Some(password) = password {
         s.passwords.insert(id.to_owned(), password);
     }
     s.accounts.insert(id.to_owned(), account);
@@ -179,4 +182,59 @@ pub(super) fn destroy_account(s: &mut StalwartState, id: &str) -> Result<(), Set
         .remove(id)
         .map(drop)
         .ok_or_else(|| set_error("notFound", "", &[]))
+}
+
+/// `aliases` is an objectList of `x:EmailAlias` (`name`, `domainId`, `enabled`,
+/// `description`): the domain must exist, and no other account may own the address (as its
+/// own or as an alias) — else `primaryKeyViolation`.
+fn check_aliases(s: &StalwartState, id: Option<&str>, account: &Value) -> Result<(), SetError> {
+    let addresses = |a: &Value| -> Vec<String> {
+        let mut all = vec![a["emailAddress"].as_str().unwrap_or_default().to_owned()];
+        for alias in a["aliases"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(_, v)| v)
+        {
+            let domain = alias["domainId"].as_str().and_then(|d| s.domains.get(d));
+            if let (Some(name), Some(domain)) = (alias["name"].as_str(), domain) {
+                all.push(format!(
+                    "{name}@{}",
+                    domain["name"].as_str().unwrap_or_default()
+                ));
+            }
+        }
+        all
+    };
+    for (key, alias) in account["aliases"].as_object().into_iter().flatten() {
+        if key.parse::<u32>().is_err() || alias["name"].as_str().is_none_or(str::is_empty) {
+            return Err(invalid(&format!("aliases/{key}/name"), "Invalid alias"));
+        }
+        let Some(domain) = alias["domainId"].as_str().and_then(|d| s.domains.get(d)) else {
+            let property = format!("aliases/{key}/domainId");
+            return Err(set_error(
+                "invalidForeignKey",
+                "Domain does not exist",
+                &[&property],
+            ));
+        };
+        let address = format!(
+            "{}@{}",
+            alias["name"].as_str().unwrap_or_default(),
+            domain["name"].as_str().unwrap_or_default()
+        );
+        let taken = s
+            .accounts
+            .iter()
+            .filter(|(other, _)| Some(other.as_str()) != id)
+            .any(|(_, other)| addresses(other).contains(&address));
+        if taken {
+            return Err(set_error(
+                "primaryKeyViolation",
+                "Address already in use",
+                &["aliases"],
+            ));
+        }
+    }
+    Ok(())
 }
