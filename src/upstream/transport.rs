@@ -244,15 +244,15 @@ impl Transport {
             // Nothing reached the upstream: always safe to try again.
             Err(CallError::Connect(_)) => Some(backoff()),
             Err(CallError::Connection(_)) if request.retry_safe => Some(backoff()),
-            Ok(response) if request.retry_safe => match response.code() {
-                429 => match response.retry_after() {
+            // 429 and 5xx (503 often) may say when to come back; a wait beyond the cap
+            // ends the call and leaves the timing to the caller.
+            Ok(response) if request.retry_safe && matches!(response.code(), 429 | 500..=599) => {
+                match response.retry_after() {
                     Some(wait) if wait <= self.settings.retry_max => Some(wait),
                     Some(_) => None,
                     None => Some(backoff()),
-                },
-                500..=599 => Some(backoff()),
-                _ => None,
-            },
+                }
+            }
             _ => None,
         }
     }

@@ -123,3 +123,21 @@ async fn a_dropped_connection_is_a_connection_error_when_retries_run_out() {
     );
     assert_eq!(fake.calls().len(), 3);
 }
+
+#[tokio::test]
+async fn retry_after_on_a_503_is_honoured_too() {
+    let fake = fake::spawn().await;
+    fake.fail_next(
+        1,
+        FaultKind::Status {
+            status: 503,
+            retry_after: Some(1),
+        },
+    );
+    let started = Instant::now();
+    let _ = client(&fake.url, &settings())
+        .list_invoices(&invoices("cus_x"))
+        .await;
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    assert_eq!(fake.calls().len(), 2);
+}
