@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::db::{DbPool, pool};
 use crate::graphql::{self, ApiSchema};
 use crate::metrics::Metrics;
+use crate::upstream::Upstreams;
 
 /// Everything a request handler may need; immutable after start.
 pub struct App {
@@ -22,6 +23,8 @@ pub struct App {
     pub config: Arc<Config>,
     /// The database pool.
     pub pool: DbPool,
+    /// The upstream clients (Authentik, Stalwart, oCIS, Stripe); disabled ones are `None`.
+    pub upstreams: Arc<Upstreams>,
     /// Process metrics.
     pub metrics: Arc<Metrics>,
     /// The executable schema.
@@ -73,9 +76,18 @@ impl Application {
             .data(Arc::clone(&auth))
             .data(Arc::clone(&config))
             .finish();
+        let upstreams = Arc::new(Upstreams::from_config(&config.upstreams)?);
+        for (name, status) in upstreams.statuses() {
+            tracing::info!(
+                upstream = name,
+                status = status.as_str(),
+                "upstream configuration"
+            );
+        }
         let state = Arc::new(App {
             config,
             pool,
+            upstreams,
             metrics,
             schema,
             auth,

@@ -7,6 +7,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use crate::upstream::UpstreamsConfig;
+
 /// The deployment environment: development enables conveniences that production refuses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AppEnv {
@@ -126,6 +128,8 @@ pub struct Config {
     /// How long graceful shutdown waits for in-flight HTTP requests, and then for WebSocket
     /// connections to close, before dropping them.
     pub shutdown_grace: Duration,
+    /// Authentik, Stalwart, oCIS and Stripe: each enabled by its variables.
+    pub upstreams: UpstreamsConfig,
 }
 
 /// A variable that is set but cannot be understood.
@@ -205,6 +209,7 @@ impl Config {
             },
             graphql,
             shutdown_grace: Duration::from_millis(env.parsed("SHUTDOWN_GRACE_MS", 10_000u64)?),
+            upstreams: UpstreamsConfig::from_lookup(&|name: &str| env.get(name))?,
         })
     }
 }

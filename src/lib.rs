@@ -15,5 +15,6 @@ pub mod http;
 pub mod metrics;
 pub mod request_id;
 pub mod telemetry;
+pub mod upstream;
 
 pub use error::{ApiError, ApiResult, AppError, AppResult, ErrorCode};

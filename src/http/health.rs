@@ -15,7 +15,8 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// `GET /readyz`: 200 when the database answers within 2 s, else 503 with the reason.
+/// `GET /readyz`: 200 when the database answers within 2 s, else 503 with the reason. Also
+/// says which upstreams are enabled; a disabled upstream does not make the service unready.
 pub async fn readyz(State(app): State<AppState>) -> Response {
     let check = async {
         let mut conn = app.pool.get().await.map_err(|e| e.to_string())?;
@@ -25,17 +26,24 @@ pub async fn readyz(State(app): State<AppState>) -> Response {
             .map_err(|e| e.to_string())
     };
     match tokio::time::timeout(Duration::from_secs(2), check).await {
-        Ok(Ok(_)) => {
-            Json(serde_json::json!({ "status": "ready", "database": "ok" })).into_response()
-        }
-        Ok(Err(reason)) => not_ready(&reason),
-        Err(_) => not_ready("timed out after 2 s"),
+        Ok(Ok(_)) => Json(serde_json::json!({
+            "status": "ready",
+            "database": "ok",
+            "upstreams": app.upstreams.status_json(),
+        }))
+        .into_response(),
+        Ok(Err(reason)) => not_ready(&app, &reason),
+        Err(_) => not_ready(&app, "timed out after 2 s"),
     }
 }
 
-fn not_ready(reason: &str) -> Response {
+fn not_ready(app: &AppState, reason: &str) -> Response {
     tracing::warn!(reason, "readiness check failed");
-    let body = serde_json::json!({ "status": "unavailable", "database": "unreachable" });
+    let body = serde_json::json!({
+        "status": "unavailable",
+        "database": "unreachable",
+        "upstreams": app.upstreams.status_json(),
+    });
     (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
 }
 

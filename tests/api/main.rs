@@ -11,4 +11,5 @@ mod health;
 mod limits;
 mod tenants;
 mod transport;
+mod upstream;
 mod websocket;

@@ -1,0 +1,163 @@
+//! Domains, DKIM and the DNS records to publish.
+
+use axum::http::Method;
+use platform_api::upstream::stalwart::*;
+use platform_api::upstream::{Credentials, Secret};
+
+use super::{Fixture, client, client_with};
+use crate::support::fakes::stalwart as fake;
+
+#[tokio::test]
+async fn the_session_is_discovered_once_and_names_the_account() {
+    let fake = fake::spawn().await;
+    let c = client_with(
+        &fake,
+        Credentials::Bearer(Secret::new(fake::API_KEY)),
+        &super::settings(),
+    );
+    c.ensure_domain("acme.example").await.unwrap();
+    c.list_domains().await.unwrap();
+    let calls = fake.calls();
+    let paths: Vec<_> = calls.iter().map(|c| c.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/.well-known/jmap",
+            "/jmap/session",
+            "/jmap/",
+            "/jmap/",
+            "/jmap/"
+        ]
+    );
+    for call in &calls[2..] {
+        let body = call.json();
+        assert_eq!(
+            body["using"],
+            serde_json::json!(["urn:ietf:params:jmap:core", "urn:stalwart:jmap"])
+        );
+        for invocation in body["methodCalls"].as_array().unwrap() {
+            assert_eq!(invocation[1]["accountId"], fake::ACCOUNT);
+        }
+        assert_eq!(call.header("content-type"), Some("application/json"));
+    }
+    let lookup = calls[2].json();
+    assert_eq!(lookup["methodCalls"][1][1]["#ids"]["resultOf"], "c0");
+    assert_eq!(lookup["methodCalls"][1][1]["#ids"]["path"], "/ids");
+}
+
+#[tokio::test]
+async fn ensure_domain_twice_creates_one_domain_with_dkim() {
+    let fake = fake::spawn().await;
+    let c = client(&fake);
+    // The name filter matches substrings: a longer name must not be taken for ours.
+    let sub = c.ensure_domain("mail.acme.example").await.unwrap();
+    let first = c.ensure_domain("ACME.example.").await.unwrap();
+    let second = c.ensure_domain("acme.example").await.unwrap();
+    assert_ne!(first.id, sub.id);
+    assert_eq!(first, second);
+    assert_eq!(first.name, "acme.example");
+    assert_eq!(fake.state().domains.len(), 2);
+    let creations = fake
+        .calls_to(Method::POST, "/jmap/")
+        .iter()
+        .filter(|call| call.json()["methodCalls"][0][0] == "x:Domain/set")
+        .count();
+    assert_eq!(creations, 2);
+    let mut names: Vec<_> = c
+        .list_domains()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.name)
+        .collect();
+    names.sort();
+    assert_eq!(names, ["acme.example", "mail.acme.example"]);
+}
+
+#[tokio::test]
+async fn the_dns_records_to_publish_are_read_back() {
+    let fx = Fixture::new().await;
+    let dns = client(&fx.fake).domain_dns(&fx.domain.id).await.unwrap();
+    assert_eq!(dns.domain, fx.domain);
+    assert_eq!(dns.dkim.len(), 2);
+    let find = |name: &str, kind: &str| {
+        dns.records
+            .iter()
+            .find(|r| r.name == name && r.kind == kind)
+            .unwrap_or_else(|| panic!("{name} {kind} in {:#?}", dns.records))
+    };
+    assert_eq!(find("acme.example.", "MX").value, "10 mail.acme.example.");
+    assert_eq!(find("acme.example.", "TXT").value, "v=spf1 mx -all");
+    assert_eq!(
+        find("_dmarc.acme.example.", "TXT").value,
+        "v=DMARC1; p=reject; rua=mailto:postmaster@acme.example"
+    );
+    for key in &dns.dkim {
+        let algorithm = if key.algorithm == "Dkim1RsaSha256" {
+            "rsa"
+        } else {
+            "ed25519"
+        };
+        let record = find(&format!("{}._domainkey.acme.example.", key.selector), "TXT");
+        assert_eq!(
+            record.value,
+            format!("v=DKIM1; k={algorithm}; h=sha256; p={}", key.public_key)
+        );
+        assert_eq!(key.stage, "active");
+    }
+    assert!(
+        dns.zone_file.contains("IN TXT (\n"),
+        "the RSA key is split: {}",
+        dns.zone_file
+    );
+    let err = client(&fx.fake).domain_dns("d999").await.unwrap_err();
+    assert!(
+        matches!(err, StalwartError::NotFound { what: "domain" }),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_domain_in_use_is_not_deleted() {
+    let fx = Fixture::new().await;
+    let c = client(&fx.fake);
+    let err = c.delete_domain(&fx.domain.id).await.unwrap_err();
+    assert!(matches!(err, StalwartError::DomainInUse), "{err:?}");
+    assert!(fx.fake.state().domains.contains_key(&fx.domain.id));
+    c.delete_account(&fx.account.id).await.unwrap();
+    c.delete_domain(&fx.domain.id).await.unwrap();
+    c.delete_domain(&fx.domain.id).await.unwrap();
+    let s = fx.fake.state();
+    assert!(!s.domains.contains_key(&fx.domain.id));
+    assert!(
+        s.dkim
+            .values()
+            .all(|k| k["domainId"] != fx.domain.id.as_str())
+    );
+}
+
+#[tokio::test]
+async fn a_duplicate_domain_is_a_primary_key_violation() {
+    // Reached only when another writer creates the name between our lookup and creation;
+    // simulated by creating it behind the client's back with a different spelling the
+    // lookup cannot see (the fake's filter is case-sensitive, creation is not).
+    let fake = fake::spawn().await;
+    let c = client(&fake);
+    c.ensure_domain("acme.example").await.unwrap();
+    fake.state()
+        .domains
+        .values_mut()
+        .for_each(|d| d["name"] = serde_json::json!("ACME.example"));
+    let err = c.ensure_domain("Acme.Example").await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StalwartError::Set {
+                what: "domain",
+                kind: SetErrorKind::PrimaryKeyViolation,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
