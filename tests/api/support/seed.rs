@@ -140,3 +140,24 @@ pub async fn bulk(
             .expect("bulk seed");
     }
 }
+
+#[derive(diesel::QueryableByName)]
+struct Text1 {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    t: String,
+}
+
+/// A digest of every row a mutation could change (users excluded: reading the Viewer keeps
+/// them in sync), to show that nothing but the audit log moved.
+pub async fn fingerprint(conn: &mut AsyncPgConnection) -> String {
+    diesel::sql_query(
+        "SELECT coalesce(md5(string_agg(x, '|' ORDER BY x)), '') AS t FROM (
+            SELECT t::text AS x FROM tenants t UNION ALL SELECT p::text FROM partners p
+            UNION ALL SELECT m::text FROM memberships m UNION ALL SELECT s::text FROM subscriptions s
+            UNION ALL SELECT ps::text FROM partner_staff ps) rows",
+    )
+    .get_result::<Text1>(conn)
+    .await
+    .expect("fingerprint")
+    .t
+}

@@ -1,4 +1,5 @@
 //! Tenants and partners in the graph.
 
 mod lists;
+mod mutations;
 mod scoping;
