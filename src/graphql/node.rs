@@ -25,6 +25,7 @@ pub struct User {
     pub name: String,
 }
 
+/// A person known to the platform (created on first sign-in).
 #[Object]
 impl User {
     /// Global id.

@@ -7,6 +7,7 @@ use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, Value
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Long(pub i64);
 
+/// A 64-bit integer, sent as a JSON number (exact up to 2^53 in JavaScript).
 #[Scalar]
 impl ScalarType for Long {
     fn parse(value: Value) -> InputValueResult<Self> {

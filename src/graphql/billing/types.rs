@@ -36,6 +36,7 @@ pub enum BillingCycle {
 /// A tenant's current subscription.
 pub struct Subscription(pub std::sync::Arc<SubscriptionRow>);
 
+/// A tenant's current subscription: plan, seats and price.
 #[Object]
 impl Subscription {
     /// The plan subscribed to.

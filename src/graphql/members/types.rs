@@ -18,6 +18,7 @@ impl Member {
     }
 }
 
+/// A user's membership of a tenant, with their role there.
 #[Object]
 impl Member {
     /// Global id of the membership.

@@ -62,6 +62,7 @@ impl Partner {
     }
 }
 
+/// A reseller that sells the suite to its own customers (tenants).
 #[Object]
 impl Partner {
     /// Global id.

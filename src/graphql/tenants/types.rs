@@ -54,6 +54,7 @@ impl TenantStatus {
 /// A customer organisation using the suite.
 pub struct Tenant(pub TenantRow);
 
+/// A customer organisation using the suite.
 #[Object]
 impl Tenant {
     /// Global id.
