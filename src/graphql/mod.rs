@@ -1,6 +1,7 @@
 //! The GraphQL schema: merged roots per area, limits, and the extensions that mask errors and
 //! record metrics.
 
+pub mod audit;
 pub mod depth;
 pub mod errors;
 pub mod guards;
@@ -28,6 +29,7 @@ pub struct Query(
     viewer::ViewerQuery,
     tenants::query::TenantQuery,
     partners::query::PartnerQuery,
+    audit::query::AuditQuery,
 );
 
 /// The root mutation (the first mutations arrive with the tenants slice).
