@@ -21,7 +21,8 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    fn as_str(self) -> &'static str {
+    /// The database value (`audit_events.outcome`).
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Success => "success",
             Self::Denied => "denied",

@@ -2,6 +2,7 @@
 //! jobs); resolvers never hold SQL themselves.
 
 pub mod audit;
+pub mod audit_query;
 pub mod members;
 pub mod partner_changes;
 pub mod partners;

@@ -1,6 +1,7 @@
 //! The GraphQL schema: merged roots per area, limits, and the extensions that mask errors and
 //! record metrics.
 
+pub mod audit;
 pub mod batch;
 pub mod billing;
 pub mod depth;
@@ -36,6 +37,7 @@ pub struct Query(
     viewer::ViewerQuery,
     tenants::query::TenantQuery,
     partners::query::PartnerQuery,
+    audit::query::AuditQuery,
 );
 
 /// The root of every mutation: one part per area.

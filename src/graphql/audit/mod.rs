@@ -1,0 +1,4 @@
+//! The audit log in the graph: `auditEvents`.
+
+pub mod query;
+pub mod types;
