@@ -19,10 +19,18 @@ pub enum NodeType {
     Partner,
     /// A user's membership of a tenant.
     Member,
+    /// An audit log entry (keyed by its serial number).
+    AuditEvent,
 }
 
 impl NodeType {
-    const ALL: [Self; 4] = [Self::User, Self::Tenant, Self::Partner, Self::Member];
+    const ALL: [Self; 5] = [
+        Self::User,
+        Self::Tenant,
+        Self::Partner,
+        Self::Member,
+        Self::AuditEvent,
+    ];
 
     /// The GraphQL type name, as encoded in the id.
     pub const fn name(self) -> &'static str {
@@ -31,8 +39,23 @@ impl NodeType {
             Self::Tenant => "Tenant",
             Self::Partner => "Partner",
             Self::Member => "Member",
+            Self::AuditEvent => "AuditEvent",
         }
     }
+
+    /// Whether rows of this type are keyed by a serial number rather than a UUID.
+    const fn serial(self) -> bool {
+        matches!(self, Self::AuditEvent)
+    }
+}
+
+/// The key a global id carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeKey {
+    /// A UUID primary key.
+    Uuid(Uuid),
+    /// A serial (bigint) primary key.
+    Serial(i64),
 }
 
 /// A decoded global id.
@@ -41,18 +64,41 @@ pub struct GlobalId {
     /// Which type the id names.
     pub ty: NodeType,
     /// The row's primary key.
-    pub id: Uuid,
+    pub key: NodeKey,
 }
 
 impl GlobalId {
-    /// An id for a row of `ty`.
+    /// An id for a UUID-keyed row of `ty`.
     pub const fn new(ty: NodeType, id: Uuid) -> Self {
-        Self { ty, id }
+        Self {
+            ty,
+            key: NodeKey::Uuid(id),
+        }
+    }
+
+    /// An id for a serial-keyed row of `ty`.
+    pub const fn serial(ty: NodeType, id: i64) -> Self {
+        Self {
+            ty,
+            key: NodeKey::Serial(id),
+        }
+    }
+
+    /// The UUID key (the nil UUID for a serial key, which no row has).
+    pub fn uuid(&self) -> Uuid {
+        match self.key {
+            NodeKey::Uuid(id) => id,
+            NodeKey::Serial(_) => Uuid::nil(),
+        }
     }
 
     /// The opaque wire form.
     pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("{}:{}", self.ty.name(), self.id))
+        let key = match self.key {
+            NodeKey::Uuid(id) => id.to_string(),
+            NodeKey::Serial(n) => n.to_string(),
+        };
+        URL_SAFE_NO_PAD.encode(format!("{}:{key}", self.ty.name()))
     }
 
     /// The wire form as a GraphQL `ID`.
@@ -67,13 +113,17 @@ impl GlobalId {
             .decode(raw.trim_end_matches('='))
             .map_err(|_| bad())?;
         let text = String::from_utf8(bytes).map_err(|_| bad())?;
-        let (name, id) = text.split_once(':').ok_or_else(bad)?;
+        let (name, key) = text.split_once(':').ok_or_else(bad)?;
         let ty = NodeType::ALL
             .into_iter()
             .find(|t| t.name() == name)
             .ok_or_else(bad)?;
-        let id = Uuid::parse_str(id).map_err(|_| bad())?;
-        Ok(Self { ty, id })
+        let key = if ty.serial() {
+            NodeKey::Serial(key.parse().map_err(|_| bad())?)
+        } else {
+            NodeKey::Uuid(Uuid::parse_str(key).map_err(|_| bad())?)
+        };
+        Ok(Self { ty, key })
     }
 }
 
@@ -88,6 +138,16 @@ mod tests {
         let wire = id.encode();
         assert!(!wire.contains("User"));
         assert_eq!(GlobalId::decode(&wire, "id").unwrap(), id);
+    }
+
+    #[test]
+    fn serial_ids_round_trip() {
+        let id = GlobalId::serial(NodeType::AuditEvent, 42);
+        assert_eq!(GlobalId::decode(&id.encode(), "id").unwrap(), id);
+        let uuid_for_serial =
+            URL_SAFE_NO_PAD.encode("AuditEvent:6f1c8c1e-4b7a-4a53-9a43-3c1f2f0f0b11");
+        assert!(GlobalId::decode(&uuid_for_serial, "id").is_err());
+        assert!(GlobalId::decode(&URL_SAFE_NO_PAD.encode("Tenant:42"), "id").is_err());
     }
 
     #[test]

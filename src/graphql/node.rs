@@ -5,7 +5,10 @@ use async_graphql::{Context, ID, Interface, Object};
 use crate::auth::{ContextAuth, Viewer};
 use crate::db::DbPool;
 use crate::domain;
+use crate::domain::audit_query::{AuditFilter, AuditScope, PageWindow, Towards};
 use crate::error::{ApiResult, AppError, AppResult};
+use crate::graphql::audit::types::AuditEvent;
+use crate::graphql::ids::NodeKey;
 use crate::graphql::ids::{GlobalId, NodeType};
 use crate::graphql::members::types::Member;
 use crate::graphql::partners::types::Partner;
@@ -56,6 +59,8 @@ pub enum Node {
     Partner(Partner),
     /// A tenant membership.
     Member(Member),
+    /// An audit log entry.
+    AuditEvent(AuditEvent),
 }
 
 /// `node(id:)` and `nodes(ids:)`.
@@ -108,14 +113,41 @@ async fn resolve(
 ) -> AppResult<Node> {
     match global.ty {
         NodeType::Tenant => Ok(Node::Tenant(Tenant(
-            domain::tenants::visible_by_id(conn, viewer, global.id).await?,
+            domain::tenants::visible_by_id(conn, viewer, global.uuid()).await?,
         ))),
         NodeType::Partner => Ok(Node::Partner(Partner(
-            domain::partners::visible_by_id(conn, viewer, global.id).await?,
+            domain::partners::visible_by_id(conn, viewer, global.uuid()).await?,
         ))),
+        // An audit event is visible within the caller's `auditEvents` scope (same SQL).
+        NodeType::AuditEvent => {
+            let NodeKey::Serial(id) = global.key else {
+                return Err(AppError::NotFound { what: "node" });
+            };
+            let filter = AuditFilter {
+                ids: Some(vec![id]),
+                ..AuditFilter::default()
+            };
+            let window = PageWindow {
+                towards: Towards::Older,
+                cursor: None,
+                rows: 1,
+            };
+            let (rows, _) = crate::domain::audit_query::list(
+                conn,
+                &AuditScope::of(viewer),
+                &filter,
+                Some(&window),
+                false,
+            )
+            .await?;
+            rows.into_iter()
+                .next()
+                .map(|e| Node::AuditEvent(AuditEvent(e)))
+                .ok_or(AppError::NotFound { what: "node" })
+        }
         // A membership is visible to whoever may see its tenant.
         NodeType::Member => {
-            let row = domain::members::by_ids(conn, &[global.id])
+            let row = domain::members::by_ids(conn, &[global.uuid()])
                 .await?
                 .into_iter()
                 .next()
@@ -127,10 +159,10 @@ async fn resolve(
         }
         // A user is visible to themselves and to operators.
         NodeType::User => {
-            if global.id != viewer.user_id && !viewer.is_operator() {
+            if global.uuid() != viewer.user_id && !viewer.is_operator() {
                 return Err(AppError::NotFound { what: "node" });
             }
-            let row = domain::users::find(conn, global.id)
+            let row = domain::users::find(conn, global.uuid())
                 .await?
                 .ok_or(AppError::NotFound { what: "node" })?;
             Ok(Node::User(User {

@@ -77,6 +77,8 @@ pub struct AuditFilter {
     pub since: Option<DateTime<Utc>>,
     /// Events strictly before this instant.
     pub before: Option<DateTime<Utc>>,
+    /// Only these event ids (`node`/`nodes` lookups).
+    pub ids: Option<Vec<i64>>,
 }
 
 impl AuditFilter {

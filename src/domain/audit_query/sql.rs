@@ -111,6 +111,12 @@ impl Sql {
         if let Some(action) = &filter.action {
             q = q.push(" AND e.action = ").bind::<Text, _>(action.clone());
         }
+        if let Some(ids) = &filter.ids {
+            q = q
+                .push(" AND e.id = ANY(")
+                .bind::<Array<diesel::sql_types::BigInt>, _>(ids.clone())
+                .push(")");
+        }
         if let Some(outcome) = filter.outcome {
             q = q
                 .push(" AND e.outcome = ")

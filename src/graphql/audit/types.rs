@@ -44,6 +44,12 @@ pub struct AuditEvent(pub AuditEventView);
 /// of it.
 #[Object]
 impl AuditEvent {
+    /// Global id.
+    pub async fn id(&self) -> async_graphql::ID {
+        crate::graphql::ids::GlobalId::serial(crate::graphql::ids::NodeType::AuditEvent, self.0.id)
+            .to_id()
+    }
+
     /// When it happened.
     async fn at(&self) -> DateTime<Utc> {
         self.0.at
@@ -134,6 +140,7 @@ impl From<AuditEventFilter> for AuditFilter {
             search: f.search,
             since: f.since,
             before: f.before,
+            ids: None,
         }
     }
 }

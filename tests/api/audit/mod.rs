@@ -5,6 +5,7 @@
 
 mod filters;
 mod indexes;
+mod node;
 mod pagination;
 mod scope;
 
