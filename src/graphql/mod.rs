@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod batch;
 pub mod billing;
+pub mod connections;
 pub mod depth;
 pub mod errors;
 pub mod guards;

@@ -72,7 +72,11 @@ impl NodeQuery {
     /// Fetches any object by its global id, with the same visibility as its own query. An
     /// object the caller may not see answers exactly like one that does not exist:
     /// `NOT_FOUND`.
-    async fn node(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Node>> {
+    async fn node(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "A global id.")] id: ID,
+    ) -> ApiResult<Option<Node>> {
         let global = GlobalId::decode(&id, "id")?;
         let viewer = ctx.viewer().await?;
         let mut conn = ctx.data_unchecked::<DbPool>().get().await?;
@@ -81,7 +85,11 @@ impl NodeQuery {
 
     /// Fetches up to 100 objects by global id, in the order asked; an id the caller may not
     /// see (or that names nothing) gives `null` in its place.
-    async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> ApiResult<Vec<Option<Node>>> {
+    async fn nodes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Up to 100 global ids.")] ids: Vec<ID>,
+    ) -> ApiResult<Vec<Option<Node>>> {
         if ids.len() > MAX_NODES {
             return Err(
                 AppError::bad_input("ids", format!("at most {MAX_NODES} ids at once")).into(),

@@ -30,6 +30,13 @@ pub enum Total {
 impl Total {
     /// How many items the whole list holds (ignoring pagination).
     async fn total_count(&self, ctx: &Context<'_>) -> ApiResult<i64> {
+        self.count(ctx).await
+    }
+}
+
+impl Total {
+    /// The number of items in the whole list.
+    pub async fn count(&self, ctx: &Context<'_>) -> ApiResult<i64> {
         let loaders = ctx.data_unchecked::<Loaders>();
         Ok(match self {
             Self::Tenants(viewer, filter) => {

@@ -62,3 +62,53 @@ async fn db_schema_rs_is_current() {
         "src/db/schema.rs is stale; regenerate it as migrations/README.md says"
     );
 }
+
+#[tokio::test]
+async fn every_type_field_and_value_is_documented() {
+    let schema = platform_api::graphql::schema_builder(
+        &platform_api::config::GraphqlLimits::defaults(platform_api::config::AppEnv::Development),
+    )
+    .finish();
+    let query = "{ __schema { types { name description
+        fields { name description args { name description } }
+        inputFields { name description } enumValues { name description } } } }";
+    let response = schema.execute(query).await;
+    assert!(response.errors.is_empty(), "{:?}", response.errors);
+    let data = response.data.into_json().unwrap();
+    let builtin = ["String", "Int", "Float", "Boolean", "ID"];
+    let mut missing = vec![];
+    let described = |v: &serde_json::Value| {
+        v["description"]
+            .as_str()
+            .is_some_and(|d| !d.trim().is_empty())
+    };
+    for ty in data["__schema"]["types"].as_array().unwrap() {
+        let name = ty["name"].as_str().unwrap();
+        if name.starts_with("__") || builtin.contains(&name) {
+            continue;
+        }
+        if !described(ty) {
+            missing.push(name.to_owned());
+        }
+        for list in ["fields", "inputFields", "enumValues"] {
+            for item in ty[list].as_array().into_iter().flatten() {
+                if !described(item) {
+                    missing.push(format!("{name}.{}", item["name"].as_str().unwrap()));
+                }
+                for arg in item["args"].as_array().into_iter().flatten() {
+                    if !described(arg)
+                        && !["first", "after", "last", "before"]
+                            .contains(&arg["name"].as_str().unwrap())
+                    {
+                        missing.push(format!(
+                            "{name}.{}({})",
+                            item["name"].as_str().unwrap(),
+                            arg["name"].as_str().unwrap()
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(missing.is_empty(), "undocumented: {missing:?}");
+}

@@ -1,6 +1,6 @@
 //! `auditEvents`.
 
-use async_graphql::connection::Connection;
+use crate::graphql::connections::AuditEventConnection;
 use async_graphql::{Context, Object};
 
 use crate::auth::ContextAuth;
@@ -8,7 +8,7 @@ use crate::db::DbPool;
 use crate::domain::audit_query::{self, AuditFilter, AuditScope, EventKey, PageWindow, Towards};
 use crate::error::ApiResult;
 use crate::graphql::audit::types::{AuditEvent, AuditEventFilter};
-use crate::graphql::pagination::{ConnectionFields, Direction, PageLimits, PageRequest};
+use crate::graphql::pagination::{Direction, PageLimits, PageRequest};
 
 /// Audit log queries.
 #[derive(Default)]
@@ -23,12 +23,16 @@ impl AuditQuery {
     async fn audit_events(
         &self,
         ctx: &Context<'_>,
-        filter: Option<AuditEventFilter>,
+        #[graphql(desc = "Narrows the log.")] filter: Option<AuditEventFilter>,
+        #[graphql(
+            desc = "Page size going forward, towards older events (default 20, at most 100)."
+        )]
         first: Option<i32>,
-        after: Option<String>,
+        #[graphql(desc = "Cursor to continue after.")] after: Option<String>,
+        #[graphql(desc = "Page size going backward, towards newer events (at most 100).")]
         last: Option<i32>,
-        before: Option<String>,
-    ) -> ApiResult<Connection<String, AuditEvent, ConnectionFields>> {
+        #[graphql(desc = "Cursor to continue before.")] before: Option<String>,
+    ) -> ApiResult<AuditEventConnection> {
         let limits = *ctx.data_unchecked::<PageLimits>();
         let page = PageRequest::<EventKey>::parse(first, after, last, before, limits)?;
         let filter = AuditFilter::from(filter.unwrap_or_default()).validate("filter")?;
@@ -43,7 +47,9 @@ impl AuditQuery {
         let (rows, total) =
             audit_query::list(&mut conn, &scope, &filter, window.as_ref(), with_total).await?;
         let rows = rows.into_iter().map(AuditEvent).collect();
-        Ok(page.connection(rows, total.unwrap_or_default(), |e| e.0.key()))
+        Ok(page
+            .connection(rows, total.unwrap_or_default(), |e| e.0.key())
+            .into())
     }
 }
 

@@ -86,7 +86,7 @@ impl PartnerMutation {
     async fn create_partner(
         &self,
         ctx: &Context<'_>,
-        input: CreatePartnerInput,
+        #[graphql(desc = "The new partner.")] input: CreatePartnerInput,
     ) -> ApiResult<PartnerPayload> {
         let (actor, viewer) = mutation_context(ctx).await?;
         let new = NewPartner {
@@ -109,7 +109,7 @@ impl PartnerMutation {
     async fn update_partner(
         &self,
         ctx: &Context<'_>,
-        input: UpdatePartnerInput,
+        #[graphql(desc = "The partner and the fields to change.")] input: UpdatePartnerInput,
     ) -> ApiResult<PartnerPayload> {
         let (actor, viewer) = mutation_context(ctx).await?;
         let update = PartnerUpdate {
@@ -135,7 +135,7 @@ impl PartnerMutation {
     async fn suspend_partner(
         &self,
         ctx: &Context<'_>,
-        input: PartnerStatusInput,
+        #[graphql(desc = "The partner and why.")] input: PartnerStatusInput,
     ) -> ApiResult<PartnerPayload> {
         Self::transition(ctx, input, PartnerTransition::Suspend).await
     }
@@ -144,7 +144,7 @@ impl PartnerMutation {
     async fn resume_partner(
         &self,
         ctx: &Context<'_>,
-        input: PartnerStatusInput,
+        #[graphql(desc = "The partner and why.")] input: PartnerStatusInput,
     ) -> ApiResult<PartnerPayload> {
         Self::transition(ctx, input, PartnerTransition::Resume).await
     }
@@ -154,7 +154,7 @@ impl PartnerMutation {
     async fn terminate_partner(
         &self,
         ctx: &Context<'_>,
-        input: PartnerStatusInput,
+        #[graphql(desc = "The partner and why.")] input: PartnerStatusInput,
     ) -> ApiResult<PartnerPayload> {
         Self::transition(ctx, input, PartnerTransition::Terminate).await
     }

@@ -1,6 +1,6 @@
 //! Partner queries.
 
-use async_graphql::connection::Connection;
+use crate::graphql::connections::PartnerConnection;
 use async_graphql::{Context, InputObject, Object};
 
 use crate::auth::ContextAuth;
@@ -30,7 +30,11 @@ pub struct PartnerQuery;
 impl PartnerQuery {
     /// A partner by slug. Operators see every partner, partner staff see their own; any other
     /// partner answers `NOT_FOUND`, like one that does not exist.
-    async fn partner(&self, ctx: &Context<'_>, slug: String) -> ApiResult<Partner> {
+    async fn partner(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The partner's slug.")] slug: String,
+    ) -> ApiResult<Partner> {
         let viewer = ctx.viewer().await?;
         let mut conn = ctx.data_unchecked::<DbPool>().get().await?;
         Ok(Partner(
@@ -42,12 +46,12 @@ impl PartnerQuery {
     async fn partners(
         &self,
         ctx: &Context<'_>,
-        filter: Option<PartnerFilterInput>,
+        #[graphql(desc = "Narrows the list.")] filter: Option<PartnerFilterInput>,
         #[graphql(desc = "Page size going forward (default 20, at most 100).")] first: Option<i32>,
         #[graphql(desc = "Cursor to continue after.")] after: Option<String>,
         #[graphql(desc = "Page size going backward (at most 100).")] last: Option<i32>,
         #[graphql(desc = "Cursor to continue before.")] before: Option<String>,
-    ) -> ApiResult<Connection<String, Partner, Total>> {
+    ) -> ApiResult<PartnerConnection> {
         let page = PageRequest::<String>::parse(
             first,
             after,
@@ -64,10 +68,10 @@ impl PartnerQuery {
         let mut conn = ctx.data_unchecked::<DbPool>().get().await?;
         let rows = domain::partners::page(&mut conn, &viewer, &filter, &page).await?;
         let partners = rows.into_iter().map(Partner).collect();
-        Ok(
-            page.connection_with(partners, Total::Partners(viewer, filter), |p: &Partner| {
+        Ok(page
+            .connection_with(partners, Total::Partners(viewer, filter), |p: &Partner| {
                 p.0.slug.clone()
-            }),
-        )
+            })
+            .into())
     }
 }

@@ -1,6 +1,6 @@
 //! The `Partner` type.
 
-use async_graphql::connection::Connection;
+use crate::graphql::connections::TenantConnection;
 use async_graphql::{Context, Enum, ID, Json, Object};
 use chrono::{DateTime, Utc};
 
@@ -146,7 +146,7 @@ impl Partner {
         ctx: &Context<'_>,
         #[graphql(desc = "Page size (default 20, at most 100).")] first: Option<i32>,
         #[graphql(desc = "Cursor of the last tenant of the previous page.")] after: Option<String>,
-    ) -> ApiResult<Connection<String, Tenant, Total>> {
+    ) -> ApiResult<TenantConnection> {
         self.staff_only(ctx).await?;
         let page = PageRequest::<String>::parse(
             first,
@@ -167,11 +167,11 @@ impl Partner {
             .await?
             .unwrap_or_default();
         let tenants = rows.iter().cloned().map(Tenant).collect();
-        Ok(
-            page.connection_with(tenants, Total::TenantsOfPartner(self.0.id), |t: &Tenant| {
+        Ok(page
+            .connection_with(tenants, Total::TenantsOfPartner(self.0.id), |t: &Tenant| {
                 t.0.slug.clone()
-            }),
-        )
+            })
+            .into())
     }
 
     /// When the partner was created.

@@ -89,7 +89,7 @@ impl TenantMutation {
     async fn create_tenant(
         &self,
         ctx: &Context<'_>,
-        input: CreateTenantInput,
+        #[graphql(desc = "The new tenant.")] input: CreateTenantInput,
     ) -> ApiResult<TenantPayload> {
         let (actor, viewer) = mutation_context(ctx).await?;
         let new = NewTenant {
@@ -111,7 +111,7 @@ impl TenantMutation {
     async fn update_tenant(
         &self,
         ctx: &Context<'_>,
-        input: UpdateTenantInput,
+        #[graphql(desc = "The tenant and the fields to change.")] input: UpdateTenantInput,
     ) -> ApiResult<TenantPayload> {
         let (actor, viewer) = mutation_context(ctx).await?;
         let update = TenantUpdate {
@@ -133,7 +133,7 @@ impl TenantMutation {
     async fn suspend_tenant(
         &self,
         ctx: &Context<'_>,
-        input: TenantStatusInput,
+        #[graphql(desc = "The tenant and why.")] input: TenantStatusInput,
     ) -> ApiResult<TenantPayload> {
         Self::transition(ctx, input, Transition::Suspend).await
     }
@@ -142,7 +142,7 @@ impl TenantMutation {
     async fn resume_tenant(
         &self,
         ctx: &Context<'_>,
-        input: TenantStatusInput,
+        #[graphql(desc = "The tenant and why.")] input: TenantStatusInput,
     ) -> ApiResult<TenantPayload> {
         Self::transition(ctx, input, Transition::Resume).await
     }
@@ -152,7 +152,7 @@ impl TenantMutation {
     async fn terminate_tenant(
         &self,
         ctx: &Context<'_>,
-        input: TenantStatusInput,
+        #[graphql(desc = "The tenant and why.")] input: TenantStatusInput,
     ) -> ApiResult<TenantPayload> {
         Self::transition(ctx, input, Transition::Terminate).await
     }

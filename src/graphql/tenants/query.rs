@@ -1,6 +1,6 @@
 //! Tenant queries.
 
-use async_graphql::connection::Connection;
+use crate::graphql::connections::TenantConnection;
 use async_graphql::{Context, InputObject, Object};
 
 use crate::auth::ContextAuth;
@@ -58,7 +58,11 @@ pub struct TenantQuery;
 impl TenantQuery {
     /// A tenant by slug. Operators see every tenant, members see theirs, partner staff see
     /// their partner's; any other tenant answers `NOT_FOUND`, like one that does not exist.
-    async fn tenant(&self, ctx: &Context<'_>, slug: String) -> ApiResult<Tenant> {
+    async fn tenant(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The tenant's slug.")] slug: String,
+    ) -> ApiResult<Tenant> {
         let viewer = ctx.viewer().await?;
         let mut conn = ctx.data_unchecked::<DbPool>().get().await?;
         Ok(Tenant(
@@ -71,12 +75,12 @@ impl TenantQuery {
     async fn tenants(
         &self,
         ctx: &Context<'_>,
-        filter: Option<TenantFilterInput>,
+        #[graphql(desc = "Narrows the list.")] filter: Option<TenantFilterInput>,
         #[graphql(desc = "Page size going forward (default 20, at most 100).")] first: Option<i32>,
         #[graphql(desc = "Cursor to continue after.")] after: Option<String>,
         #[graphql(desc = "Page size going backward (at most 100).")] last: Option<i32>,
         #[graphql(desc = "Cursor to continue before.")] before: Option<String>,
-    ) -> ApiResult<Connection<String, Tenant, Total>> {
+    ) -> ApiResult<TenantConnection> {
         let page = PageRequest::<String>::parse(
             first,
             after,
@@ -89,10 +93,10 @@ impl TenantQuery {
         let mut conn = ctx.data_unchecked::<DbPool>().get().await?;
         let rows = domain::tenants::page(&mut conn, &viewer, &filter, &page).await?;
         let tenants = rows.into_iter().map(Tenant).collect();
-        Ok(
-            page.connection_with(tenants, Total::Tenants(viewer, filter), |t: &Tenant| {
+        Ok(page
+            .connection_with(tenants, Total::Tenants(viewer, filter), |t: &Tenant| {
                 t.0.slug.clone()
-            }),
-        )
+            })
+            .into())
     }
 }

@@ -1,6 +1,6 @@
 //! The `Tenant` type.
 
-use async_graphql::connection::Connection;
+use crate::graphql::connections::MemberConnection;
 use async_graphql::{Context, Enum, ID, Object};
 use chrono::{DateTime, Utc};
 
@@ -106,7 +106,7 @@ impl Tenant {
         ctx: &Context<'_>,
         #[graphql(desc = "Page size (default 20, at most 100).")] first: Option<i32>,
         #[graphql(desc = "Cursor of the last member of the previous page.")] after: Option<String>,
-    ) -> ApiResult<Connection<String, Member, Total>> {
+    ) -> ApiResult<MemberConnection> {
         let page = PageRequest::<MemberKey>::parse(
             first,
             after,
@@ -126,7 +126,9 @@ impl Tenant {
             .await?
             .unwrap_or_default();
         let members = rows.iter().cloned().map(Member).collect();
-        Ok(page.connection_with(members, Total::MembersOfTenant(self.0.id), Member::key))
+        Ok(page
+            .connection_with(members, Total::MembersOfTenant(self.0.id), Member::key)
+            .into())
     }
 
     /// The current subscription. Tenant admins, the partner's staff and operators only.
