@@ -171,3 +171,12 @@ pub async fn pages_by_partner(
     .load(conn)
     .await
 }
+
+/// Tenants by id (no scope: callers check `Viewer::can_see_tenant`).
+pub async fn by_ids(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<TenantRow>> {
+    tenants::table
+        .filter(tenants::id.eq_any(ids))
+        .select(TenantRow::as_select())
+        .load(conn)
+        .await
+}

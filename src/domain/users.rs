@@ -195,3 +195,16 @@ pub async fn find(
         .await
         .optional()
 }
+
+/// Users by id.
+pub async fn by_ids(
+    conn: &mut AsyncPgConnection,
+    ids: &[Uuid],
+) -> QueryResult<Vec<crate::db::models::UserRow>> {
+    use crate::db::schema::users;
+    users::table
+        .filter(users::id.eq_any(ids))
+        .select(crate::db::models::UserRow::as_select())
+        .load(conn)
+        .await
+}

@@ -281,3 +281,66 @@ fn zero_filled<K: Copy + Eq + std::hash::Hash>(
         .map(|k| (*k, counts.get(&id(k)).copied().unwrap_or(0)))
         .collect()
 }
+
+/// A tenant by id (callers check visibility with `Viewer::can_see_tenant`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TenantById(pub Uuid);
+
+/// A membership (with its user) by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MemberById(pub Uuid);
+
+/// A user by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct UserById(pub Uuid);
+
+impl Loader<TenantById> for DbLoader {
+    type Value = Arc<TenantRow>;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[TenantById]) -> Loaded<TenantById, Arc<TenantRow>> {
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let rows = domain::tenants::by_ids(&mut *self.conn().await?, &ids).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (TenantById(r.id), Arc::new(r)))
+            .collect())
+    }
+}
+
+impl Loader<MemberById> for DbLoader {
+    type Value = Arc<MemberRow>;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[MemberById]) -> Loaded<MemberById, Arc<MemberRow>> {
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let rows = domain::members::by_ids(&mut *self.conn().await?, &ids).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (MemberById(r.id), Arc::new(r)))
+            .collect())
+    }
+}
+
+impl Loader<UserById> for DbLoader {
+    type Value = Arc<crate::db::models::UserRow>;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[UserById]) -> Loaded<UserById, Arc<crate::db::models::UserRow>> {
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let rows = domain::users::by_ids(&mut *self.conn().await?, &ids).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (UserById(r.id), Arc::new(r)))
+            .collect())
+    }
+}

@@ -1,15 +1,18 @@
 //! The Relay `Node` interface, `node(id:)` and `nodes(ids:)`.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, Interface, Object};
 
 use crate::auth::{ContextAuth, Viewer};
 use crate::db::DbPool;
-use crate::domain;
+use crate::db::models::TenantRow;
 use crate::domain::audit_query::{AuditFilter, AuditScope, PageWindow, Towards};
-use crate::error::{ApiResult, AppError, AppResult};
+use crate::error::{ApiError, ApiResult, AppError, ErrorCode};
 use crate::graphql::audit::types::AuditEvent;
 use crate::graphql::ids::NodeKey;
 use crate::graphql::ids::{GlobalId, NodeType};
+use crate::graphql::loaders::{Loaders, MemberById, PartnerById, TenantById, UserById};
 use crate::graphql::members::types::Member;
 use crate::graphql::partners::types::Partner;
 use crate::graphql::tenants::types::Tenant;
@@ -79,12 +82,12 @@ impl NodeQuery {
     ) -> ApiResult<Option<Node>> {
         let global = GlobalId::decode(&id, "id")?;
         let viewer = ctx.viewer().await?;
-        let mut conn = ctx.data_unchecked::<DbPool>().get().await?;
-        Ok(Some(resolve(&mut conn, &viewer, global).await?))
+        Ok(Some(resolve(ctx, &viewer, global).await?))
     }
 
     /// Fetches up to 100 objects by global id, in the order asked; an id the caller may not
-    /// see (or that names nothing) gives `null` in its place.
+    /// see (or that names nothing) gives `null` in its place. Ids of one type are fetched in
+    /// one statement.
     async fn nodes(
         &self,
         ctx: &Context<'_>,
@@ -101,35 +104,79 @@ impl NodeQuery {
             .map(|(i, id)| GlobalId::decode(id, &format!("ids.{i}")))
             .collect::<Result<Vec<_>, _>>()?;
         let viewer = ctx.viewer().await?;
-        let mut conn = ctx.data_unchecked::<DbPool>().get().await?;
-        let mut out = Vec::with_capacity(globals.len());
-        for global in globals {
-            match resolve(&mut conn, &viewer, global).await {
-                Ok(node) => out.push(Some(node)),
-                Err(AppError::NotFound { .. }) => out.push(None),
-                Err(other) => return Err(other.into()),
-            }
-        }
-        Ok(out)
+        let results =
+            futures_util::future::join_all(globals.into_iter().map(|g| resolve(ctx, &viewer, g)))
+                .await;
+        results
+            .into_iter()
+            .map(|r| match r {
+                Ok(node) => Ok(Some(node)),
+                Err(e) if e.0.code() == ErrorCode::NotFound => Ok(None),
+                Err(other) => Err(other),
+            })
+            .collect()
     }
 }
 
-async fn resolve(
-    conn: &mut diesel_async::AsyncPgConnection,
+fn not_found() -> ApiError {
+    AppError::NotFound { what: "node" }.into()
+}
+
+/// The tenant `id` if the viewer may see it, through the batching loader.
+async fn visible_tenant(
+    ctx: &Context<'_>,
     viewer: &Viewer,
-    global: GlobalId,
-) -> AppResult<Node> {
+    id: uuid::Uuid,
+) -> ApiResult<Arc<TenantRow>> {
+    let loaders = ctx.data_unchecked::<Loaders>();
+    let row = loaders.db.load_one(TenantById(id)).await?;
+    row.filter(|t| viewer.can_see_tenant(t.id, t.partner_id))
+        .ok_or_else(not_found)
+}
+
+async fn resolve(ctx: &Context<'_>, viewer: &Viewer, global: GlobalId) -> ApiResult<Node> {
+    let loaders = ctx.data_unchecked::<Loaders>();
     match global.ty {
         NodeType::Tenant => Ok(Node::Tenant(Tenant(
-            domain::tenants::visible_by_id(conn, viewer, global.uuid()).await?,
+            (*visible_tenant(ctx, viewer, global.uuid()).await?).clone(),
         ))),
-        NodeType::Partner => Ok(Node::Partner(Partner(
-            domain::partners::visible_by_id(conn, viewer, global.uuid()).await?,
-        ))),
+        NodeType::Partner => {
+            let row = loaders.db.load_one(PartnerById(global.uuid())).await?;
+            let row = row
+                .filter(|p| viewer.can_see_partner(p.id))
+                .ok_or_else(not_found)?;
+            Ok(Node::Partner(Partner((*row).clone())))
+        }
+        // A membership is visible to whoever may see its tenant.
+        NodeType::Member => {
+            let row = loaders
+                .db
+                .load_one(MemberById(global.uuid()))
+                .await?
+                .ok_or_else(not_found)?;
+            visible_tenant(ctx, viewer, row.tenant_id).await?;
+            Ok(Node::Member(Member((*row).clone())))
+        }
+        // A user is visible to themselves and to operators.
+        NodeType::User => {
+            if global.uuid() != viewer.user_id && !viewer.is_operator() {
+                return Err(not_found());
+            }
+            let row = loaders
+                .db
+                .load_one(UserById(global.uuid()))
+                .await?
+                .ok_or_else(not_found)?;
+            Ok(Node::User(User {
+                id: GlobalId::new(NodeType::User, row.id).to_id(),
+                email: row.email.clone(),
+                name: row.name.clone(),
+            }))
+        }
         // An audit event is visible within the caller's `auditEvents` scope (same SQL).
         NodeType::AuditEvent => {
             let NodeKey::Serial(id) = global.key else {
-                return Err(AppError::NotFound { what: "node" });
+                return Err(not_found());
             };
             let filter = AuditFilter {
                 ids: Some(vec![id]),
@@ -140,8 +187,9 @@ async fn resolve(
                 cursor: None,
                 rows: 1,
             };
+            let mut conn = ctx.data_unchecked::<DbPool>().get().await?;
             let (rows, _) = crate::domain::audit_query::list(
-                conn,
+                &mut conn,
                 &AuditScope::of(viewer),
                 &filter,
                 Some(&window),
@@ -151,33 +199,7 @@ async fn resolve(
             rows.into_iter()
                 .next()
                 .map(|e| Node::AuditEvent(AuditEvent(e)))
-                .ok_or(AppError::NotFound { what: "node" })
-        }
-        // A membership is visible to whoever may see its tenant.
-        NodeType::Member => {
-            let row = domain::members::by_ids(conn, &[global.uuid()])
-                .await?
-                .into_iter()
-                .next()
-                .ok_or(AppError::NotFound { what: "node" })?;
-            domain::tenants::visible_by_id(conn, viewer, row.tenant_id)
-                .await
-                .map_err(|_| AppError::NotFound { what: "node" })?;
-            Ok(Node::Member(Member(row)))
-        }
-        // A user is visible to themselves and to operators.
-        NodeType::User => {
-            if global.uuid() != viewer.user_id && !viewer.is_operator() {
-                return Err(AppError::NotFound { what: "node" });
-            }
-            let row = domain::users::find(conn, global.uuid())
-                .await?
-                .ok_or(AppError::NotFound { what: "node" })?;
-            Ok(Node::User(User {
-                id: GlobalId::new(NodeType::User, row.id).to_id(),
-                email: row.email,
-                name: row.name,
-            }))
+                .ok_or_else(not_found)
         }
     }
 }

@@ -202,3 +202,41 @@ async fn filters_narrow_the_lists() {
         json!([{ "amountMinor": 2000, "currency": "EUR" }])
     );
 }
+
+#[tokio::test]
+async fn nodes_fetch_each_type_in_one_statement() {
+    use platform_api::graphql::ids::{GlobalId, NodeType};
+    let app = TestApp::spawn().await;
+    let token = operator(&app).await;
+    let mut conn = app.db.connect().await;
+    seed::bulk(&mut conn, 3, 10, 0).await;
+    let ids: Vec<String> = {
+        let body = app.graphql_as(&token, "{ tenants(first: 30) { edges { node { id } } } partners { edges { node { id } } } }").await;
+        let mut ids: Vec<String> = body["data"]["tenants"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["id"].as_str().unwrap().to_owned())
+            .collect();
+        ids.extend(
+            body["data"]["partners"]["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["node"]["id"].as_str().unwrap().to_owned()),
+        );
+        ids.push(GlobalId::new(NodeType::Tenant, uuid::Uuid::new_v4()).encode());
+        ids
+    };
+    let query = format!(
+        "{{ nodes(ids: {}) {{ id }} }}",
+        serde_json::to_string(&ids).unwrap()
+    );
+    let (statements, body) = statements_for(&app, &token, &query).await;
+    let nodes = body["data"]["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 34);
+    assert!(nodes[33].is_null(), "an unknown id gives null");
+    assert_eq!(nodes[0]["id"], ids[0].as_str());
+    // The Viewer, one statement for the 31 tenant ids, one for the 3 partner ids.
+    assert_eq!(statements, 3);
+}
