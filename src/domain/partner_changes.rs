@@ -16,7 +16,7 @@ use crate::db::models::PartnerRow;
 use crate::db::schema::{partners, tenants};
 use crate::domain::audit::{Actor, AuditEntry, audited};
 use crate::domain::tenant_changes::Patch;
-use crate::domain::values::{DomainName, JsonObject, MarginPct, Name, Slug};
+use crate::domain::values::{self, DomainName, JsonObject, MarginPct, Name, Slug};
 use crate::error::{AppError, AppResult};
 
 /// Input of `createPartner`.
@@ -299,15 +299,7 @@ pub async fn transition(
                 audit.target_id = Some(slug.clone());
                 require_operator(viewer, audit)?;
                 let current = partner_by_slug(conn, &slug, audit).await?;
-                let reason = reason
-                    .map(|r| r.trim().to_owned())
-                    .filter(|r| !r.is_empty());
-                if reason.as_ref().is_some_and(|r| r.chars().count() > 500) {
-                    return Err(AppError::bad_input(
-                        "input.reason",
-                        "at most 500 characters",
-                    ));
-                }
+                let reason = values::reason(reason, "input.reason")?;
                 let Some(next) = move_.target(&current.status) else {
                     return Err(AppError::bad_input(
                         "input.partner",

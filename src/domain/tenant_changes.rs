@@ -23,7 +23,7 @@ use crate::db::DbPool;
 use crate::db::models::TenantRow;
 use crate::db::schema::{partners, tenants};
 use crate::domain::audit::{Actor, AuditEntry, audited};
-use crate::domain::values::{DomainName, Name, Plan, Slug};
+use crate::domain::values::{self, DomainName, Name, Plan, Slug};
 use crate::error::{AppError, AppResult};
 
 /// A field that may be left alone, cleared, or set.
@@ -340,15 +340,7 @@ pub async fn transition(
                 if !allowed {
                     return Err(forbidden(audit, "operators and the tenant's partner only"));
                 }
-                let reason = reason
-                    .map(|r| r.trim().to_owned())
-                    .filter(|r| !r.is_empty());
-                if reason.as_ref().is_some_and(|r| r.chars().count() > 500) {
-                    return Err(AppError::bad_input(
-                        "input.reason",
-                        "at most 500 characters",
-                    ));
-                }
+                let reason = values::reason(reason, "input.reason")?;
                 let Some(next) = move_.target(&current.status) else {
                     return Err(AppError::bad_input(
                         "input.tenant",

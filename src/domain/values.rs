@@ -160,6 +160,16 @@ impl JsonObject {
     }
 }
 
+/// An optional free-text reason (kept in the audit log): trimmed, empty means none, at most
+/// 500 characters.
+pub fn reason(raw: Option<String>, field: &str) -> Result<Option<String>, AppError> {
+    let reason = raw.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
+    if reason.as_ref().is_some_and(|r| r.chars().count() > 500) {
+        return Err(bad(field, "at most 500 characters"));
+    }
+    Ok(reason)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,6 +236,16 @@ mod tests {
         for bad in [-0.01, 100.01, 12.345, f64::NAN] {
             assert!(MarginPct::parse(bad, "f").is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn reasons() {
+        assert_eq!(reason(Some("  ".into()), "f").unwrap(), None);
+        assert_eq!(
+            reason(Some(" unpaid ".into()), "f").unwrap().as_deref(),
+            Some("unpaid")
+        );
+        assert!(reason(Some("x".repeat(501)), "f").is_err());
     }
 
     #[test]
