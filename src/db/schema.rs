@@ -33,6 +33,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Feature flags evaluated per tenant; archived flags are kept but never evaluated.
+    feature_flags (key) {
+        key -> Text,
+        description -> Text,
+        default_value -> Bool,
+        /// Off switch: a disabled flag ignores its rules and evaluates to its default.
+        enabled -> Bool,
+        /// Ordered rules (first match wins): tenants, partner, plans, percentage. Replaced as a whole.
+        rules -> Jsonb,
+        archived_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     /// A user's membership of a tenant, with the role they hold there.
     memberships (user_id, tenant_id) {
         user_id -> Uuid,
@@ -165,6 +181,7 @@ diesel::joinable!(tenants -> partners (partner_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
+    feature_flags,
     memberships,
     partner_staff,
     partners,

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod audit_query;
+pub mod flags;
 pub mod members;
 pub mod partner_changes;
 pub mod partners;

@@ -7,6 +7,7 @@ use async_graphql::{Context, Object, OutputType};
 
 use crate::error::ApiResult;
 use crate::graphql::audit::types::AuditEvent;
+use crate::graphql::flags::types::FeatureFlag;
 use crate::graphql::members::types::Member;
 use crate::graphql::pagination::ConnectionFields;
 use crate::graphql::partners::types::Partner;
@@ -93,4 +94,8 @@ connection_type!(
 connection_type!(
     /// A page of the audit log, newest first (a Relay connection).
     AuditEventConnection, AuditEvent, ConnectionFields
+);
+connection_type!(
+    /// A page of feature flags (a Relay connection).
+    FeatureFlagConnection, FeatureFlag, Total
 );

@@ -344,3 +344,41 @@ impl Loader<UserById> for DbLoader {
             .collect())
     }
 }
+
+/// Every live (not archived) flag, parsed for evaluation: one statement per request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LiveFlags;
+
+/// Every tenant that is not terminated, as the flag evaluator sees it (for match counts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AllTenantFacts;
+
+impl Loader<LiveFlags> for DbLoader {
+    type Value = Arc<Vec<crate::domain::flags::rules::FlagDefinition>>;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[LiveFlags]) -> Loaded<LiveFlags, Self::Value> {
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let rows = domain::flags::store::live(&mut *self.conn().await?).await?;
+        let flags = rows
+            .iter()
+            .map(|r| r.definition())
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(HashMap::from([(LiveFlags, Arc::new(flags))]))
+    }
+}
+
+impl Loader<AllTenantFacts> for DbLoader {
+    type Value = Arc<Vec<(Uuid, Option<Uuid>, String)>>;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[AllTenantFacts]) -> Loaded<AllTenantFacts, Self::Value> {
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let facts = domain::flags::store::tenant_facts(&mut *self.conn().await?).await?;
+        Ok(HashMap::from([(AllTenantFacts, Arc::new(facts))]))
+    }
+}

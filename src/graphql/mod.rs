@@ -7,6 +7,7 @@ pub mod billing;
 pub mod connections;
 pub mod depth;
 pub mod errors;
+pub mod flags;
 pub mod guards;
 pub mod ids;
 pub mod loaders;
@@ -38,6 +39,7 @@ pub struct Query(
     viewer::ViewerQuery,
     tenants::query::TenantQuery,
     partners::query::PartnerQuery,
+    flags::query::FlagQuery,
     audit::query::AuditQuery,
 );
 
@@ -46,6 +48,7 @@ pub struct Query(
 pub struct Mutation(
     tenants::mutation::TenantMutation,
     partners::mutation::PartnerMutation,
+    flags::mutation::FlagMutation,
 );
 
 /// The root subscription (provisioning progress arrives with the jobs slice).

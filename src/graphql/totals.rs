@@ -24,6 +24,8 @@ pub enum Total {
     TenantsOfPartner(Uuid),
     /// A tenant's members.
     MembersOfTenant(Uuid),
+    /// Feature flags (archived ones when true).
+    Flags(bool),
 }
 
 #[Object]
@@ -46,6 +48,10 @@ impl Total {
             Self::Partners(viewer, filter) => {
                 let mut conn = ctx.data_unchecked::<DbPool>().get().await?;
                 domain::partners::count(&mut conn, viewer, filter).await?
+            }
+            Self::Flags(include_archived) => {
+                let mut conn = ctx.data_unchecked::<DbPool>().get().await?;
+                domain::flags::store::count(&mut conn, *include_archived).await?
             }
             Self::TenantsOfPartner(id) => loaders
                 .db

@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod binary;
 mod errors;
+mod flags;
 mod generated;
 mod graphiql;
 mod health;

@@ -6,11 +6,15 @@ use chrono::{DateTime, Utc};
 
 use crate::auth::ContextAuth;
 use crate::db::models::TenantRow;
+use crate::domain::flags::rules::TenantFacts;
 use crate::domain::members::MemberKey;
 use crate::error::{ApiResult, AppError};
 use crate::graphql::billing::types::Subscription;
+use crate::graphql::flags::types::FeatureFlagValue;
 use crate::graphql::ids::{GlobalId, NodeType};
-use crate::graphql::loaders::{Loaders, MembersOfTenant, PartnerById, SubscriptionOfTenant};
+use crate::graphql::loaders::{
+    LiveFlags, Loaders, MembersOfTenant, PartnerById, SubscriptionOfTenant,
+};
 use crate::graphql::members::types::Member;
 use crate::graphql::pagination::{PageLimits, PageRequest};
 use crate::graphql::partners::types::Partner;
@@ -53,6 +57,17 @@ impl TenantStatus {
 
 /// A customer organisation using the suite.
 pub struct Tenant(pub TenantRow);
+
+impl Tenant {
+    /// What the flag evaluator knows about this tenant.
+    pub fn facts(&self) -> TenantFacts<'_> {
+        TenantFacts {
+            id: self.0.id,
+            partner_id: self.0.partner_id,
+            plan: &self.0.plan,
+        }
+    }
+}
 
 /// A customer organisation using the suite.
 #[Object]
@@ -149,6 +164,44 @@ impl Tenant {
             .load_one(SubscriptionOfTenant(self.0.id))
             .await?
             .map(Subscription))
+    }
+
+    /// Every live feature flag's value for this tenant, by key (one statement, whatever the
+    /// number of flags). Archived flags are left out.
+    async fn feature_flags(&self, ctx: &Context<'_>) -> ApiResult<Vec<FeatureFlagValue>> {
+        let flags = ctx
+            .data_unchecked::<Loaders>()
+            .db
+            .load_one(LiveFlags)
+            .await?
+            .unwrap_or_default();
+        let facts = self.facts();
+        Ok(flags
+            .iter()
+            .map(|f| FeatureFlagValue {
+                key: f.key.clone(),
+                value: f.evaluate(&facts).0,
+            })
+            .collect())
+    }
+
+    /// One feature flag's value for this tenant. An unknown or archived key is `false`, with
+    /// no error (fail closed).
+    async fn feature_flag(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The flag's key.")] key: String,
+    ) -> ApiResult<bool> {
+        let flags = ctx
+            .data_unchecked::<Loaders>()
+            .db
+            .load_one(LiveFlags)
+            .await?
+            .unwrap_or_default();
+        Ok(flags
+            .iter()
+            .find(|f| f.key == key)
+            .is_some_and(|f| f.evaluate(&self.facts()).0))
     }
 
     /// When the tenant was created.

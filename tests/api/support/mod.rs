@@ -2,6 +2,7 @@
 //! real loopback HTTP, log capture, and small client helpers.
 
 pub mod app;
+pub mod checks;
 pub mod fakes;
 pub mod logs;
 pub mod oidc;

@@ -120,7 +120,7 @@ pub async fn bulk(
         "INSERT INTO partners (slug, name) SELECT format('p-%s', lpad(p::text, 3, '0')), format('Partner %s', p)
            FROM generate_series(0, $1 - 1) p",
         "INSERT INTO tenants (slug, name, partner_id, status)
-         SELECT format('%s-t-%s', pa.slug, lpad(t::text, 2, '0')), format('Tenant %s/%s', pa.slug, t), pa.id, 'active'
+         SELECT format('%s-t-%s', pa.slug, lpad(t::text, greatest(2, length(($2 - 1)::text)), '0')), format('Tenant %s/%s', pa.slug, t), pa.id, 'active'
            FROM partners pa CROSS JOIN generate_series(0, $2 - 1) t WHERE pa.slug LIKE 'p-%'",
         "INSERT INTO users (authentik_subject, email, name)
          SELECT format('%s-u-%s', t.slug, m), format('%s-u-%s@example.com', t.slug, m), format('User %s', m)

@@ -1,12 +1,8 @@
 //! Every mutation: allowed, denied (only a `denied` audit row, nothing else changed) and
 //! invalid (`BAD_USER_INPUT` on the field, only a `failure` audit row).
 
-use std::time::Duration;
-
-use platform_api::auth::dev_issuer::DevTokenRequest;
-use serde_json::Value;
-
 use crate::support::app::first_error_code;
+use crate::support::checks::{allowed, denied, invalid, refused, run};
 use crate::support::{TestApp, seed};
 
 /// acme (partner p-one), other (direct); root = operator, tadmin = admin of acme,
@@ -26,95 +22,6 @@ async fn world() -> TestApp {
     seed::membership(&mut conn, member, acme, "member", "active").await;
     seed::staff(&mut conn, pstaff, p1, "member").await;
     app
-}
-
-fn token(app: &TestApp, who: &str) -> String {
-    let aud = if who == "root" {
-        "dezky-operator"
-    } else {
-        "dezky-portal"
-    };
-    let request = DevTokenRequest {
-        sub: who.into(),
-        aud: aud.into(),
-        email: None,
-        name: None,
-        groups: None,
-    };
-    app.token_with(&request, Duration::from_secs(600))
-}
-
-async fn run(app: &TestApp, who: Option<&str>, mutation: &str) -> Value {
-    match who {
-        Some(who) => app.graphql_as(&token(app, who), mutation).await,
-        None => app.graphql(mutation).await,
-    }
-}
-
-async fn audit_rows(app: &TestApp, action: &str, outcome: &str) -> i64 {
-    let mut conn = app.db.connect().await;
-    seed::count(
-        &mut conn,
-        &format!("audit_events WHERE action = '{action}' AND outcome = '{outcome}'"),
-    )
-    .await
-}
-
-/// Asserts the call is refused with `code`, changes nothing, and leaves one audit row with
-/// `outcome`.
-async fn refused(
-    app: &TestApp,
-    who: Option<&str>,
-    mutation: &str,
-    action: &str,
-    code: &str,
-    outcome: &str,
-) -> Value {
-    let mut conn = app.db.connect().await;
-    let before = seed::fingerprint(&mut conn).await;
-    let audited = audit_rows(app, action, outcome).await;
-    let body = run(app, who, mutation).await;
-    assert_eq!(first_error_code(&body), code, "{who:?}: {mutation}\n{body}");
-    assert_eq!(
-        seed::fingerprint(&mut conn).await,
-        before,
-        "nothing changed: {mutation}"
-    );
-    assert_eq!(
-        audit_rows(app, action, outcome).await,
-        audited + 1,
-        "one {outcome} row for {action}"
-    );
-    body
-}
-
-async fn denied(app: &TestApp, who: Option<&str>, mutation: &str, action: &str, code: &str) {
-    refused(app, who, mutation, action, code, "denied").await;
-}
-
-async fn invalid(app: &TestApp, who: &str, mutation: &str, action: &str, field: &str) {
-    let body = refused(
-        app,
-        Some(who),
-        mutation,
-        action,
-        "BAD_USER_INPUT",
-        "failure",
-    )
-    .await;
-    assert_eq!(body["errors"][0]["extensions"]["field"], field, "{body}");
-}
-
-async fn allowed(app: &TestApp, who: &str, mutation: &str, action: &str) -> Value {
-    let before = audit_rows(app, action, "success").await;
-    let body = run(app, Some(who), mutation).await;
-    assert!(body.get("errors").is_none(), "{who}: {mutation}\n{body}");
-    assert_eq!(
-        audit_rows(app, action, "success").await,
-        before + 1,
-        "one success row for {action}"
-    );
-    body
 }
 
 #[tokio::test]

@@ -1,0 +1,4 @@
+//! Feature flags: rules, evaluation, storage and changes.
+
+pub mod rules;
+pub mod store;

@@ -1,0 +1,5 @@
+//! Feature flags in the graph.
+
+pub mod mutation;
+pub mod query;
+pub mod types;
