@@ -35,6 +35,8 @@ pub struct App {
     pub dev_issuer: Option<Arc<DevIssuer>>,
     /// Cancelled when the server starts shutting down.
     pub shutdown: CancellationToken,
+    /// Change events from every replica (LISTEN/NOTIFY).
+    pub events: crate::events::EventHub,
     /// Live WebSocket connections, awaited during shutdown.
     pub ws_tasks: TaskTracker,
 }
@@ -70,11 +72,14 @@ impl Application {
         let config = Arc::new(config);
         let metrics = Arc::new(Metrics::default());
         let pool = pool::build_pool(&config.database, database_url, Arc::clone(&metrics))?;
+        let shutdown = CancellationToken::new();
+        let events = crate::events::EventHub::start(database_url.to_owned(), shutdown.clone());
         let schema = graphql::schema_builder(&config.graphql)
             .extension(graphql::observe::Observe::new(Arc::clone(&metrics)))
             .data(pool.clone())
             .data(Arc::clone(&auth))
             .data(Arc::clone(&config))
+            .data(events.clone())
             .finish();
         let upstreams = Arc::new(Upstreams::from_config(&config.upstreams)?);
         for (name, status) in upstreams.statuses() {
@@ -92,7 +97,8 @@ impl Application {
             schema,
             auth,
             dev_issuer,
-            shutdown: CancellationToken::new(),
+            events,
+            shutdown,
             ws_tasks: TaskTracker::new(),
         });
         Ok(Self { listener, state })

@@ -18,6 +18,7 @@ use crate::domain::audit::{Actor, AuditEntry, audited};
 use crate::domain::tenant_changes::Patch;
 use crate::domain::values::{self, DomainName, JsonObject, MarginPct, Name, Slug};
 use crate::error::{AppError, AppResult};
+use crate::events::{self, Event};
 
 /// Input of `createPartner`.
 #[derive(Debug, Clone)]
@@ -308,13 +309,17 @@ pub async fn transition(
                 };
                 let mut details = json!({ "from": current.status, "to": next, "reason": reason });
                 if move_ == PartnerTransition::Terminate {
-                    let detached: Vec<String> =
+                    let detached: Vec<(uuid::Uuid, String)> =
                         diesel::update(tenants::table.filter(tenants::partner_id.eq(current.id)))
                             .set(tenants::partner_id.eq(None::<uuid::Uuid>))
-                            .returning(tenants::slug)
+                            .returning((tenants::id, tenants::slug))
                             .get_results(conn)
                             .await?;
-                    details["detachedTenants"] = json!(detached);
+                    for (id, _) in &detached {
+                        events::notify(conn, &Event::TenantChanged(*id)).await?;
+                    }
+                    let slugs: Vec<&String> = detached.iter().map(|(_, slug)| slug).collect();
+                    details["detachedTenants"] = json!(slugs);
                 }
                 audit.details = details;
                 Ok(diesel::update(partners::table.find(current.id))

@@ -25,6 +25,7 @@ use crate::db::schema::{partners, tenants};
 use crate::domain::audit::{Actor, AuditEntry, audited};
 use crate::domain::values::{self, DomainName, Name, Plan, Slug};
 use crate::error::{AppError, AppResult};
+use crate::events::{self, Event};
 
 /// A field that may be left alone, cleared, or set.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -308,6 +309,7 @@ pub async fn update(
                     .get_result(conn)
                     .await?;
                 audit.partner_id = row.partner_id.or(current.partner_id);
+                events::notify(conn, &Event::TenantChanged(row.id)).await?;
                 Ok(row)
             })
         },
@@ -353,6 +355,7 @@ pub async fn transition(
                     .returning(TenantRow::as_returning())
                     .get_result(conn)
                     .await?;
+                events::notify(conn, &Event::TenantChanged(row.id)).await?;
                 Ok(row)
             })
         },

@@ -26,7 +26,7 @@ pub mod viewer;
 
 use std::sync::Arc;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{MergedObject, Schema, SchemaBuilder};
 
 use crate::config::GraphqlLimits;
 use crate::metrics::Metrics;
@@ -51,8 +51,9 @@ pub struct Mutation(
     flags::mutation::FlagMutation,
 );
 
-/// The root subscription (provisioning progress arrives with the jobs slice).
-pub type Subscription = EmptySubscription;
+/// The root of every subscription: one part per area.
+#[derive(async_graphql::MergedSubscription, Default)]
+pub struct Subscription(flags::subscription::FlagSubscription);
 
 /// The executable schema.
 pub type ApiSchema = Schema<Query, Mutation, Subscription>;
@@ -60,13 +61,17 @@ pub type ApiSchema = Schema<Query, Mutation, Subscription>;
 /// The schema with its limits and error masking, but no per-process data: what
 /// `print-schema` renders and what [`build_schema`] extends.
 pub fn schema_builder(limits: &GraphqlLimits) -> SchemaBuilder<Query, Mutation, Subscription> {
-    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .limit_complexity(limits.max_complexity)
-        .limit_recursive_depth(limits.max_recursive_depth)
-        .data(pagination::PageLimits::from(limits))
-        // Masking first: it wraps the others and gives their refusals a code.
-        .extension(errors::ErrorMasking)
-        .extension(depth::DepthLimit(limits.max_depth));
+    let mut builder = Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .limit_complexity(limits.max_complexity)
+    .limit_recursive_depth(limits.max_recursive_depth)
+    .data(pagination::PageLimits::from(limits))
+    // Masking first: it wraps the others and gives their refusals a code.
+    .extension(errors::ErrorMasking)
+    .extension(depth::DepthLimit(limits.max_depth));
     if !limits.introspection {
         builder = builder.disable_introspection().disable_suggestions();
     }

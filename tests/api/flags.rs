@@ -25,7 +25,9 @@ async fn world(tenants: i32) -> TestApp {
             id: uuid::Uuid,
         }
         diesel_async::RunQueryDsl::get_result::<Id>(
-            diesel::sql_query("SELECT id FROM tenants WHERE slug LIKE 'p-000-t-%' ORDER BY slug LIMIT 1"),
+            diesel::sql_query(
+                "SELECT id FROM tenants WHERE slug LIKE 'p-000-t-%' ORDER BY slug LIMIT 1",
+            ),
             &mut conn,
         )
         .await
@@ -390,4 +392,122 @@ async fn flag_mutations_allowed_denied_invalid() {
     .await;
     // A disabled flag gives its default (true) whatever its rules say.
     assert_eq!(value(&app, "p-000-t-00", "flag_a").await, true);
+}
+
+mod live {
+    use std::time::Duration;
+
+    use diesel_async::RunQueryDsl;
+    use serde_json::json;
+
+    use super::{create, world};
+    use crate::support::checks::{run, token};
+    use crate::support::ws::{Incoming, WsClient};
+
+    async fn subscribe(ws: &mut WsClient, tenant: &str) {
+        ws.send(json!({ "id": "f", "type": "subscribe", "payload": {
+            "query": format!(r#"subscription {{ featureFlagsChanged(tenantSlug: "{tenant}") {{ key value }} }}"#)
+        } }))
+        .await;
+    }
+
+    /// Subscribes and returns the current values the server sends first (which also shows the
+    /// subscription is live before anything changes).
+    async fn subscribe_live(ws: &mut WsClient, tenant: &str) -> serde_json::Value {
+        subscribe(ws, tenant).await;
+        match ws.next().await {
+            Incoming::Json(m) if m["type"] == "next" => {
+                m["payload"]["data"]["featureFlagsChanged"].clone()
+            }
+            other => panic!("expected the current values, got {other:?}"),
+        }
+    }
+
+    async fn update(app: &crate::support::TestApp, percentage_or_default: &str) {
+        let body = run(app, Some("root"), &format!(r#"mutation {{ updateFeatureFlag(input: {{ key: "beta", {percentage_or_default} }}) {{ featureFlag {{ key }} }} }}"#)).await;
+        assert!(body.get("errors").is_none(), "{body}");
+    }
+
+    #[tokio::test]
+    async fn a_change_is_pushed_to_the_tenants_subscribers() {
+        let app = world(1).await;
+        create(&app, "beta", "[]").await;
+        let mut ws = WsClient::connect_authenticated(app.addr, &token(&app, "alice")).await;
+        assert_eq!(
+            subscribe_live(&mut ws, "p-000-t-00").await,
+            json!([{ "key": "beta", "value": false }])
+        );
+        update(&app, r#"rules: [{ partner: "p-000", value: true }]"#).await;
+        match ws.next().await {
+            Incoming::Json(m) => {
+                assert_eq!(m["type"], "next", "{m}");
+                assert_eq!(
+                    m["payload"]["data"]["featureFlagsChanged"],
+                    json!([{ "key": "beta", "value": true }])
+                );
+            }
+            other => panic!("expected a change, got {other:?}"),
+        }
+        // A change that does not alter this tenant's values sends nothing; the next real one does.
+        update(&app, r#"description: "still on""#).await;
+        update(&app, "defaultValue: false, enabled: false").await;
+        match ws.next().await {
+            Incoming::Json(m) => assert_eq!(
+                m["payload"]["data"]["featureFlagsChanged"],
+                json!([{ "key": "beta", "value": false }]),
+                "{m}"
+            ),
+            other => panic!("expected a change, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn another_tenants_flags_cannot_be_watched() {
+        let app = world(2).await;
+        create(&app, "beta", "[]").await;
+        let mut ws = WsClient::connect_authenticated(app.addr, &token(&app, "alice")).await;
+        subscribe(&mut ws, "p-000-t-01").await;
+        match ws.next().await {
+            Incoming::Json(m) => {
+                // An execution error travels in `next` (graphql-transport-ws keeps `error` for
+                // requests that never run), with no data.
+                assert_eq!(m["type"], "next", "{m}");
+                assert!(m["payload"]["data"].is_null(), "{m}");
+                assert_eq!(m["payload"]["errors"][0]["extensions"]["code"], "NOT_FOUND");
+            }
+            other => panic!("expected an error, got {other:?}"),
+        }
+        match ws.next().await {
+            Incoming::Json(m) => assert_eq!(m["type"], "complete", "the subscription ends: {m}"),
+            other => panic!("expected complete, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn changes_still_arrive_after_the_listener_connection_is_killed() {
+        let app = world(1).await;
+        create(&app, "beta", "[]").await;
+        let mut conn = app.db.connect().await;
+        let killed = diesel::sql_query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+              WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        assert_eq!(killed, 1, "one listener per app");
+        let mut ws = WsClient::connect_authenticated(app.addr, &token(&app, "alice")).await;
+        subscribe_live(&mut ws, "p-000-t-00").await;
+        // Give the listener its reconnect (backoff starts at 100 ms).
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        update(&app, r#"rules: [{ partner: "p-000", value: true }]"#).await;
+        match ws.next().await {
+            Incoming::Json(m) => assert_eq!(
+                m["payload"]["data"]["featureFlagsChanged"],
+                json!([{ "key": "beta", "value": true }]),
+                "{m}"
+            ),
+            other => panic!("expected a change, got {other:?}"),
+        }
+    }
 }

@@ -15,6 +15,7 @@ use crate::db::schema::{feature_flags, partners, tenants};
 use crate::domain::audit::{Actor, AuditEntry, audited};
 use crate::domain::flags::rules::{FlagDefinition, Matcher, Rule};
 use crate::error::{AppError, AppResult};
+use crate::events::{self, Event};
 
 /// A `feature_flags` row.
 #[derive(Queryable, Selectable, Debug, Clone)]
@@ -303,7 +304,7 @@ pub async fn create(
             let rules = parse_rules(conn, &input.rules).await?;
             let rules_json = serde_json::to_value(&rules).map_err(AppError::internal)?;
             audit.details = json!({ "defaultValue": input.default_value, "enabled": input.enabled.unwrap_or(true), "rules": rules_json });
-            diesel::insert_into(feature_flags::table)
+            let row = diesel::insert_into(feature_flags::table)
                 .values((
                     feature_flags::key.eq(&key),
                     feature_flags::description.eq(&description),
@@ -319,7 +320,9 @@ pub async fn create(
                         AppError::Conflict("a flag with this key already exists".into())
                     }
                     _ => e.into(),
-                })
+                })?;
+            events::notify(conn, &Event::FlagsChanged).await?;
+            Ok(row)
         })
     })
     .await
@@ -385,6 +388,7 @@ pub async fn update(
                     .returning(FlagRow::as_returning())
                     .get_result(conn)
                     .await?;
+                events::notify(conn, &Event::FlagsChanged).await?;
                 Ok(row)
             })
         },
@@ -413,11 +417,13 @@ pub async fn archive(
                 if current.archived_at.is_some() {
                     return Err(AppError::bad_input("input.key", "already archived"));
                 }
-                Ok(diesel::update(feature_flags::table.find(&key))
+                let row = diesel::update(feature_flags::table.find(&key))
                     .set(feature_flags::archived_at.eq(diesel::dsl::now))
                     .returning(FlagRow::as_returning())
                     .get_result(conn)
-                    .await?)
+                    .await?;
+                events::notify(conn, &Event::FlagsChanged).await?;
+                Ok(row)
             })
         },
     )

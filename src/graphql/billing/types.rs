@@ -37,7 +37,7 @@ pub enum BillingCycle {
 pub struct Subscription(pub std::sync::Arc<SubscriptionRow>);
 
 /// A tenant's current subscription: plan, seats and price.
-#[Object]
+#[Object(name = "BillingSubscription")]
 impl Subscription {
     /// The plan subscribed to.
     async fn plan(&self) -> &str {

@@ -46,7 +46,7 @@ pub struct FeatureFlagRule {
 pub struct FeatureFlag(pub FlagRow);
 
 /// A flag's value for a tenant.
-#[derive(SimpleObject)]
+#[derive(SimpleObject, Debug, Clone, PartialEq, Eq)]
 pub struct FeatureFlagValue {
     /// The flag's key.
     pub key: String,

@@ -1,0 +1,165 @@
+//! Change events across processes, over PostgreSQL `LISTEN/NOTIFY`.
+//!
+//! A mutation calls [`notify`] inside its transaction, so the event goes out only if the
+//! change commits, and reaches every replica. Each process keeps one listening connection
+//! ([`EventHub::start`]), re-`LISTEN`s after a reconnect, and fans events out to in-process
+//! subscribers through a broadcast channel. Payloads stay tiny: what changed, not the data.
+
+use std::time::Duration;
+
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use futures_util::StreamExt;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// The notification channel.
+pub const CHANNEL: &str = "platform_api_events";
+
+/// What changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A feature flag was created, changed or archived.
+    FlagsChanged,
+    /// A tenant's attributes (plan, partner, status…) changed.
+    TenantChanged(Uuid),
+    /// The listener reconnected: events may have been missed, so subscribers should re-read.
+    Resync,
+}
+
+impl Event {
+    fn payload(&self) -> String {
+        match self {
+            Self::FlagsChanged => "flags".into(),
+            Self::TenantChanged(id) => format!("tenant:{id}"),
+            Self::Resync => "resync".into(),
+        }
+    }
+
+    fn parse(payload: &str) -> Option<Self> {
+        match payload.split_once(':') {
+            None if payload == "flags" => Some(Self::FlagsChanged),
+            Some(("tenant", id)) => Uuid::parse_str(id).ok().map(Self::TenantChanged),
+            _ => None,
+        }
+    }
+}
+
+/// Queues `event` for delivery when the current transaction commits (one statement).
+pub async fn notify(conn: &mut AsyncPgConnection, event: &Event) -> diesel::QueryResult<()> {
+    diesel::sql_query("SELECT pg_notify($1, $2)")
+        .bind::<diesel::sql_types::Text, _>(CHANNEL)
+        .bind::<diesel::sql_types::Text, _>(event.payload())
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// The process's event fan-out.
+#[derive(Clone)]
+pub struct EventHub {
+    sender: broadcast::Sender<Event>,
+}
+
+impl EventHub {
+    /// Starts listening on `url` until `shutdown`; reconnects with backoff.
+    pub fn start(url: String, shutdown: CancellationToken) -> Self {
+        let (sender, _) = broadcast::channel(1024);
+        let hub = Self {
+            sender: sender.clone(),
+        };
+        tokio::spawn(async move {
+            let mut delay = Duration::from_millis(100);
+            let mut first = true;
+            while !shutdown.is_cancelled() {
+                let outcome = tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    outcome = listen(&url, &sender, first) => outcome,
+                };
+                first = false;
+                if let Err(e) = outcome {
+                    tracing::warn!(error = %e, "event listener lost its connection; reconnecting");
+                }
+                tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    () = tokio::time::sleep(delay) => {}
+                }
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        });
+        hub
+    }
+
+    /// A receiver of every event from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.sender.subscribe()
+    }
+}
+
+/// One listening session: `LISTEN`, then forward until the connection fails. A dedicated
+/// tokio-postgres connection (not pooled): its driver ends when the server goes away, so a
+/// killed backend is noticed and the caller reconnects.
+async fn listen(url: &str, sender: &broadcast::Sender<Event>, first: bool) -> anyhow::Result<()> {
+    let (client, mut connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let driver = tokio::spawn(async move {
+        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(message) = messages.next().await {
+            match message {
+                Ok(tokio_postgres::AsyncMessage::Notification(n)) => {
+                    if tx.send(Ok(n.payload().to_owned())).is_err() {
+                        break;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    break;
+                }
+            }
+        }
+    });
+    let result = async {
+        client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
+        tracing::info!("listening for change events");
+        if !first {
+            // Anything sent while we were away is lost: tell subscribers to re-read.
+            let _ = sender.send(Event::Resync);
+        }
+        loop {
+            tokio::select! {
+                message = rx.recv() => match message {
+                    Some(Ok(payload)) => {
+                        if let Some(event) = Event::parse(&payload) {
+                            let _ = sender.send(event);
+                        }
+                    }
+                    Some(Err(e)) => return Err(anyhow::Error::from(e)),
+                    None => anyhow::bail!("the listening connection closed"),
+                },
+                // A periodic round trip notices a dead connection even when nothing is sent.
+                () = tokio::time::sleep(Duration::from_secs(30)) => {
+                    client.simple_query("SELECT 1").await?;
+                }
+            }
+        }
+    }
+    .await;
+    driver.abort();
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_round_trip() {
+        let id = Uuid::new_v4();
+        for event in [Event::FlagsChanged, Event::TenantChanged(id)] {
+            assert_eq!(Event::parse(&event.payload()), Some(event));
+        }
+        assert_eq!(Event::parse("garbage"), None);
+        assert_eq!(Event::parse("tenant:nope"), None);
+    }
+}
