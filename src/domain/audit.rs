@@ -123,6 +123,19 @@ impl AuditEntry {
         self.outcome = Outcome::Denied;
         error
     }
+
+    /// The caller if it has operator powers; otherwise the refusal, marked as denied.
+    pub fn require_operator(
+        &mut self,
+        viewer: AppResult<std::sync::Arc<crate::auth::Viewer>>,
+    ) -> AppResult<std::sync::Arc<crate::auth::Viewer>> {
+        let viewer = viewer.map_err(|e| self.deny(e))?;
+        if viewer.is_operator() {
+            Ok(viewer)
+        } else {
+            Err(self.deny(AppError::Forbidden("operator access required".into())))
+        }
+    }
 }
 
 /// The boxed future a mutation's change returns.

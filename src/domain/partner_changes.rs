@@ -84,18 +84,6 @@ impl PartnerTransition {
     }
 }
 
-fn require_operator(
-    viewer: AppResult<Arc<Viewer>>,
-    audit: &mut AuditEntry,
-) -> AppResult<Arc<Viewer>> {
-    let viewer = viewer.map_err(|e| audit.deny(e))?;
-    if viewer.is_operator() {
-        Ok(viewer)
-    } else {
-        Err(audit.deny(AppError::Forbidden("operator access required".into())))
-    }
-}
-
 async fn partner_by_slug(
     conn: &mut AsyncPgConnection,
     slug: &str,
@@ -129,7 +117,7 @@ pub async fn create(
     audited(pool, actor, AuditEntry::new("partner.create", "partner"), move |conn, audit| {
         Box::pin(async move {
             audit.target_id = Some(input.slug.clone());
-            require_operator(viewer, audit)?;
+            audit.require_operator(viewer)?;
             let slug = Slug::parse(&input.slug, "input.slug")?;
             let name = Name::parse(&input.name, "input.name")?;
             let domain = input.domain.as_deref().map(|d| DomainName::parse(d, "input.domain")).transpose()?;
@@ -179,7 +167,7 @@ pub async fn update(
         move |conn, audit| {
             Box::pin(async move {
                 audit.target_id = Some(input.partner.clone());
-                require_operator(viewer, audit)?;
+                audit.require_operator(viewer)?;
                 let current = partner_by_slug(conn, &input.partner, audit).await?;
                 if current.status == "terminated" {
                     return Err(AppError::bad_input(
@@ -298,7 +286,7 @@ pub async fn transition(
         move |conn, audit| {
             Box::pin(async move {
                 audit.target_id = Some(slug.clone());
-                require_operator(viewer, audit)?;
+                audit.require_operator(viewer)?;
                 let current = partner_by_slug(conn, &slug, audit).await?;
                 let reason = values::reason(reason, "input.reason")?;
                 let Some(next) = move_.target(&current.status) else {

@@ -279,15 +279,6 @@ pub struct FlagUpdate {
     pub rules: Option<Vec<RuleInput>>,
 }
 
-fn require_operator(viewer: AppResult<Arc<Viewer>>, audit: &mut AuditEntry) -> AppResult<()> {
-    let viewer = viewer.map_err(|e| audit.deny(e))?;
-    if viewer.is_operator() {
-        Ok(())
-    } else {
-        Err(audit.deny(AppError::Forbidden("operator access required".into())))
-    }
-}
-
 /// `createFeatureFlag`.
 pub async fn create(
     pool: &DbPool,
@@ -298,7 +289,7 @@ pub async fn create(
     audited(pool, actor, AuditEntry::new("feature_flag.create", "feature_flag"), move |conn, audit| {
         Box::pin(async move {
             audit.target_id = Some(input.key.clone());
-            require_operator(viewer, audit)?;
+            audit.require_operator(viewer)?;
             let key = parse_key(&input.key, "input.key")?;
             let description = parse_description(input.description.as_deref())?;
             let rules = parse_rules(conn, &input.rules).await?;
@@ -342,7 +333,7 @@ pub async fn update(
         move |conn, audit| {
             Box::pin(async move {
                 audit.target_id = Some(input.key.clone());
-                require_operator(viewer, audit)?;
+                audit.require_operator(viewer)?;
                 let current = by_key(conn, &input.key).await?.ok_or(AppError::NotFound {
                     what: "feature flag",
                 })?;
@@ -410,7 +401,7 @@ pub async fn archive(
         move |conn, audit| {
             Box::pin(async move {
                 audit.target_id = Some(key.clone());
-                require_operator(viewer, audit)?;
+                audit.require_operator(viewer)?;
                 let current = by_key(conn, &key).await?.ok_or(AppError::NotFound {
                     what: "feature flag",
                 })?;
