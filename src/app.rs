@@ -13,7 +13,9 @@ use crate::auth::context::AuthServices;
 use crate::auth::dev_issuer::{self, DevIssuer};
 use crate::config::Config;
 use crate::db::{DbPool, pool};
+use crate::events::feed::ProvisioningFeed;
 use crate::graphql::{self, ApiSchema};
+use crate::jobs::{JobEnv, Workers};
 use crate::metrics::Metrics;
 use crate::upstream::Upstreams;
 
@@ -39,6 +41,8 @@ pub struct App {
     pub events: crate::events::EventHub,
     /// Live WebSocket connections, awaited during shutdown.
     pub ws_tasks: TaskTracker,
+    /// This process's job workers (none for an API-only replica).
+    pub workers: tokio::sync::Mutex<Option<Workers>>,
 }
 
 /// Shared handle to [`App`].
@@ -80,6 +84,11 @@ impl Application {
             .data(Arc::clone(&auth))
             .data(Arc::clone(&config))
             .data(events.clone())
+            .data(ProvisioningFeed::start(
+                &events,
+                pool.clone(),
+                shutdown.clone(),
+            ))
             .finish();
         let upstreams = Arc::new(Upstreams::from_config(&config.upstreams)?);
         for (name, status) in upstreams.statuses() {
@@ -89,6 +98,16 @@ impl Application {
                 "upstream configuration"
             );
         }
+        let workers = Workers::start(
+            JobEnv {
+                pool: pool.clone(),
+                upstreams: Arc::clone(&upstreams),
+                config: config.jobs.clone(),
+                metrics: Arc::clone(&metrics),
+            },
+            &events,
+            &shutdown,
+        );
         let state = Arc::new(App {
             config,
             pool,
@@ -100,6 +119,7 @@ impl Application {
             events,
             shutdown,
             ws_tasks: TaskTracker::new(),
+            workers: tokio::sync::Mutex::new(Some(workers)),
         });
         Ok(Self { listener, state })
     }
@@ -133,6 +153,16 @@ impl Application {
             () = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => {
                 tracing::warn!("in-flight requests did not finish within the grace period; closing them");
             }
+        }
+        // Workers finish the job in hand (each attempt is bounded by the upstream timeouts).
+        if let Some(workers) = state.workers.lock().await.take()
+            && tokio::time::timeout(state.config.shutdown_grace, workers.stop())
+                .await
+                .is_err()
+        {
+            tracing::warn!(
+                "some jobs did not settle within the grace period; their leases will expire"
+            );
         }
         state.ws_tasks.close();
         if tokio::time::timeout(state.config.shutdown_grace, state.ws_tasks.wait())

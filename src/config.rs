@@ -130,6 +130,8 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Authentik, Stalwart, oCIS and Stripe: each enabled by its variables.
     pub upstreams: UpstreamsConfig,
+    /// The job workers of this process.
+    pub jobs: crate::jobs::JobsConfig,
 }
 
 /// A variable that is set but cannot be understood.
@@ -210,6 +212,7 @@ impl Config {
             graphql,
             shutdown_grace: Duration::from_millis(env.parsed("SHUTDOWN_GRACE_MS", 10_000u64)?),
             upstreams: UpstreamsConfig::from_lookup(&|name: &str| env.get(name))?,
+            jobs: crate::jobs::JobsConfig::from_lookup(&|name: &str| env.get(name))?,
         })
     }
 }

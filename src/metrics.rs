@@ -76,6 +76,33 @@ pub struct Metrics {
     graphql_errors: [AtomicU64; 4],
     graphql_latency: [Histogram; 4],
     db_statements: AtomicU64,
+    jobs: [AtomicU64; 4],
+}
+
+/// How a job attempt ended, for `platform_api_jobs_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobOutcome {
+    /// Done.
+    Done,
+    /// Failed; queued again with a backoff.
+    Retried,
+    /// Failed for good (dead letter).
+    Dead,
+    /// Not settled by this worker: its lease was taken over, or settling failed.
+    Abandoned,
+}
+
+impl JobOutcome {
+    const ALL: [Self; 4] = [Self::Done, Self::Retried, Self::Dead, Self::Abandoned];
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Done => "done",
+            Self::Retried => "retried",
+            Self::Dead => "dead",
+            Self::Abandoned => "abandoned",
+        }
+    }
 }
 
 impl Metrics {
@@ -92,6 +119,16 @@ impl Metrics {
     /// Counts one SQL statement sent to PostgreSQL.
     pub fn record_statement(&self) {
         self.db_statements.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one job attempt by how it ended.
+    pub fn record_job(&self, outcome: JobOutcome) {
+        self.jobs[outcome as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Job attempts that ended this way so far.
+    pub fn jobs(&self, outcome: JobOutcome) -> u64 {
+        self.jobs[outcome as usize].load(Ordering::Relaxed)
     }
 
     /// SQL statements sent so far.
@@ -170,6 +207,19 @@ impl Metrics {
             "platform_api_db_statements_total {}",
             self.db_statements()
         )?;
+        writeln!(
+            out,
+            "# HELP platform_api_jobs_total Job attempts by how they ended."
+        )?;
+        writeln!(out, "# TYPE platform_api_jobs_total counter")?;
+        for outcome in JobOutcome::ALL {
+            writeln!(
+                out,
+                "platform_api_jobs_total{{outcome=\"{}\"}} {}",
+                outcome.label(),
+                self.jobs(outcome)
+            )?;
+        }
         Ok(())
     }
 }

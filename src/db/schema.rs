@@ -49,6 +49,24 @@ diesel::table! {
 }
 
 diesel::table! {
+    jobs (id) {
+        id -> Int8,
+        kind -> Text,
+        payload -> Jsonb,
+        dedupe_key -> Nullable<Text>,
+        status -> Text,
+        attempts -> Int4,
+        max_attempts -> Int4,
+        run_at -> Timestamptz,
+        locked_by -> Nullable<Text>,
+        locked_until -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     /// A user's membership of a tenant, with the role they hold there.
     memberships (user_id, tenant_id) {
         user_id -> Uuid,
@@ -94,6 +112,31 @@ diesel::table! {
         /// Free-form JSON object with invoicing details (address, VAT id). No secrets.
         billing_info -> Jsonb,
         created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    provisioning_events (id) {
+        id -> Int8,
+        tenant_id -> Uuid,
+        seq -> Int4,
+        step -> Nullable<Text>,
+        status -> Text,
+        message -> Nullable<Text>,
+        terminal -> Bool,
+        at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    provisioning_steps (tenant_id, step) {
+        tenant_id -> Uuid,
+        step -> Text,
+        status -> Text,
+        attempts -> Int4,
+        last_error -> Nullable<Text>,
+        upstream_id -> Nullable<Text>,
         updated_at -> Timestamptz,
     }
 }
@@ -176,15 +219,20 @@ diesel::joinable!(memberships -> tenants (tenant_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(partner_staff -> partners (partner_id));
 diesel::joinable!(partner_staff -> users (user_id));
+diesel::joinable!(provisioning_events -> tenants (tenant_id));
+diesel::joinable!(provisioning_steps -> tenants (tenant_id));
 diesel::joinable!(subscriptions -> tenants (tenant_id));
 diesel::joinable!(tenants -> partners (partner_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
     feature_flags,
+    jobs,
     memberships,
     partner_staff,
     partners,
+    provisioning_events,
+    provisioning_steps,
     subscriptions,
     tenants,
     users,

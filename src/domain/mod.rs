@@ -7,6 +7,7 @@ pub mod flags;
 pub mod members;
 pub mod partner_changes;
 pub mod partners;
+pub mod provisioning;
 pub mod subscriptions;
 pub mod tenant_changes;
 pub mod tenants;

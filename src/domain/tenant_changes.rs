@@ -23,6 +23,7 @@ use crate::db::DbPool;
 use crate::db::models::TenantRow;
 use crate::db::schema::{partners, tenants};
 use crate::domain::audit::{Actor, AuditEntry, audited};
+use crate::domain::provisioning;
 use crate::domain::values::{self, DomainName, Name, Plan, Slug};
 use crate::error::{AppError, AppResult};
 use crate::events::{self, Event};
@@ -142,12 +143,14 @@ fn conflict_on_slug(error: DieselError) -> AppError {
     }
 }
 
-/// `createTenant` (operators).
+/// `createTenant` (operators): the row, its provisioning steps and their jobs, in one
+/// transaction (`max_attempts` per step job).
 pub async fn create(
     pool: &DbPool,
     actor: &Actor,
     viewer: AppResult<Arc<Viewer>>,
     input: NewTenant,
+    max_attempts: u32,
 ) -> AppResult<TenantRow> {
     audited(
         pool,
@@ -188,6 +191,14 @@ pub async fn create(
                     .get_result(conn)
                     .await
                     .map_err(conflict_on_slug)?;
+                provisioning::state::queue_steps(
+                    conn,
+                    row.id,
+                    &provisioning::Step::ALL,
+                    max_attempts,
+                    "queued",
+                )
+                .await?;
                 audit.tenant_id = Some(row.id);
                 audit.partner_id = row.partner_id;
                 audit.details = json!({

@@ -5,6 +5,8 @@
 //! ([`EventHub::start`]), re-`LISTEN`s after a reconnect, and fans events out to in-process
 //! subscribers through a broadcast channel. Payloads stay tiny: what changed, not the data.
 
+pub mod feed;
+
 use std::time::Duration;
 
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -15,6 +17,8 @@ use uuid::Uuid;
 
 /// The notification channel.
 pub const CHANNEL: &str = "platform_api_events";
+/// The `application_name` of each process's listening connection.
+pub const LISTENER_NAME: &str = "platform-api listener";
 
 /// What changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +27,10 @@ pub enum Event {
     FlagsChanged,
     /// A tenant's attributes (plan, partner, status…) changed.
     TenantChanged(Uuid),
+    /// Jobs were queued: idle workers should look for work.
+    JobsQueued,
+    /// A provisioning event was appended (its `provisioning_events.id`).
+    Provisioning(i64),
     /// The listener reconnected: events may have been missed, so subscribers should re-read.
     Resync,
 }
@@ -32,6 +40,8 @@ impl Event {
         match self {
             Self::FlagsChanged => "flags".into(),
             Self::TenantChanged(id) => format!("tenant:{id}"),
+            Self::JobsQueued => "jobs".into(),
+            Self::Provisioning(id) => format!("provisioning:{id}"),
             Self::Resync => "resync".into(),
         }
     }
@@ -39,7 +49,9 @@ impl Event {
     fn parse(payload: &str) -> Option<Self> {
         match payload.split_once(':') {
             None if payload == "flags" => Some(Self::FlagsChanged),
+            None if payload == "jobs" => Some(Self::JobsQueued),
             Some(("tenant", id)) => Uuid::parse_str(id).ok().map(Self::TenantChanged),
+            Some(("provisioning", id)) => id.parse().ok().map(Self::Provisioning),
             _ => None,
         }
     }
@@ -53,6 +65,23 @@ pub async fn notify(conn: &mut AsyncPgConnection, event: &Event) -> diesel::Quer
         .execute(conn)
         .await
         .map(|_| ())
+}
+
+/// Queues every event in `events` for delivery at commit, in one statement.
+pub async fn notify_all(conn: &mut AsyncPgConnection, events: &[Event]) -> diesel::QueryResult<()> {
+    match events {
+        [] => Ok(()),
+        [one] => notify(conn, one).await,
+        many => {
+            let payloads: Vec<String> = many.iter().map(Event::payload).collect();
+            diesel::sql_query("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p")
+                .bind::<diesel::sql_types::Text, _>(CHANNEL)
+                .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(payloads)
+                .execute(conn)
+                .await
+                .map(|_| ())
+        }
+    }
 }
 
 /// The process's event fan-out.
@@ -100,7 +129,10 @@ impl EventHub {
 /// tokio-postgres connection (not pooled): its driver ends when the server goes away, so a
 /// killed backend is noticed and the caller reconnects.
 async fn listen(url: &str, sender: &broadcast::Sender<Event>, first: bool) -> anyhow::Result<()> {
-    let (client, mut connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    let mut config: tokio_postgres::Config = url.parse()?;
+    // Named, so operators (and tests) can find it in `pg_stat_activity`.
+    config.application_name(LISTENER_NAME);
+    let (client, mut connection) = config.connect(tokio_postgres::NoTls).await?;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let driver = tokio::spawn(async move {
         let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
@@ -156,7 +188,12 @@ mod tests {
     #[test]
     fn payloads_round_trip() {
         let id = Uuid::new_v4();
-        for event in [Event::FlagsChanged, Event::TenantChanged(id)] {
+        for event in [
+            Event::FlagsChanged,
+            Event::TenantChanged(id),
+            Event::JobsQueued,
+            Event::Provisioning(42),
+        ] {
             assert_eq!(Event::parse(&event.payload()), Some(event));
         }
         assert_eq!(Event::parse("garbage"), None);

@@ -89,7 +89,7 @@ pub struct MembersOfTenant {
 type Loaded<K, V> = Result<HashMap<K, V>, ApiError>;
 
 impl DbLoader {
-    async fn conn(&self) -> Result<crate::db::DbConn, ApiError> {
+    pub(crate) async fn conn(&self) -> Result<crate::db::DbConn, ApiError> {
         Ok(self.pool.get().await?)
     }
 }

@@ -18,6 +18,7 @@ pub mod node;
 pub mod observe;
 pub mod pagination;
 pub mod partners;
+pub mod provisioning;
 pub mod scalars;
 pub mod system;
 pub mod tenants;
@@ -49,11 +50,15 @@ pub struct Mutation(
     tenants::mutation::TenantMutation,
     partners::mutation::PartnerMutation,
     flags::mutation::FlagMutation,
+    provisioning::mutation::ProvisioningMutation,
 );
 
 /// The root of every subscription: one part per area.
 #[derive(async_graphql::MergedSubscription, Default)]
-pub struct Subscription(flags::subscription::FlagSubscription);
+pub struct Subscription(
+    flags::subscription::FlagSubscription,
+    provisioning::subscription::ProvisioningSubscription,
+);
 
 /// The executable schema.
 pub type ApiSchema = Schema<Query, Mutation, Subscription>;

@@ -11,6 +11,7 @@ mod generated;
 mod graphiql;
 mod health;
 mod limits;
+mod provisioning;
 mod tenants;
 mod transport;
 mod upstream;

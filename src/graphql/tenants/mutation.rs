@@ -2,6 +2,9 @@
 
 use async_graphql::{Context, InputObject, MaybeUndefined, Object, SimpleObject};
 
+use std::sync::Arc;
+
+use crate::config::Config;
 use crate::db::DbPool;
 use crate::domain::tenant_changes::{self, NewTenant, Patch, TenantUpdate, Transition};
 use crate::error::ApiResult;
@@ -85,7 +88,9 @@ impl TenantMutation {
 
 #[Object]
 impl TenantMutation {
-    /// Creates a tenant (operators). Audited.
+    /// Creates a tenant (operators) in `PENDING`, and queues its provisioning (see
+    /// `Tenant.provisioning` and `provisioningProgress`); it becomes `ACTIVE` once every step
+    /// is done or skipped. Audited.
     async fn create_tenant(
         &self,
         ctx: &Context<'_>,
@@ -99,8 +104,15 @@ impl TenantMutation {
             primary_domain: input.primary_domain,
             partner: input.partner,
         };
-        let row =
-            tenant_changes::create(ctx.data_unchecked::<DbPool>(), &actor, viewer, new).await?;
+        let max_attempts = ctx.data_unchecked::<Arc<Config>>().jobs.max_attempts;
+        let row = tenant_changes::create(
+            ctx.data_unchecked::<DbPool>(),
+            &actor,
+            viewer,
+            new,
+            max_attempts,
+        )
+        .await?;
         Ok(TenantPayload {
             tenant: Tenant(row),
         })

@@ -18,6 +18,7 @@ use crate::graphql::loaders::{
 use crate::graphql::members::types::Member;
 use crate::graphql::pagination::{PageLimits, PageRequest};
 use crate::graphql::partners::types::Partner;
+use crate::graphql::provisioning::types::TenantProvisioning;
 use crate::graphql::totals::Total;
 
 /// Lifecycle state of a tenant.
@@ -202,6 +203,15 @@ impl Tenant {
             .iter()
             .find(|f| f.key == key)
             .is_some_and(|f| f.evaluate(&self.facts()).0))
+    }
+
+    /// The tenant's provisioning: its steps (one upstream object each) and their recent
+    /// events. Follow a run live with the `provisioningProgress` subscription.
+    async fn provisioning(&self) -> TenantProvisioning {
+        TenantProvisioning {
+            tenant: self.0.id,
+            partner: self.0.partner_id,
+        }
     }
 
     /// When the tenant was created.

@@ -32,14 +32,25 @@ impl TestApp {
 
     /// A server whose configuration `adjust` may change first.
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        Self::spawn_on(TestDb::create().await, adjust).await
+    }
+
+    /// A second server process on this one's database (another replica).
+    pub async fn spawn_sibling(&self, adjust: impl FnOnce(&mut Config)) -> Self {
+        Self::spawn_on(self.db.shared(), adjust).await
+    }
+
+    async fn spawn_on(db: TestDb, adjust: impl FnOnce(&mut Config)) -> Self {
         logs::install();
-        let db = TestDb::create().await;
         let mut config = Config::from_lookup(|_| None).expect("default config");
         config.bind_addr = SocketAddr::from(([127, 0, 0, 1], 0));
         // One development key per test process, outside the repository.
         config.data_dir =
             std::env::temp_dir().join(format!("platform-api-test-data-{}", std::process::id()));
         config.database.url = Some(db.url().to_owned());
+        // No job workers unless a test asks for them: background work would make statement
+        // counts and "nothing changed" fingerprints depend on timing.
+        config.jobs.workers = 0;
         adjust(&mut config);
         let url = config.database.url.clone().expect("a database url");
         let app = Application::build(config, &url)

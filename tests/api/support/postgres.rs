@@ -195,6 +195,8 @@ pub struct TestDb {
     name: String,
     url: String,
     admin_url: String,
+    /// Whether dropping this handle drops the database (false for [`TestDb::shared`]).
+    owned: bool,
 }
 
 impl TestDb {
@@ -222,6 +224,7 @@ impl TestDb {
             url: server.url(&name),
             admin_url: server.url("postgres"),
             name,
+            owned: true,
         }
     }
 
@@ -238,6 +241,18 @@ impl TestDb {
             url: server.url(&name),
             admin_url: server.url("postgres"),
             name,
+            owned: true,
+        }
+    }
+
+    /// Another handle on the same database that does not drop it (for a second app
+    /// process on one database); the original must outlive it.
+    pub fn shared(&self) -> Self {
+        Self {
+            name: self.name.clone(),
+            url: self.url.clone(),
+            admin_url: self.admin_url.clone(),
+            owned: false,
         }
     }
 
@@ -256,6 +271,9 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
+        if !self.owned {
+            return;
+        }
         let admin_url = self.admin_url.clone();
         let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
         // Drop runs inside the test's runtime; do the async work on a runtime of its own.

@@ -154,7 +154,9 @@ pub async fn fingerprint(conn: &mut AsyncPgConnection) -> String {
         "SELECT coalesce(md5(string_agg(x, '|' ORDER BY x)), '') AS t FROM (
             SELECT t::text AS x FROM tenants t UNION ALL SELECT p::text FROM partners p
             UNION ALL SELECT m::text FROM memberships m UNION ALL SELECT s::text FROM subscriptions s
-            UNION ALL SELECT ps::text FROM partner_staff ps UNION ALL SELECT f::text FROM feature_flags f) rows",
+            UNION ALL SELECT ps::text FROM partner_staff ps UNION ALL SELECT f::text FROM feature_flags f
+            UNION ALL SELECT j::text FROM jobs j UNION ALL SELECT st::text FROM provisioning_steps st
+            UNION ALL SELECT e::text FROM provisioning_events e) rows",
     )
     .get_result::<Text1>(conn)
     .await

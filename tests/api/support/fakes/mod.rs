@@ -112,6 +112,11 @@ impl Control {
         self.calls.lock().unwrap().clear();
     }
 
+    /// Cancels every pending fault: the fake answers normally from now on.
+    pub fn clear_faults(&self) {
+        self.faults.lock().unwrap().clear();
+    }
+
     /// Faults the next `times` calls (any method and path).
     pub fn fail_next(&self, times: usize, kind: FaultKind) {
         self.push(times, kind, None, None);

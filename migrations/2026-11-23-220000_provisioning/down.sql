@@ -1,0 +1,3 @@
+DROP TABLE provisioning_events;
+DROP TABLE provisioning_steps;
+DROP TABLE jobs;

@@ -1,0 +1,162 @@
+//! Tenant provisioning: the per-tenant steps (one upstream object each), their state, the
+//! append-only event log behind `provisioningProgress`, and the mutations that re-run steps.
+//!
+//! A run: `createTenant` (or `reconcileTenant` / `retryProvisioningStep`) marks steps
+//! `pending` and queues one job per step in its own transaction ([`state::queue_steps`]).
+//! A worker runs each job (`crate::jobs::provisioning`): `running`, then `ok` / `skipped`,
+//! or back to `pending` with a backoff, or `error` after the last attempt. When no step is
+//! pending or running any more, the run ends with one terminal event, and a `pending`
+//! tenant whose steps are all `ok` or `skipped` becomes `active`.
+
+pub mod changes;
+pub mod state;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use crate::db::schema::{provisioning_events, provisioning_steps};
+
+/// One upstream object a tenant needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Step {
+    /// The tenant's group in Authentik (single sign-on).
+    AuthentikGroup,
+    /// The tenant's primary mail domain in Stalwart (skipped without a primary domain).
+    StalwartDomain,
+    /// The tenant's project space in oCIS (files).
+    OcisSpace,
+    /// The tenant's customer in Stripe (billing).
+    StripeCustomer,
+}
+
+impl Step {
+    /// Every step, in the order a run lists them.
+    pub const ALL: [Self; 4] = [
+        Self::AuthentikGroup,
+        Self::StalwartDomain,
+        Self::OcisSpace,
+        Self::StripeCustomer,
+    ];
+
+    /// The database value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthentikGroup => "authentik_group",
+            Self::StalwartDomain => "stalwart_domain",
+            Self::OcisSpace => "ocis_space",
+            Self::StripeCustomer => "stripe_customer",
+        }
+    }
+
+    /// From the database value.
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+}
+
+/// Where a step stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StepStatus {
+    /// Queued, or waiting for its next attempt.
+    Pending,
+    /// A worker is on it.
+    Running,
+    /// The upstream object exists.
+    Ok,
+    /// Nothing to do (the upstream is not configured, or the tenant does not need it).
+    Skipped,
+    /// Failed after its last attempt; `reconcileTenant` or `retryProvisioningStep` re-runs it.
+    Error,
+}
+
+impl StepStatus {
+    /// The database value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Running => "running",
+            Self::Ok => "ok",
+            Self::Skipped => "skipped",
+            Self::Error => "error",
+        }
+    }
+
+    /// From the database value.
+    pub fn parse(value: &str) -> Option<Self> {
+        [
+            Self::Pending,
+            Self::Running,
+            Self::Ok,
+            Self::Skipped,
+            Self::Error,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == value)
+    }
+
+    /// Whether the step is done with (for this run).
+    pub const fn is_settled(self) -> bool {
+        !matches!(self, Self::Pending | Self::Running)
+    }
+}
+
+/// A `provisioning_steps` row.
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = provisioning_steps)]
+pub struct StepRow {
+    /// The tenant.
+    pub tenant_id: Uuid,
+    /// [`Step`] value.
+    pub step: String,
+    /// [`StepStatus`] value.
+    pub status: String,
+    /// Attempts of the current run.
+    pub attempts: i32,
+    /// The last failure's message.
+    pub last_error: Option<String>,
+    /// The upstream object's id.
+    pub upstream_id: Option<String>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A `provisioning_events` row.
+#[derive(Queryable, Selectable, QueryableByName, Debug, Clone, PartialEq)]
+#[diesel(table_name = provisioning_events)]
+pub struct EventRow {
+    /// Global id (what NOTIFY carries).
+    pub id: i64,
+    /// The tenant.
+    pub tenant_id: Uuid,
+    /// Per-tenant sequence number, from 1.
+    pub seq: i32,
+    /// [`Step`] value; `None` for the tenant as a whole.
+    pub step: Option<String>,
+    /// [`StepStatus`] value.
+    pub status: String,
+    /// What happened, for people.
+    pub message: Option<String>,
+    /// The last event of a run.
+    pub terminal: bool,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_round_trip() {
+        for step in Step::ALL {
+            assert_eq!(Step::parse(step.as_str()), Some(step));
+        }
+        assert_eq!(Step::parse("nope"), None);
+        for status in ["pending", "running", "ok", "skipped", "error"] {
+            assert_eq!(StepStatus::parse(status).unwrap().as_str(), status);
+        }
+        assert!(!StepStatus::Running.is_settled());
+        assert!(StepStatus::Error.is_settled());
+    }
+}

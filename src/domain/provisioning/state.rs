@@ -1,0 +1,381 @@
+//! The SQL of provisioning state: queue steps, move a step, append events, end a run.
+//!
+//! Every function that changes state runs inside the caller's transaction, after the
+//! caller took the tenant row's lock ([`lock_tenant`]); that lock orders all transitions of
+//! one tenant, so event sequence numbers follow commit order and a subscriber that reads
+//! "everything after seq N" can never skip one that commits later with a smaller number.
+
+use diesel::prelude::*;
+use diesel::sql_types::{Array, Bool, Integer, Nullable, Text};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use super::{EventRow, Step, StepRow, StepStatus};
+use crate::db::schema::{provisioning_events, provisioning_steps, tenants};
+use crate::events::{self, Event};
+use crate::jobs::queue::{self, NewJob};
+
+/// The job kind that runs one step.
+pub const JOB_KIND: &str = "provisioning_step";
+
+/// What a step job carries.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StepJob {
+    /// The tenant.
+    pub tenant: Uuid,
+    /// [`Step::as_str`].
+    pub step: String,
+}
+
+/// What a step needs of its tenant, read under the row's lock.
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = tenants)]
+pub struct LockedTenant {
+    /// Id.
+    pub id: Uuid,
+    /// Slug.
+    pub slug: String,
+    /// Name.
+    pub name: String,
+    /// Status.
+    pub status: String,
+    /// Primary mail domain.
+    pub primary_domain: Option<String>,
+    /// oCIS drive id, once created.
+    pub ocis_space_id: Option<String>,
+}
+
+/// Locks tenant `id`'s row for the rest of the transaction (`FOR NO KEY UPDATE`: foreign
+/// key checks of other tables still pass) and reads it.
+pub async fn lock_tenant(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+) -> QueryResult<Option<LockedTenant>> {
+    tenants::table
+        .find(id)
+        .select(LockedTenant::as_select())
+        .for_no_key_update()
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// An event to append.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    /// The step, or `None` for the tenant as a whole.
+    pub step: Option<Step>,
+    /// Its status.
+    pub status: StepStatus,
+    /// For people.
+    pub message: String,
+    /// The last event of a run.
+    pub terminal: bool,
+}
+
+impl NewEvent {
+    /// An event of `step`.
+    pub fn step(step: Step, status: StepStatus, message: impl Into<String>) -> Self {
+        Self {
+            step: Some(step),
+            status,
+            message: message.into(),
+            terminal: false,
+        }
+    }
+}
+
+/// Appends `new` to the tenant's log with the next sequence numbers and NOTIFYs each id at
+/// commit (two statements). The caller holds the tenant's lock.
+pub async fn append_events(
+    conn: &mut AsyncPgConnection,
+    tenant: Uuid,
+    new: &[NewEvent],
+) -> QueryResult<Vec<EventRow>> {
+    if new.is_empty() {
+        return Ok(Vec::new());
+    }
+    let steps: Vec<Option<&str>> = new.iter().map(|e| e.step.map(Step::as_str)).collect();
+    let statuses: Vec<&str> = new.iter().map(|e| e.status.as_str()).collect();
+    let messages: Vec<&str> = new.iter().map(|e| e.message.as_str()).collect();
+    let terminal: Vec<bool> = new.iter().map(|e| e.terminal).collect();
+    let mut rows: Vec<EventRow> = diesel::sql_query(
+        "INSERT INTO provisioning_events (tenant_id, seq, step, status, message, terminal)
+         SELECT $1, base.n + e.ord, e.step, e.status, e.message, e.terminal
+           FROM unnest($2::text[], $3::text[], $4::text[], $5::bool[])
+                WITH ORDINALITY AS e(step, status, message, terminal, ord),
+                (SELECT coalesce(max(seq), 0) AS n
+                   FROM provisioning_events WHERE tenant_id = $1) AS base
+         RETURNING id, tenant_id, seq, step, status, message, terminal, at",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(tenant)
+    .bind::<Array<Nullable<Text>>, _>(steps)
+    .bind::<Array<Text>, _>(statuses)
+    .bind::<Array<Text>, _>(messages)
+    .bind::<Array<Bool>, _>(terminal)
+    .load(conn)
+    .await?;
+    rows.sort_by_key(|r| r.seq);
+    let notes: Vec<Event> = rows.iter().map(|r| Event::Provisioning(r.id)).collect();
+    events::notify_all(conn, &notes).await?;
+    Ok(rows)
+}
+
+/// Marks `steps` pending for a new run (creating missing step rows), queues one job per
+/// step, and appends one `pending` event per step (five statements). The caller holds the
+/// tenant's lock (or just inserted the tenant).
+pub async fn queue_steps(
+    conn: &mut AsyncPgConnection,
+    tenant: Uuid,
+    steps: &[Step],
+    max_attempts: u32,
+    why: &str,
+) -> QueryResult<Vec<EventRow>> {
+    let names: Vec<&str> = steps.iter().map(|s| s.as_str()).collect();
+    diesel::sql_query(
+        "INSERT INTO provisioning_steps (tenant_id, step)
+         SELECT $1, unnest($2::text[])
+         ON CONFLICT (tenant_id, step) DO UPDATE
+            SET status = 'pending', attempts = 0, last_error = NULL, updated_at = now()",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(tenant)
+    .bind::<Array<Text>, _>(&names)
+    .execute(conn)
+    .await?;
+    let jobs: Vec<NewJob> = steps
+        .iter()
+        .map(|step| NewJob {
+            kind: JOB_KIND,
+            payload: serde_json::to_value(StepJob {
+                tenant,
+                step: step.as_str().to_owned(),
+            })
+            .expect("a step job serializes"),
+            dedupe_key: Some(format!("provisioning:{tenant}:{}", step.as_str())),
+            max_attempts,
+        })
+        .collect();
+    queue::enqueue(conn, &jobs).await?;
+    let new: Vec<NewEvent> = steps
+        .iter()
+        .map(|s| NewEvent::step(*s, StepStatus::Pending, why))
+        .collect();
+    append_events(conn, tenant, &new).await
+}
+
+/// A step's new state.
+#[derive(Debug, Clone)]
+pub struct StepUpdate<'a> {
+    /// Status.
+    pub status: StepStatus,
+    /// Attempts of this run so far.
+    pub attempts: i32,
+    /// The failure's message (cleared when `None`).
+    pub last_error: Option<&'a str>,
+    /// The upstream object's id (kept when `None`).
+    pub upstream_id: Option<&'a str>,
+}
+
+/// Writes a step's state (one statement).
+pub async fn set_step(
+    conn: &mut AsyncPgConnection,
+    tenant: Uuid,
+    step: Step,
+    update: &StepUpdate<'_>,
+) -> QueryResult<()> {
+    diesel::sql_query(
+        "UPDATE provisioning_steps
+            SET status = $3, attempts = $4, last_error = $5,
+                upstream_id = coalesce($6, upstream_id), updated_at = now()
+          WHERE tenant_id = $1 AND step = $2",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(tenant)
+    .bind::<Text, _>(step.as_str())
+    .bind::<Text, _>(update.status.as_str())
+    .bind::<Integer, _>(update.attempts)
+    .bind::<Nullable<Text>, _>(update.last_error)
+    .bind::<Nullable<Text>, _>(update.upstream_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Copies an upstream id to the tenant's own column, where there is one.
+pub async fn store_handle(
+    conn: &mut AsyncPgConnection,
+    tenant: Uuid,
+    step: Step,
+    id: &str,
+) -> QueryResult<()> {
+    let target = tenants::table.find(tenant);
+    match step {
+        Step::AuthentikGroup => {
+            diesel::update(target)
+                .set(tenants::authentik_group_id.eq(id))
+                .execute(conn)
+                .await?
+        }
+        Step::StalwartDomain => {
+            diesel::update(target)
+                .set(tenants::stalwart_domain_id.eq(id))
+                .execute(conn)
+                .await?
+        }
+        Step::OcisSpace => {
+            diesel::update(target)
+                .set(tenants::ocis_space_id.eq(id))
+                .execute(conn)
+                .await?
+        }
+        // The customer id lives on the step (and on the subscription, once there is one).
+        Step::StripeCustomer => 0,
+    };
+    Ok(())
+}
+
+/// The steps of these tenants.
+pub async fn steps_of(
+    conn: &mut AsyncPgConnection,
+    tenant_ids: &[Uuid],
+) -> QueryResult<Vec<StepRow>> {
+    provisioning_steps::table
+        .filter(provisioning_steps::tenant_id.eq_any(tenant_ids))
+        .select(StepRow::as_select())
+        .load(conn)
+        .await
+}
+
+/// One step's row.
+pub async fn step(
+    conn: &mut AsyncPgConnection,
+    tenant: Uuid,
+    step: Step,
+) -> QueryResult<Option<StepRow>> {
+    provisioning_steps::table
+        .find((tenant, step.as_str()))
+        .select(StepRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// If no step of the tenant is pending or running, ends the run: a `pending` tenant whose
+/// steps are all `ok` or `skipped` becomes `active`; one terminal event says how it ended.
+/// Returns the events appended (none while steps are still open).
+pub async fn end_run_if_settled(
+    conn: &mut AsyncPgConnection,
+    tenant: &LockedTenant,
+) -> QueryResult<Vec<EventRow>> {
+    let rows = steps_of(conn, &[tenant.id]).await?;
+    let statuses: Vec<(Step, StepStatus)> = rows
+        .iter()
+        .filter_map(|r| Some((Step::parse(&r.step)?, StepStatus::parse(&r.status)?)))
+        .collect();
+    if statuses.iter().any(|(_, s)| !s.is_settled()) {
+        return Ok(Vec::new());
+    }
+    let failed: Vec<&str> = statuses
+        .iter()
+        .filter(|(_, s)| *s == StepStatus::Error)
+        .map(|(step, _)| step.as_str())
+        .collect();
+    let event = if failed.is_empty() {
+        let message = if tenant.status == "pending" {
+            diesel::update(tenants::table.find(tenant.id))
+                .set((
+                    tenants::status.eq("active"),
+                    tenants::updated_at.eq(diesel::dsl::now),
+                ))
+                .execute(conn)
+                .await?;
+            events::notify(conn, &Event::TenantChanged(tenant.id)).await?;
+            "provisioned: the tenant is active".to_owned()
+        } else {
+            format!("provisioned (the tenant stays {})", tenant.status)
+        };
+        NewEvent {
+            step: None,
+            status: StepStatus::Ok,
+            message,
+            terminal: true,
+        }
+    } else {
+        NewEvent {
+            step: None,
+            status: StepStatus::Error,
+            message: format!(
+                "{} of {} steps failed: {}",
+                failed.len(),
+                statuses.len(),
+                failed.join(", ")
+            ),
+            terminal: true,
+        }
+    };
+    append_events(conn, tenant.id, &[event]).await
+}
+
+/// The tenant's events after `after_seq`, oldest first, at most `limit`.
+pub async fn events_after(
+    conn: &mut AsyncPgConnection,
+    tenant: Uuid,
+    after_seq: i32,
+    limit: i64,
+) -> QueryResult<Vec<EventRow>> {
+    provisioning_events::table
+        .filter(
+            provisioning_events::tenant_id
+                .eq(tenant)
+                .and(provisioning_events::seq.gt(after_seq)),
+        )
+        .order(provisioning_events::seq.asc())
+        .limit(limit)
+        .select(EventRow::as_select())
+        .load(conn)
+        .await
+}
+
+/// The newest `limit` events of each tenant, in one statement (oldest first per tenant).
+pub async fn recent_events(
+    conn: &mut AsyncPgConnection,
+    tenant_ids: &[Uuid],
+    limit: i64,
+) -> QueryResult<Vec<EventRow>> {
+    diesel::sql_query(
+        "SELECT id, tenant_id, seq, step, status, message, terminal, at
+           FROM (SELECT e.*, row_number() OVER (PARTITION BY e.tenant_id ORDER BY e.seq DESC) AS rn
+                   FROM provisioning_events e WHERE e.tenant_id = ANY($1)) ranked
+          WHERE rn <= $2
+          ORDER BY tenant_id, seq",
+    )
+    .bind::<Array<diesel::sql_types::Uuid>, _>(tenant_ids)
+    .bind::<diesel::sql_types::BigInt, _>(limit)
+    .load(conn)
+    .await
+}
+
+/// Events by id (what NOTIFY carries).
+pub async fn events_by_ids(
+    conn: &mut AsyncPgConnection,
+    ids: &[i64],
+) -> QueryResult<Vec<EventRow>> {
+    provisioning_events::table
+        .filter(provisioning_events::id.eq_any(ids))
+        .select(EventRow::as_select())
+        .load(conn)
+        .await
+}
+
+/// The tenant's newest event.
+pub async fn latest_event(
+    conn: &mut AsyncPgConnection,
+    tenant: Uuid,
+) -> QueryResult<Option<EventRow>> {
+    provisioning_events::table
+        .filter(provisioning_events::tenant_id.eq(tenant))
+        .order(provisioning_events::seq.desc())
+        .select(EventRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}

@@ -1,0 +1,80 @@
+//! `reconcileTenant` and `retryProvisioningStep`: thin wrappers over
+//! `domain::provisioning::changes`.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, Object, SimpleObject};
+
+use super::types::ProvisioningStepName;
+use crate::config::Config;
+use crate::db::DbPool;
+use crate::domain::provisioning::changes;
+use crate::error::ApiResult;
+use crate::graphql::mutation_context::mutation_context;
+use crate::graphql::tenants::mutation::TenantPayload;
+use crate::graphql::tenants::types::Tenant;
+
+/// What `reconcileTenant` queued.
+#[derive(SimpleObject)]
+pub struct ReconcilePayload {
+    /// The tenant as it is now.
+    pub tenant: Tenant,
+    /// The steps queued to run again (steps already pending or running are left alone).
+    pub queued: Vec<ProvisioningStepName>,
+}
+
+/// Provisioning mutations.
+#[derive(Default)]
+pub struct ProvisioningMutation;
+
+#[Object]
+impl ProvisioningMutation {
+    /// Re-runs a tenant's provisioning (operators and the tenant's partner): every step not
+    /// already pending or running is queued again — failed ones to retry, finished ones to
+    /// repair drift (each step only creates what is missing upstream). Follow it with
+    /// `provisioningProgress`. Audited.
+    async fn reconcile_tenant(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The tenant's slug.")] tenant: String,
+    ) -> ApiResult<ReconcilePayload> {
+        let (actor, viewer) = mutation_context(ctx).await?;
+        let max_attempts = ctx.data_unchecked::<Arc<Config>>().jobs.max_attempts;
+        let (row, queued) = changes::reconcile(
+            ctx.data_unchecked::<DbPool>(),
+            &actor,
+            viewer,
+            tenant,
+            max_attempts,
+        )
+        .await?;
+        Ok(ReconcilePayload {
+            tenant: Tenant(row),
+            queued: queued.into_iter().map(Into::into).collect(),
+        })
+    }
+
+    /// Queues one provisioning step again (operators and the tenant's partner); refused with
+    /// `BAD_USER_INPUT` while the step is pending or running. Audited.
+    async fn retry_provisioning_step(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The tenant's slug.")] tenant: String,
+        #[graphql(desc = "The step to run again.")] step: ProvisioningStepName,
+    ) -> ApiResult<TenantPayload> {
+        let (actor, viewer) = mutation_context(ctx).await?;
+        let max_attempts = ctx.data_unchecked::<Arc<Config>>().jobs.max_attempts;
+        let row = changes::retry_step(
+            ctx.data_unchecked::<DbPool>(),
+            &actor,
+            viewer,
+            tenant,
+            step.into(),
+            max_attempts,
+        )
+        .await?;
+        Ok(TenantPayload {
+            tenant: Tenant(row),
+        })
+    }
+}
