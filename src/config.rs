@@ -77,6 +77,17 @@ pub struct DatabaseConfig {
     pub pool_wait_timeout: Duration,
 }
 
+/// WebSocket (`graphql-transport-ws`) settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebSocketConfig {
+    /// `WS_INIT_TIMEOUT_MS`: how long a client may take to send `connection_init` before the
+    /// socket is closed with 4408.
+    pub init_timeout: Duration,
+    /// `WS_SEND_TIMEOUT_MS`: how long one outgoing message may wait for the client to take it
+    /// before the socket is closed as a slow consumer (1008) and its operations stop.
+    pub send_timeout: Duration,
+}
+
 /// Token verification settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthConfig {
@@ -125,6 +136,8 @@ pub struct Config {
     pub graphql: GraphqlLimits,
     /// Token verification.
     pub auth: AuthConfig,
+    /// WebSocket timeouts.
+    pub websocket: WebSocketConfig,
     /// How long graceful shutdown waits for in-flight HTTP requests, and then for WebSocket
     /// connections to close, before dropping them.
     pub shutdown_grace: Duration,
@@ -191,8 +204,13 @@ impl Config {
                 message: "production needs real issuers; the development issuer is refused".into(),
             });
         }
+        let websocket = WebSocketConfig {
+            init_timeout: positive_ms(&env, "WS_INIT_TIMEOUT_MS", 10_000)?,
+            send_timeout: positive_ms(&env, "WS_SEND_TIMEOUT_MS", 10_000)?,
+        };
         Ok(Self {
             auth,
+            websocket,
             bind_addr: env.parsed("BIND_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
             data_dir: env
                 .get("DATA_DIR")
@@ -277,6 +295,19 @@ fn auth_config<F: Fn(&str) -> Option<String>>(env: &Env<'_, F>) -> Result<AuthCo
     })
 }
 
+/// A duration in milliseconds that must be at least 1.
+fn positive_ms<F: Fn(&str) -> Option<String>>(
+    env: &Env<'_, F>,
+    name: &'static str,
+    default: u64,
+) -> Result<Duration, ConfigError> {
+    let ms = env.parsed(name, default)?;
+    if ms == 0 {
+        return Err(invalid(name, "0", "at least 1"));
+    }
+    Ok(Duration::from_millis(ms))
+}
+
 /// Variable access that treats empty values as unset.
 struct Env<'a, F: Fn(&str) -> Option<String>>(&'a F);
 
@@ -329,6 +360,8 @@ mod tests {
         assert!(c.database.url.is_none());
         assert_eq!(c.graphql, GraphqlLimits::defaults(AppEnv::Development));
         assert!(c.graphql.introspection);
+        assert_eq!(c.websocket.init_timeout, Duration::from_secs(10));
+        assert_eq!(c.websocket.send_timeout, Duration::from_secs(10));
     }
 
     const ISSUER: (&str, &str) = ("AUTH_ISSUERS", "https://sso.example/application/o/portal/");
@@ -381,6 +414,10 @@ mod tests {
             "GRAPHQL_MAX_DEPTH"
         );
         assert_eq!(load(&[("APP_ENV", "staging")]).unwrap_err().name, "APP_ENV");
+        assert_eq!(
+            load(&[("WS_SEND_TIMEOUT_MS", "0")]).unwrap_err().name,
+            "WS_SEND_TIMEOUT_MS"
+        );
         assert_eq!(
             load(&[("DATABASE_POOL_SIZE", "0")]).unwrap_err().name,
             "DATABASE_POOL_SIZE"

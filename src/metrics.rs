@@ -77,6 +77,8 @@ pub struct Metrics {
     graphql_latency: [Histogram; 4],
     db_statements: AtomicU64,
     jobs: [AtomicU64; 4],
+    /// WebSocket connections and their operations.
+    pub websocket: WebSocketMetrics,
 }
 
 /// How a job attempt ended, for `platform_api_jobs_total`.
@@ -102,6 +104,88 @@ impl JobOutcome {
             Self::Dead => "dead",
             Self::Abandoned => "abandoned",
         }
+    }
+}
+
+/// Close codes the server sends, each counted separately.
+pub const WS_CLOSE_CODES: [u16; 10] = [1001, 1002, 1008, 1009, 4400, 4401, 4403, 4408, 4409, 4429];
+
+/// WebSocket gauges and counters.
+#[derive(Default)]
+pub struct WebSocketMetrics {
+    connections: AtomicU64,
+    operations: AtomicU64,
+    closes: [AtomicU64; WS_CLOSE_CODES.len()],
+}
+
+impl WebSocketMetrics {
+    /// A socket was upgraded.
+    pub fn connection_opened(&self) {
+        self.connections.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A socket's task ended.
+    pub fn connection_closed(&self) {
+        self.connections.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Sockets open now.
+    pub fn connections(&self) -> u64 {
+        self.connections.load(Ordering::Relaxed)
+    }
+
+    /// `n` operations started on sockets.
+    pub fn operations_started(&self, n: u64) {
+        self.operations.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// `n` operations ended on sockets.
+    pub fn operations_ended(&self, n: u64) {
+        self.operations.fetch_sub(n, Ordering::Relaxed);
+    }
+
+    /// Operations running on sockets now.
+    pub fn operations(&self) -> u64 {
+        self.operations.load(Ordering::Relaxed)
+    }
+
+    /// The server closed a socket with `code` (codes outside [`WS_CLOSE_CODES`] are not counted).
+    pub fn record_close(&self, code: u16) {
+        if let Some(i) = WS_CLOSE_CODES.iter().position(|c| *c == code) {
+            self.closes[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Sockets the server closed with `code` so far.
+    pub fn closes(&self, code: u16) -> u64 {
+        WS_CLOSE_CODES
+            .iter()
+            .position(|c| *c == code)
+            .map_or(0, |i| self.closes[i].load(Ordering::Relaxed))
+    }
+
+    fn render_into(&self, out: &mut String) -> std::fmt::Result {
+        let name = "platform_api_websocket_connections";
+        writeln!(out, "# HELP {name} WebSocket connections open.")?;
+        writeln!(out, "# TYPE {name} gauge")?;
+        writeln!(out, "{name} {}", self.connections())?;
+        let name = "platform_api_websocket_operations";
+        writeln!(
+            out,
+            "# HELP {name} Operations running on WebSocket connections."
+        )?;
+        writeln!(out, "# TYPE {name} gauge")?;
+        writeln!(out, "{name} {}", self.operations())?;
+        let name = "platform_api_websocket_closes_total";
+        writeln!(
+            out,
+            "# HELP {name} WebSocket connections the server closed, by close code."
+        )?;
+        writeln!(out, "# TYPE {name} counter")?;
+        for code in WS_CLOSE_CODES {
+            writeln!(out, "{name}{{code=\"{code}\"}} {}", self.closes(code))?;
+        }
+        Ok(())
     }
 }
 
@@ -220,6 +304,7 @@ impl Metrics {
                 self.jobs(outcome)
             )?;
         }
+        self.websocket.render_into(out)?;
         Ok(())
     }
 }
@@ -257,5 +342,27 @@ mod tests {
         m.record_statement();
         assert_eq!(m.db_statements(), 2);
         assert!(m.render().contains("platform_api_db_statements_total 2\n"));
+    }
+
+    #[test]
+    fn websocket_gauges_and_closes() {
+        let m = Metrics::default();
+        m.websocket.connection_opened();
+        m.websocket.operations_started(3);
+        m.websocket.operations_ended(1);
+        m.websocket.record_close(1008);
+        m.websocket.record_close(4242);
+        let text = m.render();
+        assert!(
+            text.contains("platform_api_websocket_connections 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("platform_api_websocket_operations 2\n"),
+            "{text}"
+        );
+        assert!(text.contains("platform_api_websocket_closes_total{code=\"1008\"} 1\n"));
+        assert!(text.contains("platform_api_websocket_closes_total{code=\"4409\"} 0\n"));
+        assert_eq!(m.websocket.closes(4242), 0);
     }
 }

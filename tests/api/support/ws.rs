@@ -63,6 +63,24 @@ impl WsClient {
             .expect("send");
     }
 
+    /// Sends a text message as is.
+    pub async fn send_text(&mut self, text: &str) {
+        self.socket.send(Message::text(text)).await.expect("send");
+    }
+
+    /// Sends a binary message.
+    pub async fn send_binary(&mut self, bytes: Vec<u8>) {
+        self.socket
+            .send(Message::binary(bytes))
+            .await
+            .expect("send");
+    }
+
+    /// The underlying socket, for tests that drive it by hand.
+    pub fn into_socket(self) -> WebSocketStream<MaybeTlsStream<TcpStream>> {
+        self.socket
+    }
+
     /// The next JSON message or the close frame, within 10 s.
     pub async fn next(&mut self) -> Incoming {
         let wait = async {

@@ -1,6 +1,10 @@
 //! GraphQL over WebSocket (`graphql-transport-ws`) on `/graphql`, authentication included.
+//! Every close code of the protocol is in `close_codes`, the caps in `limits`.
 
-use std::time::Duration;
+mod close_codes;
+mod limits;
+
+use std::time::{Duration, Instant};
 
 use platform_api::auth::dev_issuer::DevTokenRequest;
 use platform_api::metrics::OperationKind;
@@ -14,6 +18,55 @@ fn close_code(incoming: Incoming) -> u16 {
         Incoming::Closed(Some(frame)) => u16::from(frame.code),
         other => panic!("expected a close frame, got {other:?}"),
     }
+}
+
+/// Waits (generously) until `done` holds; the test fails if it never does.
+async fn wait_for(what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done() {
+        assert!(Instant::now() < deadline, "never happened: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Waits until the app has no socket open and no operation running on one: nothing leaked.
+async fn all_released(app: &TestApp) {
+    let ws = &app.state.metrics.websocket;
+    wait_for("every socket and operation released", || {
+        ws.connections() == 0 && ws.operations() == 0
+    })
+    .await;
+}
+
+/// A query over the socket answers `next` then `complete` for its id.
+async fn query(ws: &mut WsClient, id: &str) {
+    ws.send(json!({ "id": id, "type": "subscribe", "payload": { "query": "{ apiVersion }" } }))
+        .await;
+    match ws.next().await {
+        Incoming::Json(m) => {
+            assert_eq!((&m["type"], &m["id"]), (&json!("next"), &json!(id)), "{m}");
+            assert_eq!(
+                m["payload"]["data"]["apiVersion"],
+                env!("CARGO_PKG_VERSION")
+            );
+        }
+        other => panic!("expected next, got {other:?}"),
+    }
+    match ws.next().await {
+        Incoming::Json(m) => assert_eq!(
+            (&m["type"], &m["id"]),
+            (&json!("complete"), &json!(id)),
+            "{m}"
+        ),
+        other => panic!("expected complete, got {other:?}"),
+    }
+}
+
+/// A fresh connection still works: the app serves after whatever the test did.
+async fn still_serves(app: &TestApp) {
+    let mut ws =
+        WsClient::connect_authenticated(app.addr, &app.token("ws-user", "dezky-portal")).await;
+    query(&mut ws, "after").await;
 }
 
 #[tokio::test]
@@ -90,7 +143,7 @@ async fn init_without_a_valid_token_is_closed_with_4403() {
 }
 
 #[tokio::test]
-async fn subscribe_before_init_is_4401_and_garbage_is_4400() {
+async fn subscribe_before_init_is_4401_and_garbage_first_is_4400() {
     let app = TestApp::spawn().await;
     let mut ws = WsClient::connect(app.addr, Some("graphql-transport-ws"))
         .await
@@ -103,6 +156,18 @@ async fn subscribe_before_init_is_4401_and_garbage_is_4400() {
         .unwrap();
     ws.send(json!("not a message")).await;
     assert_eq!(close_code(ws.next().await), 4400);
+    let mut ws = WsClient::connect(app.addr, Some("graphql-transport-ws"))
+        .await
+        .unwrap();
+    ws.send(json!({ "type": "connection_init", "payload": "Bearer x" }))
+        .await;
+    assert_eq!(
+        close_code(ws.next().await),
+        4400,
+        "a payload must be an object"
+    );
+    let ws = &app.state.metrics.websocket;
+    assert_eq!((ws.closes(4401), ws.closes(4400)), (1, 2));
 }
 
 #[tokio::test]
