@@ -35,6 +35,7 @@ pub struct UpdateTenantInput {
     /// New primary domain; `null` clears it (the partner's staff, operators).
     pub primary_domain: MaybeUndefined<String>,
     /// Slug of a partner to attach to; `null` detaches (operators).
+    #[graphql(visible = "crate::graphql::audience::operator_only")]
     pub partner: MaybeUndefined<String>,
 }
 
@@ -86,6 +87,7 @@ impl TenantMutation {
 #[Object]
 impl TenantMutation {
     /// Creates a tenant (operators). Audited.
+    #[graphql(visible = "crate::graphql::audience::operator_only")]
     async fn create_tenant(
         &self,
         ctx: &Context<'_>,
@@ -149,6 +151,7 @@ impl TenantMutation {
 
     /// Ends a tenant for good; it is kept for the record and cannot be resumed (operators).
     /// Audited.
+    #[graphql(visible = "crate::graphql::audience::operator_only")]
     async fn terminate_tenant(
         &self,
         ctx: &Context<'_>,
