@@ -23,11 +23,21 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
-    /// Print the GraphQL schema (SDL) to stdout; `schema.graphql` is this output.
-    PrintSchema,
+    /// Print the GraphQL schema (SDL) to stdout; `schema.graphql` is this output. With
+    /// `--audience`, print what introspection shows that audience instead
+    /// (`codegen/schema.portal.graphql`, `codegen/schema.operator.graphql`).
+    PrintSchema(PrintSchemaArgs),
     /// Print a token signed by the development issuer (development only, and only while
     /// `AUTH_ISSUERS` is unset). Send it as `Authorization: Bearer <token>`.
     DevToken(DevTokenArgs),
+}
+
+#[derive(clap::Args)]
+struct PrintSchemaArgs {
+    /// Print one audience's view: `portal` (no operator-only field, mutation or type) or
+    /// `operator` (everything).
+    #[arg(long, value_parser = ["portal", "operator"])]
+    audience: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -57,9 +67,8 @@ const EMBEDDED_DATABASE: &str = "platform_api";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(Command::PrintSchema) = cli.command {
-        print!("{}", graphql::sdl());
-        return ExitCode::SUCCESS;
+    if let Some(Command::PrintSchema(args)) = &cli.command {
+        return print_schema(args);
     }
     if std::env::var("APP_ENV").as_deref() != Ok("production") {
         let _ = dotenvy::dotenv();
@@ -98,7 +107,7 @@ fn main() -> ExitCode {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve(config).await,
             Command::Migrate => migrate_only(config).await,
-            Command::PrintSchema | Command::DevToken(_) => unreachable!("handled above"),
+            Command::PrintSchema(_) | Command::DevToken(_) => unreachable!("handled above"),
         }
     });
     match result {
@@ -106,6 +115,28 @@ fn main() -> ExitCode {
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "exiting");
             eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints the whole SDL, or one audience's view of it.
+fn print_schema(args: &PrintSchemaArgs) -> ExitCode {
+    let view = match args.audience.as_deref() {
+        None => {
+            print!("{}", graphql::sdl());
+            return ExitCode::SUCCESS;
+        }
+        Some("operator") => graphql::audience::SchemaView::Operator,
+        Some(_) => graphql::audience::SchemaView::Portal,
+    };
+    match tokio::runtime::Builder::new_current_thread().build() {
+        Ok(runtime) => {
+            print!("{}", runtime.block_on(graphql::sdl::sdl_for(view)));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
             ExitCode::FAILURE
         }
     }

@@ -1,6 +1,7 @@
 //! The GraphQL schema: merged roots per area, limits, and the extensions that mask errors and
 //! record metrics.
 
+pub mod audience;
 pub mod audit;
 pub mod batch;
 pub mod billing;
@@ -20,6 +21,7 @@ pub mod pagination;
 pub mod partners;
 pub mod provisioning;
 pub mod scalars;
+pub mod sdl;
 pub mod system;
 pub mod tenants;
 pub mod totals;
@@ -76,7 +78,8 @@ pub fn schema_builder(limits: &GraphqlLimits) -> SchemaBuilder<Query, Mutation, 
     .data(pagination::PageLimits::from(limits))
     // Masking first: it wraps the others and gives their refusals a code.
     .extension(errors::ErrorMasking)
-    .extension(depth::DepthLimit(limits.max_depth));
+    .extension(depth::DepthLimit(limits.max_depth))
+    .extension(audience::ResolveView);
     if !limits.introspection {
         builder = builder.disable_introspection().disable_suggestions();
     }

@@ -27,7 +27,10 @@ impl SystemQuery {
     }
 
     /// How this server is configured and what it runs against (operators only).
-    #[graphql(guard = "Operator")]
+    #[graphql(
+        guard = "Operator",
+        visible = "crate::graphql::audience::operator_only"
+    )]
     async fn system_status(&self, ctx: &Context<'_>) -> ApiResult<SystemStatus> {
         let config = ctx.data_unchecked::<std::sync::Arc<Config>>();
         let mut conn = ctx.data_unchecked::<DbPool>().get().await?;

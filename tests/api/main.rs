@@ -2,6 +2,7 @@
 
 mod support;
 
+mod audience;
 mod audit;
 mod auth;
 mod binary;

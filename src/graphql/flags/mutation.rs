@@ -87,6 +87,7 @@ pub struct FlagMutation;
 #[Object]
 impl FlagMutation {
     /// Creates a feature flag (operators). Audited.
+    #[graphql(visible = "crate::graphql::audience::operator_only")]
     async fn create_feature_flag(
         &self,
         ctx: &Context<'_>,
@@ -108,6 +109,7 @@ impl FlagMutation {
 
     /// Changes a feature flag; new rules replace the old ones atomically (operators). Audited
     /// with the previous rules.
+    #[graphql(visible = "crate::graphql::audience::operator_only")]
     async fn update_feature_flag(
         &self,
         ctx: &Context<'_>,
@@ -131,6 +133,7 @@ impl FlagMutation {
 
     /// Archives a feature flag: kept, no longer evaluated; reads of it give `false`
     /// (operators). Audited.
+    #[graphql(visible = "crate::graphql::audience::operator_only")]
     async fn archive_feature_flag(
         &self,
         ctx: &Context<'_>,

@@ -18,7 +18,10 @@ pub struct FlagQuery;
 #[Object]
 impl FlagQuery {
     /// Every feature flag by key (operators). Archived flags only when asked.
-    #[graphql(guard = "Operator")]
+    #[graphql(
+        guard = "Operator",
+        visible = "crate::graphql::audience::operator_only"
+    )]
     async fn feature_flags(
         &self,
         ctx: &Context<'_>,
@@ -50,7 +53,10 @@ impl FlagQuery {
     }
 
     /// A feature flag by key, archived or not (operators).
-    #[graphql(guard = "Operator")]
+    #[graphql(
+        guard = "Operator",
+        visible = "crate::graphql::audience::operator_only"
+    )]
     async fn feature_flag(
         &self,
         ctx: &Context<'_>,

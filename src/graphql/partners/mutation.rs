@@ -83,6 +83,7 @@ impl PartnerMutation {
 #[Object]
 impl PartnerMutation {
     /// Creates a partner (operators). Audited.
+    #[graphql(visible = "crate::graphql::audience::operator_only")]
     async fn create_partner(
         &self,
         ctx: &Context<'_>,
@@ -106,6 +107,7 @@ impl PartnerMutation {
 
     /// Changes a partner (operators). Audited; contact and billing details are not copied
     /// into the log.
+    #[graphql(visible = "crate::graphql::audience::operator_only")]
     async fn update_partner(
         &self,
         ctx: &Context<'_>,
@@ -132,6 +134,7 @@ impl PartnerMutation {
     }
 
     /// Bars an active partner for now (operators). Audited.
+    #[graphql(visible = "crate::graphql::audience::operator_only")]
     async fn suspend_partner(
         &self,
         ctx: &Context<'_>,
@@ -141,6 +144,7 @@ impl PartnerMutation {
     }
 
     /// Lets a suspended partner back in (operators). Audited.
+    #[graphql(visible = "crate::graphql::audience::operator_only")]
     async fn resume_partner(
         &self,
         ctx: &Context<'_>,
@@ -151,6 +155,7 @@ impl PartnerMutation {
 
     /// Ends a partner for good (operators). Never deleted; its tenants are detached and
     /// become direct customers. Audited, with the detached tenants listed.
+    #[graphql(visible = "crate::graphql::audience::operator_only")]
     async fn terminate_partner(
         &self,
         ctx: &Context<'_>,

@@ -38,6 +38,7 @@ pub struct UpdateTenantInput {
     /// New primary domain; `null` clears it (the partner's staff, operators).
     pub primary_domain: MaybeUndefined<String>,
     /// Slug of a partner to attach to; `null` detaches (operators).
+    #[graphql(visible = "crate::graphql::audience::operator_only")]
     pub partner: MaybeUndefined<String>,
 }
 
@@ -91,6 +92,7 @@ impl TenantMutation {
     /// Creates a tenant (operators) in `PENDING`, and queues its provisioning (see
     /// `Tenant.provisioning` and `provisioningProgress`); it becomes `ACTIVE` once every step
     /// is done or skipped. Audited.
+    #[graphql(visible = "crate::graphql::audience::operator_only")]
     async fn create_tenant(
         &self,
         ctx: &Context<'_>,
@@ -161,6 +163,7 @@ impl TenantMutation {
 
     /// Ends a tenant for good; it is kept for the record and cannot be resumed (operators).
     /// Audited.
+    #[graphql(visible = "crate::graphql::audience::operator_only")]
     async fn terminate_tenant(
         &self,
         ctx: &Context<'_>,

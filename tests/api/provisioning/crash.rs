@@ -113,7 +113,7 @@ async fn a_killed_listener_comes_back_and_jobs_keep_running() {
     // Work queued right away runs, whether or not the listener is back yet.
     create_tenant(&app, "resilient", None).await;
     let state = settled(&app, "resilient").await;
-    assert_eq!(state["status"], "ACTIVE");
+    assert_eq!(state["status"], "ACTIVE", "{state:#}");
     wait_until("a new listener", || async {
         let pids = listener_pids(&app).await;
         pids.len() == 1 && pids[0] != old

@@ -101,7 +101,7 @@ async fn disabled_upstreams_and_a_missing_domain_are_skipped_honestly() {
     .await;
     create_tenant(&app, "solo", None).await;
     let state = settled(&app, "solo").await;
-    assert_eq!(state["status"], "ACTIVE");
+    assert_eq!(state["status"], "ACTIVE", "{state:#}");
     assert_eq!(step(&state, "STRIPE_CUSTOMER")["status"], "OK");
     for name in ["AUTHENTIK_GROUP", "STALWART_DOMAIN", "OCIS_SPACE"] {
         assert_eq!(step(&state, name)["status"], "SKIPPED", "{name}");

@@ -133,7 +133,9 @@ pub async fn wait_for(
     }
 }
 
-/// Waits until the run ended (a terminal event and no open step).
+/// Waits until the run ended (a terminal event and no open step), then reads the state
+/// again: one GraphQL query reads the tenant row and its events in separate statements, so
+/// the read that first sees the terminal event may hold the tenant row from just before.
 pub async fn settled(app: &TestApp, slug: &str) -> Value {
     wait_for(app, slug, "the run to end", |s| {
         let events = s["provisioning"]["events"].as_array().unwrap();
@@ -144,7 +146,8 @@ pub async fn settled(app: &TestApp, slug: &str) -> Value {
                 .iter()
                 .all(|st| st["status"] != "PENDING" && st["status"] != "RUNNING")
     })
-    .await
+    .await;
+    state(app, slug).await
 }
 
 /// The status of `step` in a state.

@@ -1,0 +1,271 @@
+//! One schema per audience: introspection answers each caller with its audience's view (over
+//! HTTP and WebSocket), and an operator-only field that the portal view hides is still refused
+//! when a portal caller names it anyway.
+
+use platform_api::graphql::audience::SchemaView;
+use platform_api::graphql::sdl::{INTROSPECTION, print, sdl_for};
+use serde_json::{Value, json};
+
+use crate::support::app::first_error_code;
+use crate::support::checks::{denied, token};
+use crate::support::ws::{Incoming, WsClient};
+use crate::support::{TestApp, seed};
+
+/// Every operator-only root field (by root type), and the types only they reach.
+const OPERATOR_ONLY_FIELDS: &[(&str, &str)] = &[
+    ("Query", "systemStatus"),
+    ("Query", "featureFlags"),
+    ("Query", "featureFlag"),
+    ("Mutation", "createTenant"),
+    ("Mutation", "terminateTenant"),
+    ("Mutation", "createPartner"),
+    ("Mutation", "updatePartner"),
+    ("Mutation", "suspendPartner"),
+    ("Mutation", "resumePartner"),
+    ("Mutation", "terminatePartner"),
+    ("Mutation", "createFeatureFlag"),
+    ("Mutation", "updateFeatureFlag"),
+    ("Mutation", "archiveFeatureFlag"),
+    ("UpdateTenantInput", "partner"),
+];
+const OPERATOR_ONLY_TYPES: &[&str] = &[
+    "SystemStatus",
+    "FeatureFlag",
+    "FeatureFlagConnection",
+    "FeatureFlagRule",
+    "FeatureFlagPayload",
+    "PartnerPayload",
+    "CreateTenantInput",
+    "CreatePartnerInput",
+    "UpdatePartnerInput",
+    "PartnerStatusInput",
+    "CreateFeatureFlagInput",
+];
+
+/// p-one owns acme; root is an operator, tadmin administers acme, pstaff is p-one's staff,
+/// outsider is an operator-audience caller without `platform_admin`.
+async fn world() -> TestApp {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db.connect().await;
+    let p1 = seed::partner(&mut conn, "p-one").await;
+    let acme = seed::tenant(&mut conn, "acme", Some(p1)).await;
+    seed::user(&mut conn, "root", true).await;
+    let tadmin = seed::user(&mut conn, "tadmin", false).await;
+    let pstaff = seed::user(&mut conn, "pstaff", false).await;
+    seed::user(&mut conn, "outsider", false).await;
+    seed::membership(&mut conn, tadmin, acme, "admin", "active").await;
+    seed::staff(&mut conn, pstaff, p1, "admin").await;
+    app
+}
+
+async fn introspect(app: &TestApp, bearer: Option<&str>) -> String {
+    let body = match bearer {
+        Some(t) => app.graphql_as(t, INTROSPECTION).await,
+        None => app.graphql(INTROSPECTION).await,
+    };
+    assert!(body.get("errors").is_none(), "{body}");
+    print(&body["data"]["__schema"])
+}
+
+/// The body of the type (or input) `name` in an SDL.
+fn block<'a>(sdl: &'a str, name: &str) -> &'a str {
+    ["type", "input"]
+        .iter()
+        .find_map(|kw| sdl.split(&format!("\n{kw} {name} {{")).nth(1))
+        .and_then(|rest| rest.split("\n}").next())
+        .unwrap_or_else(|| panic!("{name} is in the SDL"))
+}
+
+fn assert_portal_view(sdl: &str, who: &str) {
+    for (ty, field) in OPERATOR_ONLY_FIELDS {
+        let body = block(sdl, ty);
+        assert!(
+            ![format!("\n\t{field}:"), format!("\n\t{field}(")]
+                .iter()
+                .any(|f| body.contains(f.as_str())),
+            "{who} sees {ty}.{field}"
+        );
+    }
+    for name in OPERATOR_ONLY_TYPES {
+        let declared = [format!("type {name} "), format!("input {name} ")];
+        assert!(
+            !declared.iter().any(|d| sdl.contains(d.as_str())),
+            "{who} sees type {name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn portal_callers_and_anonymous_introspection_get_the_portal_view() {
+    let app = world().await;
+    let portal = sdl_for(SchemaView::Portal).await;
+    assert_portal_view(&portal, "the portal view");
+    for who in ["tadmin", "pstaff"] {
+        let sdl = introspect(&app, Some(&token(&app, who))).await;
+        assert_eq!(sdl, portal, "{who} (portal token) gets the portal view");
+    }
+    assert_eq!(
+        introspect(&app, None).await,
+        portal,
+        "no token: the portal view"
+    );
+    assert_eq!(
+        introspect(&app, Some("not.a.token")).await,
+        portal,
+        "an invalid token: the portal view, and introspection still answers"
+    );
+    // Targeted lookups follow the same view.
+    let t = token(&app, "pstaff");
+    let body = app
+        .graphql_as(
+            &t,
+            r#"{ status: __type(name: "SystemStatus") { name }
+                 flag: __type(name: "FeatureFlag") { name }
+                 mutation: __type(name: "Mutation") { fields { name } }
+                 input: __type(name: "UpdateTenantInput") { inputFields { name } } }"#,
+        )
+        .await;
+    assert!(body["data"]["status"].is_null(), "{body}");
+    assert!(body["data"]["flag"].is_null(), "{body}");
+    let names = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        names(&body["data"]["mutation"]["fields"]),
+        [
+            "updateTenant",
+            "suspendTenant",
+            "resumeTenant",
+            // Partner staff (portal audience) re-run their tenants' provisioning.
+            "reconcileTenant",
+            "retryProvisioningStep"
+        ]
+    );
+    assert_eq!(
+        names(&body["data"]["input"]["inputFields"]),
+        ["tenant", "name", "plan", "primaryDomain"]
+    );
+}
+
+#[tokio::test]
+async fn operator_audience_introspection_gets_the_whole_schema() {
+    let app = world().await;
+    let whole = platform_api::graphql::sdl();
+    for (ty, field) in OPERATOR_ONLY_FIELDS {
+        let body = block(&whole, ty);
+        assert!(
+            body.contains(&format!("\n\t{field}:")) || body.contains(&format!("\n\t{field}(")),
+            "the whole schema has {ty}.{field}"
+        );
+    }
+    let root = token(&app, "root");
+    assert_eq!(introspect(&app, Some(&root)).await, whole);
+    // The audience decides the view; the guards still decide what executes.
+    let outsider = app.token("outsider", "dezky-operator");
+    assert_eq!(introspect(&app, Some(&outsider)).await, whole);
+    let body = app
+        .graphql_as(&outsider, "{ systemStatus { environment } }")
+        .await;
+    assert_eq!(first_error_code(&body), "FORBIDDEN", "{body}");
+}
+
+#[tokio::test]
+async fn hidden_fields_are_still_refused_for_portal_callers() {
+    let app = world().await;
+    for who in ["pstaff", "tadmin"] {
+        let t = token(&app, who);
+        for query in [
+            "{ systemStatus { environment } }",
+            "{ featureFlags { totalCount } }",
+            r#"{ featureFlag(key: "beta") { key } }"#,
+        ] {
+            let body = app.graphql_as(&t, query).await;
+            assert_eq!(
+                first_error_code(&body),
+                "FORBIDDEN",
+                "{who}: {query}\n{body}"
+            );
+            assert!(body["data"].is_null(), "{who}: nothing answered: {body}");
+        }
+    }
+    let mutations = [
+        (
+            r#"mutation { createTenant(input: { slug: "new-co", name: "New" }) { tenant { slug } } }"#,
+            "tenant.create",
+        ),
+        (
+            r#"mutation { terminateTenant(input: { tenant: "acme" }) { tenant { slug } } }"#,
+            "tenant.terminate",
+        ),
+        (
+            r#"mutation { updateTenant(input: { tenant: "acme", partner: null }) { tenant { slug } } }"#,
+            "tenant.update",
+        ),
+        (
+            r#"mutation { createPartner(input: { slug: "p-two", name: "Two" }) { partner { slug } } }"#,
+            "partner.create",
+        ),
+        (
+            r#"mutation { updatePartner(input: { partner: "p-one", marginPct: 50 }) { partner { slug } } }"#,
+            "partner.update",
+        ),
+        (
+            r#"mutation { suspendPartner(input: { partner: "p-one" }) { partner { slug } } }"#,
+            "partner.suspend",
+        ),
+        (
+            r#"mutation { resumePartner(input: { partner: "p-one" }) { partner { slug } } }"#,
+            "partner.resume",
+        ),
+        (
+            r#"mutation { terminatePartner(input: { partner: "p-one" }) { partner { slug } } }"#,
+            "partner.terminate",
+        ),
+        (
+            r#"mutation { createFeatureFlag(input: { key: "beta", defaultValue: true }) { featureFlag { key } } }"#,
+            "feature_flag.create",
+        ),
+        (
+            r#"mutation { updateFeatureFlag(input: { key: "beta", enabled: false }) { featureFlag { key } } }"#,
+            "feature_flag.update",
+        ),
+        (
+            r#"mutation { archiveFeatureFlag(input: { key: "beta" }) { featureFlag { key } } }"#,
+            "feature_flag.archive",
+        ),
+    ];
+    for (mutation, action) in mutations {
+        // Partner staff are the portal's strongest callers.
+        denied(&app, Some("pstaff"), mutation, action, "FORBIDDEN").await;
+    }
+}
+
+async fn introspect_over_ws(app: &TestApp, token: &str) -> String {
+    let mut ws = WsClient::connect_authenticated(app.addr, token).await;
+    ws.send(json!({ "id": "1", "type": "subscribe", "payload": { "query": INTROSPECTION } }))
+        .await;
+    match ws.next().await {
+        Incoming::Json(m) if m["type"] == "next" => {
+            assert!(m["payload"].get("errors").is_none(), "{m}");
+            print(&m["payload"]["data"]["__schema"])
+        }
+        other => panic!("expected the introspection answer, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn websocket_introspection_follows_the_audience_too() {
+    let app = world().await;
+    assert_eq!(
+        introspect_over_ws(&app, &token(&app, "pstaff")).await,
+        sdl_for(SchemaView::Portal).await
+    );
+    assert_eq!(
+        introspect_over_ws(&app, &token(&app, "root")).await,
+        platform_api::graphql::sdl()
+    );
+}
