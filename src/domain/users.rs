@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::auth::claims::VerifiedToken;
 use crate::auth::viewer::{Membership, PartnerRole, Viewer};
+use crate::db::cached;
 use crate::domain::audit::{self, Actor, AuditEntry, Outcome};
 use crate::error::{AppError, AppResult};
 
@@ -67,12 +68,14 @@ pub async fn load_viewer(conn: &mut AsyncPgConnection, token: &VerifiedToken) ->
     // A concurrent first sign-in of the same subject can make the statement see no row
     // (the other insert is not in its snapshot): one retry sees it.
     for _ in 0..2 {
-        let rows: Vec<ViewerRow> = diesel::sql_query(VIEWER_SQL)
-            .bind::<Text, _>(&claims.sub)
-            .bind::<Nullable<Text>, _>(claims.email.as_deref())
-            .bind::<Nullable<Text>, _>(name.as_deref())
-            .load(conn)
-            .await?;
+        let rows: Vec<ViewerRow> = cached(
+            diesel::sql_query(VIEWER_SQL)
+                .bind::<Text, _>(&claims.sub)
+                .bind::<Nullable<Text>, _>(claims.email.as_deref())
+                .bind::<Nullable<Text>, _>(name.as_deref()),
+        )
+        .load(conn)
+        .await?;
         if let Some(row) = rows.into_iter().next() {
             let memberships: Vec<Membership> =
                 serde_json::from_value(row.memberships).map_err(AppError::internal)?;
