@@ -118,6 +118,9 @@ fi
 
 # ---------------------------------------------------------------------------- platform-api
 step "starting platform-api (release) on 127.0.0.1:$API_PORT"
+for port in "$API_PORT" "$PEER_PORT"; do
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && die "127.0.0.1:$port is already in use"
+done
 mkdir -p "$WORK/data"
 (cd "$WORK" && exec env DATABASE_URL="$DB_URL" BIND_ADDR="127.0.0.1:$API_PORT" DATA_DIR="$WORK/data" \
   APP_ENV=development RUST_LOG="${BENCH_RUST_LOG:-warn}" "$API" serve) >"$WORK/api.log" 2>&1 &
