@@ -15,7 +15,7 @@ PEER_PORT=${BENCH_PEER_PORT:-15000}
 RESULTS=$BENCH/results
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 PARTS=$WORK/parts/$STAMP
-API=$ROOT/target/release/platform-api
+API=${BENCH_API_BIN:-$ROOT/target/release/platform-api}
 DRIVER=$BENCH/driver/target/release/bench-driver
 export BENCH_RATE=${BENCH_RATE:-50}
 export BENCH_C1_SECS=${BENCH_C1_SECS:-10}
@@ -33,7 +33,7 @@ mkdir -p "$WORK" "$PARTS" "$RESULTS"
 # ---------------------------------------------------------------------------- build
 if [[ "${BENCH_SKIP_BUILD:-}" != 1 ]]; then
   step "building (release): platform-api, the driver, the peer"
-  (cd "$ROOT" && cargo build --release --locked --bin platform-api)
+  [[ -n "${BENCH_API_BIN:-}" ]] || (cd "$ROOT" && cargo build --release --locked --bin platform-api)
   (cd "$BENCH/driver" && cargo build --release --locked)
   (cd "$BENCH/peer" && npm ci --no-audit --no-fund --loglevel=error)
 fi
@@ -178,7 +178,7 @@ kill "$PEER_PID"; wait "$PEER_PID" 2>/dev/null || true
 
 # ---------------------------------------------------------------------------- report
 cat >"$PARTS/meta.json" <<JSON
-{"meta": {"at": "$STAMP", "commit": "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)",
+{"meta": {"at": "$STAMP", "commit": "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)", "binary": "$API",
   "dirty": $([[ -n $(git -C "$ROOT" status --porcelain -- src Cargo.toml 2>/dev/null) ]] && echo true || echo false),
   "cpus": $(nproc), "postgres": "$("${PSQL[@]}" -c 'SHOW server_version')",
   "node": "$(node --version)", "loadavg": "$(cut -d' ' -f1-3 /proc/loadavg)",
