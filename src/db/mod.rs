@@ -1,6 +1,7 @@
 //! Database access: the connection pool, migrations, the embedded cluster and the
 //! generated `schema.rs`.
 
+pub mod cached;
 pub mod embedded;
 pub mod migrate;
 pub mod models;
@@ -8,4 +9,5 @@ pub mod pool;
 #[rustfmt::skip]
 pub mod schema;
 
+pub use cached::cached;
 pub use pool::{DbConn, DbPool};

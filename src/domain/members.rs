@@ -5,6 +5,7 @@ use diesel::sql_types::{Array, BigInt, Nullable, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
+use crate::db::cached;
 use crate::db::models::MemberRow;
 
 /// The sort key of a member within its tenant: lower-cased email, then user id.
@@ -17,7 +18,8 @@ pub async fn pages_by_tenant(
     after: Option<&MemberKey>,
     limit: usize,
 ) -> QueryResult<Vec<MemberRow>> {
-    diesel::sql_query(
+    cached(
+        diesel::sql_query(
         "SELECT id, tenant_id, role, status, created_at, user_id, email, name
            FROM (SELECT m.id, m.tenant_id, m.role, m.status, m.created_at,
                         u.id AS user_id, u.email, u.name,
@@ -31,7 +33,8 @@ pub async fn pages_by_tenant(
     .bind::<Array<SqlUuid>, _>(tenant_ids)
     .bind::<Nullable<Text>, _>(after.map(|k| k.0.as_str()))
     .bind::<Nullable<SqlUuid>, _>(after.map(|k| k.1))
-    .bind::<BigInt, _>(i64::try_from(limit + 1).unwrap_or(i64::MAX))
+    .bind::<BigInt, _>(i64::try_from(limit + 1).unwrap_or(i64::MAX)),
+    )
     .load(conn)
     .await
 }

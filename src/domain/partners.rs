@@ -5,6 +5,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use crate::auth::Viewer;
+use crate::db::cached;
 use crate::db::models::PartnerRow;
 use crate::db::schema::partners;
 use crate::error::{AppError, AppResult};
@@ -112,11 +113,13 @@ pub async fn count(
 
 /// Partners by id (no scope: callers reach them through a visible tenant).
 pub async fn by_ids(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<PartnerRow>> {
-    partners::table
-        .filter(partners::id.eq_any(ids))
-        .select(PartnerRow::as_select())
-        .load(conn)
-        .await
+    cached(
+        partners::table
+            .filter(partners::id.eq_any(ids))
+            .select(PartnerRow::as_select()),
+    )
+    .load(conn)
+    .await
 }
 
 /// Tenants per partner, for each of `ids` (without `terminated` ones when

@@ -8,15 +8,23 @@ use uuid::Uuid;
 
 use crate::auth::claims::VerifiedToken;
 use crate::auth::viewer::{Membership, PartnerRole, Viewer};
+use crate::db::cached;
 use crate::domain::audit::{self, Actor, AuditEntry, Outcome};
 use crate::error::{AppError, AppResult};
 
 /// Upserts the user of `token` (email and name kept in sync) and loads what the Viewer
-/// needs, in one statement.
+/// needs, in one statement. The insert is only attempted when the user is missing or out of
+/// date: `ON CONFLICT DO UPDATE` locks the existing row even when its `WHERE` refuses the
+/// update, which made every request a write (a row lock, a transaction id, a WAL flush at
+/// commit) and serialised concurrent requests of one user.
 const VIEWER_SQL: &str = "
 WITH upserted AS (
     INSERT INTO users (authentik_subject, email, name)
-    VALUES ($1, COALESCE($2, ''), COALESCE($3, ''))
+    SELECT $1, COALESCE($2, ''), COALESCE($3, '')
+     WHERE NOT EXISTS (SELECT 1 FROM users
+                        WHERE authentik_subject = $1
+                          AND email = COALESCE($2, email)
+                          AND name = COALESCE($3, name))
     ON CONFLICT (authentik_subject) DO UPDATE
        SET email = COALESCE($2, users.email), name = COALESCE($3, users.name)
      WHERE users.email IS DISTINCT FROM COALESCE($2, users.email)
@@ -67,12 +75,14 @@ pub async fn load_viewer(conn: &mut AsyncPgConnection, token: &VerifiedToken) ->
     // A concurrent first sign-in of the same subject can make the statement see no row
     // (the other insert is not in its snapshot): one retry sees it.
     for _ in 0..2 {
-        let rows: Vec<ViewerRow> = diesel::sql_query(VIEWER_SQL)
-            .bind::<Text, _>(&claims.sub)
-            .bind::<Nullable<Text>, _>(claims.email.as_deref())
-            .bind::<Nullable<Text>, _>(name.as_deref())
-            .load(conn)
-            .await?;
+        let rows: Vec<ViewerRow> = cached(
+            diesel::sql_query(VIEWER_SQL)
+                .bind::<Text, _>(&claims.sub)
+                .bind::<Nullable<Text>, _>(claims.email.as_deref())
+                .bind::<Nullable<Text>, _>(name.as_deref()),
+        )
+        .load(conn)
+        .await?;
         if let Some(row) = rows.into_iter().next() {
             let memberships: Vec<Membership> =
                 serde_json::from_value(row.memberships).map_err(AppError::internal)?;

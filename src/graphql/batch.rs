@@ -5,29 +5,38 @@
 //! `FuturesUnordered` yields every 32 polls), so a wall-clock delay can split one logical batch
 //! in two, and how many SQL statements a request sends would depend on timing.
 //!
-//! [`Batcher`] instead waits until a full scheduler round has passed without a new key for that
-//! key type, then loads everything pending in one call. There is no sleep, so no added
+//! [`Batcher`] instead lets the first caller of a batch (the leader) wait, inside the request's
+//! own task, until a poll of that task has added no new key of that type, then loads
+//! everything pending in one call. The sibling resolvers that register keys are polled by the
+//! same task between the leader's yields, so the batch does not depend on thread timing (a
+//! batch gathered by a separately spawned task, on another worker thread, would fire whenever
+//! the OS paused the request's thread between two keys). There is no sleep, so no added
 //! latency either. It implements async-graphql's [`Loader`] contract, and never caches: a
-//! loader only batches.
+//! loader only batches. If a leader is dropped before it answers, its waiters elect a new one.
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 
 use async_graphql::dataloader::Loader;
 use tokio::sync::oneshot;
 
 type Waiter<V, E> = oneshot::Sender<Result<Option<V>, E>>;
+type PendingMap = Mutex<HashMap<TypeId, Box<dyn Any + Send>>>;
+type Types<K, V, E> = PhantomData<fn() -> (K, V, E)>;
 
 struct Pending<K, V, E> {
     waiters: Vec<(K, Waiter<V, E>)>,
+    /// A `load_one` call is gathering this batch.
+    leading: bool,
 }
 
 /// Batches `load_one` calls per key type into single `Loader::load` calls.
 pub struct Batcher<L> {
     loader: Arc<L>,
-    pending: Arc<Mutex<HashMap<TypeId, Box<dyn Any + Send>>>>,
+    pending: Arc<PendingMap>,
 }
 
 /// Most scheduler rounds a batch waits for stragglers.
@@ -48,64 +57,99 @@ impl<L: Send + Sync + 'static> Batcher<L> {
         K: Send + Sync + Hash + Eq + Clone + 'static,
         L: Loader<K>,
     {
-        let (tx, rx) = oneshot::channel();
-        let first = {
-            let mut map = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-            let entry = map.entry(TypeId::of::<K>()).or_insert_with(|| {
-                Box::new(Pending::<K, L::Value, L::Error> {
-                    waiters: Vec::new(),
-                })
-            });
-            let pending = entry
-                .downcast_mut::<Pending<K, L::Value, L::Error>>()
-                .expect("one type per TypeId");
-            pending.waiters.push((key, tx));
-            pending.waiters.len() == 1
-        };
-        if first {
-            let loader = Arc::clone(&self.loader);
-            let map = Arc::clone(&self.pending);
-            tokio::spawn(async move {
-                settle::<K, L::Value, L::Error>(&map).await;
-                let waiters = take::<K, L::Value, L::Error>(&map);
+        loop {
+            let (tx, rx) = oneshot::channel();
+            if register::<K, L::Value, L::Error>(&self.pending, key.clone(), tx) {
+                let leader = Leader::<K, L::Value, L::Error> {
+                    map: &self.pending,
+                    done: false,
+                    types: PhantomData,
+                };
+                settle::<K, L::Value, L::Error>(&self.pending).await;
+                let waiters = leader.take();
                 let mut keys: Vec<K> = waiters.iter().map(|(k, _)| k.clone()).collect();
                 dedup(&mut keys);
-                let result = loader.load(&keys).await;
+                let result = self.loader.load(&keys).await;
                 for (key, waiter) in waiters {
                     let _ = waiter.send(match &result {
                         Ok(values) => Ok(values.get(&key).cloned()),
                         Err(e) => Err(e.clone()),
                     });
                 }
-            });
+            }
+            match rx.await {
+                Ok(result) => return result,
+                // The leader was dropped before answering: register again.
+                Err(_) => continue,
+            }
         }
-        rx.await.expect("the batch task answers every waiter")
     }
 }
 
-fn len<K: 'static, V: 'static, E: 'static>(
-    map: &Mutex<HashMap<TypeId, Box<dyn Any + Send>>>,
-) -> usize {
+/// Adds a waiter; true when the caller must lead the batch.
+fn register<K: Send + 'static, V: Send + 'static, E: Send + 'static>(
+    map: &PendingMap,
+    key: K,
+    waiter: Waiter<V, E>,
+) -> bool {
+    let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
+    let entry = map.entry(TypeId::of::<K>()).or_insert_with(|| {
+        Box::new(Pending::<K, V, E> {
+            waiters: Vec::new(),
+            leading: false,
+        })
+    });
+    let pending = entry
+        .downcast_mut::<Pending<K, V, E>>()
+        .expect("one type per TypeId");
+    pending.waiters.push((key, waiter));
+    !std::mem::replace(&mut pending.leading, true)
+}
+
+/// The leader's claim on a batch: taking the waiters ends it; dropping it before that drops
+/// the waiters (they register again and elect a new leader).
+struct Leader<'a, K: 'static, V: 'static, E: 'static> {
+    map: &'a PendingMap,
+    done: bool,
+    types: Types<K, V, E>,
+}
+
+impl<K: 'static, V: 'static, E: 'static> Leader<'_, K, V, E> {
+    fn take(mut self) -> Vec<(K, Waiter<V, E>)> {
+        self.done = true;
+        take::<K, V, E>(self.map)
+    }
+}
+
+impl<K: 'static, V: 'static, E: 'static> Drop for Leader<'_, K, V, E> {
+    fn drop(&mut self) {
+        if !self.done {
+            drop(take::<K, V, E>(self.map));
+        }
+    }
+}
+
+fn len<K: 'static, V: 'static, E: 'static>(map: &PendingMap) -> usize {
     let map = map.lock().unwrap_or_else(|p| p.into_inner());
     map.get(&TypeId::of::<K>())
         .and_then(|e| e.downcast_ref::<Pending<K, V, E>>())
         .map_or(0, |p| p.waiters.len())
 }
 
-fn take<K: 'static, V: 'static, E: 'static>(
-    map: &Mutex<HashMap<TypeId, Box<dyn Any + Send>>>,
-) -> Vec<(K, Waiter<V, E>)> {
+/// Ends the current batch: its waiters, and no leader until the next key.
+fn take<K: 'static, V: 'static, E: 'static>(map: &PendingMap) -> Vec<(K, Waiter<V, E>)> {
     let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
     map.get_mut(&TypeId::of::<K>())
         .and_then(|e| e.downcast_mut::<Pending<K, V, E>>())
-        .map(|p| std::mem::take(&mut p.waiters))
+        .map(|p| {
+            p.leading = false;
+            std::mem::take(&mut p.waiters)
+        })
         .unwrap_or_default()
 }
 
-/// Yields until a scheduler round adds no key of this type (bounded).
-async fn settle<K: 'static, V: 'static, E: 'static>(
-    map: &Mutex<HashMap<TypeId, Box<dyn Any + Send>>>,
-) {
+/// Yields until a poll of the calling task adds no key of this type (bounded).
+async fn settle<K: 'static, V: 'static, E: 'static>(map: &PendingMap) {
     let mut last = len::<K, V, E>(map);
     for _ in 0..MAX_ROUNDS {
         tokio::task::yield_now().await;
@@ -157,6 +201,41 @@ mod tests {
             "a key the loader did not return is None"
         );
         assert_eq!(results[253], Ok(Some(6)), "duplicates share the answer");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn slow_siblings_in_one_task_are_one_batch() {
+        // Each sibling works a while before asking for its key (as resolvers do). A batch
+        // gathered on another worker thread would fire in such a gap; the leader, polled by
+        // the same task as its siblings, cannot.
+        let batcher = Batcher::new(Doubler(AtomicUsize::new(0)));
+        let results = futures_util::future::join_all((0..40u32).map(|k| {
+            let batcher = &batcher;
+            async move {
+                std::thread::sleep(std::time::Duration::from_micros(300));
+                batcher.load_one(k).await
+            }
+        }))
+        .await;
+        assert_eq!(batcher.loader.0.load(Ordering::SeqCst), 1, "one load call");
+        assert_eq!(results[39], Ok(Some(78)));
+    }
+
+    #[tokio::test]
+    async fn a_dropped_leader_hands_the_batch_over() {
+        use futures_util::FutureExt as _;
+        let batcher = Batcher::new(Doubler(AtomicUsize::new(0)));
+        let mut leader = Box::pin(batcher.load_one(1u32));
+        let mut follower = Box::pin(batcher.load_one(2u32));
+        assert!((&mut leader).now_or_never().is_none(), "the leader settles");
+        assert!(
+            (&mut follower).now_or_never().is_none(),
+            "the follower waits"
+        );
+        drop(leader);
+        assert_eq!(follower.await, Ok(Some(4)));
+        assert_eq!(batcher.loader.0.load(Ordering::SeqCst), 1);
+        assert_eq!(batcher.load_one(3u32).await, Ok(Some(6)), "batches go on");
     }
 
     #[tokio::test]

@@ -61,6 +61,11 @@ use guard::{CLOSE_BAD_MESSAGE, CLOSE_FORBIDDEN, Operations, Step};
 pub const PROTOCOL: &str = "graphql-transport-ws";
 /// Largest accepted client message (and frame).
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+/// Read buffer of a connection. tungstenite zero-fills its whole read buffer before each
+/// read, so every byte of it is resident for the life of the connection: the default
+/// (128 KiB) made an idle subscribed socket cost ~145 KiB. Larger messages still arrive (the
+/// buffer grows for a frame that needs it).
+const READ_BUFFER_BYTES: usize = 4 * 1024;
 /// Largest message the server sends; a larger operation result is replaced by an error.
 pub const MAX_OUTBOUND_BYTES: usize = 4 * 1024 * 1024;
 /// Outgoing bytes tungstenite gathers before writing to the socket.
@@ -103,6 +108,7 @@ pub fn upgrade(
         .protocols([PROTOCOL])
         .max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
+        .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(WRITE_BUFFER_BYTES)
         .max_write_buffer_size(MAX_WRITE_BUFFER_BYTES)
         .on_upgrade(move |socket| {

@@ -251,6 +251,34 @@ async fn me_creates_the_user_once_and_keeps_email_and_name_in_sync() {
         seed::count(&mut conn, "users WHERE authentik_subject = 'newcomer'").await,
         1
     );
+    // Nothing changed since: the next request neither updates nor locks the row (its xmax
+    // stays as it was), so reading the Viewer writes nothing.
+    diesel_async::RunQueryDsl::execute(
+        diesel::sql_query(
+            "CREATE TEMP TABLE before_xmax AS \
+             SELECT xmax::text AS x FROM users WHERE authentik_subject = 'newcomer'",
+        ),
+        &mut conn,
+    )
+    .await
+    .expect("snapshot xmax");
+    let body = app
+        .graphql_as(
+            &app.token_with(&second, Duration::from_secs(60)),
+            "{ me { user { email } } }",
+        )
+        .await;
+    assert_eq!(body["data"]["me"]["user"]["email"], "new@example.com");
+    assert_eq!(
+        seed::count(
+            &mut conn,
+            "users WHERE authentik_subject = 'newcomer' \
+             AND xmax::text = (SELECT x FROM before_xmax)"
+        )
+        .await,
+        1,
+        "the user's row was locked or rewritten by a request that changed nothing"
+    );
 }
 
 #[tokio::test]

@@ -194,3 +194,25 @@ async fn shutdown_closes_sockets_with_1001() {
     app.state.shutdown.cancel();
     assert_eq!(close_code(ws.next().await), 1001);
 }
+
+#[tokio::test]
+async fn messages_larger_than_the_read_buffer_arrive_whole() {
+    // The read buffer is 4 KiB; a 60 KiB operation (within the 64 KiB limit) still arrives
+    // in one piece and is answered.
+    let app = TestApp::spawn().await;
+    let token = app.token("ws-big", "dezky-portal");
+    let mut ws = WsClient::connect_authenticated(app.addr, &token).await;
+    let query = format!("{{ apiVersion }}\n#{}", "x".repeat(60 * 1024));
+    ws.send(json!({ "id": "big", "type": "subscribe", "payload": { "query": query } }))
+        .await;
+    match ws.next().await {
+        Incoming::Json(m) => {
+            assert_eq!(m["type"], "next", "{m}");
+            assert_eq!(
+                m["payload"]["data"]["apiVersion"],
+                env!("CARGO_PKG_VERSION")
+            );
+        }
+        other => panic!("expected next, got {other:?}"),
+    }
+}
