@@ -157,6 +157,9 @@ fi
 step "ws-idle: $BENCH_WS_CONNECTIONS subscribed WebSocket connections"
 "$DRIVER" ws-idle "${SERVER[@]}" --out "$PARTS/ws.json"
 
+step "provisioning: jobs/s through the workers, then event -> client latency over provisioningProgress"
+"$DRIVER" provisioning "${SERVER[@]}" --db-url "$DB_URL" --out "$PARTS/provisioning.json"
+
 kill "$API_PID"; wait "$API_PID" 2>/dev/null || true
 
 # ---------------------------------------------------------------------------- the peer
@@ -188,6 +191,6 @@ cat >"$PARTS/meta.json" <<JSON
 JSON
 step "results"
 "$DRIVER" report --out "$RESULTS/$STAMP.json" "$PARTS"/meta.json "$PARTS"/graph.json \
-  $( [[ -f $PARTS/floor.json ]] && echo "$PARTS/floor.json" ) "$PARTS"/ws.json "$PARTS"/peer.json
+  $( [[ -f $PARTS/floor.json ]] && echo "$PARTS/floor.json" ) "$PARTS"/ws.json "$PARTS"/provisioning.json "$PARTS"/peer.json
 cp "$RESULTS/$STAMP.json" "$RESULTS/latest.json"
 echo "written: bench/results/$STAMP.json (and latest.json)" >&2

@@ -7,6 +7,7 @@ mod graph;
 mod http;
 mod load;
 mod procstat;
+mod provisioning;
 mod report;
 mod tokens;
 mod ws_idle;
@@ -155,6 +156,26 @@ enum Cmd {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Jobs/s through the worker path (no upstream configured) and provisioning event →
+    /// client latency over `provisioningProgress`.
+    Provisioning {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// Database URL for psql (arranging and releasing jobs).
+        #[arg(long)]
+        db_url: String,
+        /// Tenants (four jobs each) of the jobs/s phase.
+        #[arg(long, env = "BENCH_PROV_TENANTS", default_value_t = 2500)]
+        jobs_tenants: usize,
+        /// Tenants followed in the latency phase.
+        #[arg(long, env = "BENCH_PROV_SUB_TENANTS", default_value_t = 100)]
+        sub_tenants: usize,
+        /// Subscribers (WebSocket connections) per followed tenant.
+        #[arg(long, env = "BENCH_PROV_PER_TENANT", default_value_t = 10)]
+        per_tenant: usize,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Merges parts into one results file and prints the table.
     Report {
         #[arg(long)]
@@ -280,6 +301,27 @@ async fn main() -> anyhow::Result<()> {
                 result.connections, result.kib_per_connection, result.failed
             );
             write(&out, json!({ "memory": { "ws": result } }))?;
+        }
+        Cmd::Provisioning {
+            server,
+            db_url,
+            jobs_tenants,
+            sub_tenants,
+            per_tenant,
+            out,
+        } => {
+            let target = server.target(None)?;
+            let signer = target.signer.as_ref().expect("a platform-api target signs");
+            let result = provisioning::run(
+                &server.addr,
+                signer,
+                &db_url,
+                jobs_tenants,
+                sub_tenants,
+                per_tenant,
+            )
+            .await?;
+            write(&out, json!({ "provisioning": result }))?;
         }
         Cmd::Report { out, parts } => {
             let mut all = report::load(&parts)?;
