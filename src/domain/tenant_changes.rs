@@ -101,8 +101,9 @@ impl Transition {
     }
 }
 
-/// `NOT_FOUND` unless the viewer may see the tenant; the row otherwise.
-async fn visible_tenant(
+/// `NOT_FOUND` unless the viewer may see the tenant; the row otherwise. Fills the audit
+/// entry's target, tenant and partner.
+pub(crate) async fn visible_tenant(
     conn: &mut AsyncPgConnection,
     viewer: &Viewer,
     slug: &str,

@@ -21,12 +21,7 @@ async fn runnable_tenant(
     slug: &str,
     audit: &mut AuditEntry,
 ) -> AppResult<TenantRow> {
-    audit.target_id = Some(slug.to_owned());
-    let row = crate::domain::tenants::visible_by_slug(conn, viewer, slug)
-        .await
-        .map_err(|e| audit.deny(e))?;
-    audit.tenant_id = Some(row.id);
-    audit.partner_id = row.partner_id;
+    let row = crate::domain::tenant_changes::visible_tenant(conn, viewer, slug, audit).await?;
     let staff = row.partner_id.is_some_and(|p| viewer.is_partner_staff(p));
     if !(viewer.is_operator() || staff) {
         return Err(audit.deny(AppError::Forbidden(
