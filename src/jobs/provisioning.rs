@@ -73,19 +73,7 @@ pub async fn run(env: &JobEnv, job: &ClaimedJob, worker: &str) -> anyhow::Result
                 .await?;
                 return Ok(None);
             };
-            let current = state::step(conn, tenant_id, step).await?;
-            state::set_step(
-                conn,
-                tenant_id,
-                step,
-                &StepUpdate {
-                    status: StepStatus::Running,
-                    attempts: attempt,
-                    last_error: current.as_ref().and_then(|c| c.last_error.as_deref()),
-                    upstream_id: None,
-                },
-            )
-            .await?;
+            let known_id = state::start_step(conn, tenant_id, step, attempt).await?;
             let message = if attempt == 1 {
                 "started".to_owned()
             } else {
@@ -97,7 +85,7 @@ pub async fn run(env: &JobEnv, job: &ClaimedJob, worker: &str) -> anyhow::Result
                 &[NewEvent::step(step, StepStatus::Running, message)],
             )
             .await?;
-            Ok(Some((tenant, current.and_then(|c| c.upstream_id))))
+            Ok(Some((tenant, known_id)))
         })
         .await?;
     drop(conn);

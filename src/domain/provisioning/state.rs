@@ -200,6 +200,27 @@ pub async fn set_step(
     Ok(())
 }
 
+/// Marks a step `running` for attempt `attempts`, keeping its last error, and returns the
+/// upstream id it already has, if any (one statement).
+pub async fn start_step(
+    conn: &mut AsyncPgConnection,
+    tenant: Uuid,
+    step: Step,
+    attempts: i32,
+) -> QueryResult<Option<String>> {
+    diesel::update(provisioning_steps::table.find((tenant, step.as_str())))
+        .set((
+            provisioning_steps::status.eq(StepStatus::Running.as_str()),
+            provisioning_steps::attempts.eq(attempts),
+            provisioning_steps::updated_at.eq(diesel::dsl::now),
+        ))
+        .returning(provisioning_steps::upstream_id)
+        .get_result::<Option<String>>(conn)
+        .await
+        .optional()
+        .map(Option::flatten)
+}
+
 /// Copies an upstream id to the tenant's own column, where there is one.
 pub async fn store_handle(
     conn: &mut AsyncPgConnection,
