@@ -81,6 +81,7 @@ impl Application {
         let schema = graphql::schema_builder(&config.graphql)
             .extension(graphql::observe::Observe::new(Arc::clone(&metrics)))
             .data(pool.clone())
+            .data(Arc::clone(&metrics))
             .data(Arc::clone(&auth))
             .data(Arc::clone(&config))
             .data(events.clone())

@@ -76,6 +76,7 @@ pub struct Metrics {
     graphql_errors: [AtomicU64; 4],
     graphql_latency: [Histogram; 4],
     db_statements: AtomicU64,
+    anonymous_mutations: AtomicU64,
     jobs: [AtomicU64; 4],
     /// WebSocket connections and their operations.
     pub websocket: WebSocketMetrics,
@@ -200,6 +201,17 @@ impl Metrics {
         self.graphql_latency[i].observe(elapsed);
     }
 
+    /// Counts one mutation attempted without valid credentials (refused before anything
+    /// ran, and not written to the audit log, so anonymous clients cannot fill it).
+    pub fn record_anonymous_mutation(&self) {
+        self.anonymous_mutations.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Mutations attempted without valid credentials so far.
+    pub fn anonymous_mutations(&self) -> u64 {
+        self.anonymous_mutations.load(Ordering::Relaxed)
+    }
+
     /// Counts one SQL statement sent to PostgreSQL.
     pub fn record_statement(&self) {
         self.db_statements.fetch_add(1, Ordering::Relaxed);
@@ -290,6 +302,16 @@ impl Metrics {
             out,
             "platform_api_db_statements_total {}",
             self.db_statements()
+        )?;
+        writeln!(
+            out,
+            "# HELP platform_api_anonymous_mutations_total Mutations refused for want of valid credentials (not audited)."
+        )?;
+        writeln!(out, "# TYPE platform_api_anonymous_mutations_total counter")?;
+        writeln!(
+            out,
+            "platform_api_anonymous_mutations_total {}",
+            self.anonymous_mutations()
         )?;
         writeln!(
             out,

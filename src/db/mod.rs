@@ -4,7 +4,6 @@
 pub mod cached;
 pub mod embedded;
 pub mod migrate;
-pub mod models;
 pub mod pool;
 #[rustfmt::skip]
 pub mod schema;

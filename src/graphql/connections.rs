@@ -1,29 +1,18 @@
-//! The named connection types of the schema. async-graphql's generic `Connection` registers
-//! its types without a description; these wrappers keep its edges and page info but give
-//! every connection type a name and a description of its own.
+//! Named connection types. async-graphql's generic `Connection` registers its types without a
+//! description; [`connection_type!`](crate::connection_type) wraps it with a name and a
+//! description of its own, keeping its edges and page info. Each area declares its
+//! connection types next to its types, with its own [`CountSource`] for `totalCount`.
 
-use async_graphql::connection::{Connection, CursorType, Edge, EmptyFields, PageInfo};
-use async_graphql::{Context, Object, OutputType};
+use async_graphql::connection::{Connection, CursorType, PageInfo};
+use async_graphql::{Context, OutputType};
 
 use crate::error::ApiResult;
-use crate::graphql::audit::types::AuditEvent;
-use crate::graphql::flags::types::FeatureFlag;
-use crate::graphql::members::types::Member;
 use crate::graphql::pagination::ConnectionFields;
-use crate::graphql::partners::types::Partner;
-use crate::graphql::tenants::types::Tenant;
-use crate::graphql::totals::Total;
 
-/// Where a connection's `totalCount` comes from.
+/// Where a connection's `totalCount` comes from (computed only when selected).
 pub trait CountSource: Send + Sync {
     /// The number of items in the whole list.
     fn count(&self, ctx: &Context<'_>) -> impl std::future::Future<Output = ApiResult<i64>> + Send;
-}
-
-impl CountSource for Total {
-    async fn count(&self, ctx: &Context<'_>) -> ApiResult<i64> {
-        Total::count(self, ctx).await
-    }
 }
 
 impl CountSource for ConnectionFields {
@@ -32,7 +21,8 @@ impl CountSource for ConnectionFields {
     }
 }
 
-fn page_info<T: OutputType>(c: &Connection<String, T, impl async_graphql::ObjectType>) -> PageInfo {
+/// The page info of a connection.
+pub fn page_info<T: OutputType>(c: &Connection<String, T>) -> PageInfo {
     PageInfo {
         has_previous_page: c.has_previous_page,
         has_next_page: c.has_next_page,
@@ -41,61 +31,52 @@ fn page_info<T: OutputType>(c: &Connection<String, T, impl async_graphql::Object
     }
 }
 
+/// Declares a named connection type: `connection_type!(/// doc NameConnection, Node, Count);`
+/// where `Count` implements [`CountSource`].
+#[macro_export]
 macro_rules! connection_type {
     ($(#[doc = $doc:literal])* $name:ident, $node:ty, $fields:ty) => {
         $(#[doc = $doc])*
-        pub struct $name(pub Connection<String, $node, $fields>);
+        pub struct $name(pub $crate::graphql::pagination::Paged<$node, $fields>);
 
         $(#[doc = $doc])*
-        #[Object]
+        #[async_graphql::Object]
         impl $name {
             /// The items of this page with their cursors.
-            async fn edges(&self) -> &[Edge<String, $node, EmptyFields>] {
-                &self.0.edges
+            async fn edges(
+                &self,
+            ) -> &[async_graphql::connection::Edge<
+                String,
+                $node,
+                async_graphql::connection::EmptyFields,
+            >] {
+                &self.0.connection.edges
             }
 
             /// The items of this page.
             async fn nodes(&self) -> Vec<&$node> {
-                self.0.edges.iter().map(|e| &e.node).collect()
+                self.0.connection.edges.iter().map(|e| &e.node).collect()
             }
 
             /// Where this page sits in the whole list.
-            async fn page_info(&self) -> PageInfo {
-                page_info(&self.0)
+            async fn page_info(&self) -> async_graphql::connection::PageInfo {
+                $crate::graphql::connections::page_info(&self.0.connection)
             }
 
             /// How many items the whole list holds (ignoring pagination); computed only when
             /// selected.
-            async fn total_count(&self, ctx: &Context<'_>) -> ApiResult<i64> {
-                self.0.additional_fields.count(ctx).await
+            async fn total_count(
+                &self,
+                ctx: &async_graphql::Context<'_>,
+            ) -> $crate::error::ApiResult<i64> {
+                $crate::graphql::connections::CountSource::count(&self.0.count, ctx).await
             }
         }
 
-        impl From<Connection<String, $node, $fields>> for $name {
-            fn from(c: Connection<String, $node, $fields>) -> Self {
-                Self(c)
+        impl From<$crate::graphql::pagination::Paged<$node, $fields>> for $name {
+            fn from(page: $crate::graphql::pagination::Paged<$node, $fields>) -> Self {
+                Self(page)
             }
         }
     };
 }
-
-connection_type!(
-    /// A page of tenants (a Relay connection).
-    TenantConnection, Tenant, Total
-);
-connection_type!(
-    /// A page of partners (a Relay connection).
-    PartnerConnection, Partner, Total
-);
-connection_type!(
-    /// A page of a tenant's members (a Relay connection).
-    MemberConnection, Member, Total
-);
-connection_type!(
-    /// A page of the audit log, newest first (a Relay connection).
-    AuditEventConnection, AuditEvent, ConnectionFields
-);
-connection_type!(
-    /// A page of feature flags (a Relay connection).
-    FeatureFlagConnection, FeatureFlag, Total
-);

@@ -8,46 +8,7 @@ use uuid::Uuid;
 
 use crate::error::AppError;
 
-/// The object types that carry global ids.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NodeType {
-    /// A person known to the platform.
-    User,
-    /// A customer organisation.
-    Tenant,
-    /// A reseller.
-    Partner,
-    /// A user's membership of a tenant.
-    Member,
-    /// An audit log entry (keyed by its serial number).
-    AuditEvent,
-}
-
-impl NodeType {
-    const ALL: [Self; 5] = [
-        Self::User,
-        Self::Tenant,
-        Self::Partner,
-        Self::Member,
-        Self::AuditEvent,
-    ];
-
-    /// The GraphQL type name, as encoded in the id.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::User => "User",
-            Self::Tenant => "Tenant",
-            Self::Partner => "Partner",
-            Self::Member => "Member",
-            Self::AuditEvent => "AuditEvent",
-        }
-    }
-
-    /// Whether rows of this type are keyed by a serial number rather than a UUID.
-    const fn serial(self) -> bool {
-        matches!(self, Self::AuditEvent)
-    }
-}
+pub use crate::graphql::node::NodeType;
 
 /// The key a global id carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,7 +76,8 @@ impl GlobalId {
         let text = String::from_utf8(bytes).map_err(|_| bad())?;
         let (name, key) = text.split_once(':').ok_or_else(bad)?;
         let ty = NodeType::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|t| t.name() == name)
             .ok_or_else(bad)?;
         let key = if ty.serial() {

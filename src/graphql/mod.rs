@@ -2,37 +2,36 @@
 //! record metrics.
 
 pub mod audience;
-pub mod audit;
 pub mod batch;
-pub mod billing;
 pub mod connections;
+pub mod context;
 pub mod depth;
 pub mod errors;
-pub mod flags;
-pub mod guards;
 pub mod ids;
 pub mod loaders;
-pub mod members;
 pub mod money;
-pub mod mutation_context;
 pub mod node;
 pub mod observe;
 pub mod pagination;
-pub mod partners;
-pub mod provisioning;
+pub mod patch;
 pub mod scalars;
 pub mod sdl;
 pub mod system;
-pub mod tenants;
-pub mod totals;
 pub mod viewer;
 
-use std::sync::Arc;
+// The areas: each a folder with its types, queries, mutations, loaders and `Node` source.
+pub mod audit;
+pub mod billing;
+pub mod flags;
+pub mod members;
+pub mod partners;
+pub mod provisioning;
+pub mod tenants;
+pub mod users;
 
 use async_graphql::{MergedObject, Schema, SchemaBuilder};
 
 use crate::config::GraphqlLimits;
-use crate::metrics::Metrics;
 
 /// The root of every query.
 #[derive(MergedObject, Default)]
@@ -66,7 +65,7 @@ pub struct Subscription(
 pub type ApiSchema = Schema<Query, Mutation, Subscription>;
 
 /// The schema with its limits and error masking, but no per-process data: what
-/// `print-schema` renders and what [`build_schema`] extends.
+/// `print-schema` renders and what `app::build` extends with its data and metrics.
 pub fn schema_builder(limits: &GraphqlLimits) -> SchemaBuilder<Query, Mutation, Subscription> {
     let mut builder = Schema::build(
         Query::default(),
@@ -84,13 +83,6 @@ pub fn schema_builder(limits: &GraphqlLimits) -> SchemaBuilder<Query, Mutation, 
         builder = builder.disable_introspection().disable_suggestions();
     }
     builder
-}
-
-/// The schema as the server runs it.
-pub fn build_schema(limits: &GraphqlLimits, metrics: Arc<Metrics>) -> ApiSchema {
-    schema_builder(limits)
-        .extension(observe::Observe::new(metrics))
-        .finish()
 }
 
 /// The SDL checked in as `schema.graphql`.

@@ -1,4 +1,5 @@
-//! Relay connections over keyset cursors.
+//! Relay connections over keyset cursors: the edge between Relay arguments and the domain's
+//! [`PageRequest`] (`crate::domain::page`).
 //!
 //! A list field takes `first/after` (forward) or `last/before` (backward), parses them with
 //! [`PageRequest::parse`], fetches `limit + 1` rows past the cursor in the request's
@@ -6,52 +7,12 @@
 //! (`base64url(json(sort key))`); a malformed one is `BAD_USER_INPUT` on its argument.
 
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::{ObjectType, OutputType, SimpleObject};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use async_graphql::{OutputType, SimpleObject};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::config::GraphqlLimits;
+pub use crate::domain::page::{Direction, PageLimits, PageRequest, decode_cursor, encode_cursor};
 use crate::error::AppError;
-
-/// Page size limits, from configuration (schema-wide data: the same for every caller).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PageLimits {
-    /// Page size when neither `first` nor `last` is given.
-    pub default: usize,
-    /// Largest page accepted.
-    pub max: usize,
-}
-
-impl From<&GraphqlLimits> for PageLimits {
-    fn from(limits: &GraphqlLimits) -> Self {
-        Self {
-            default: limits.default_page_size,
-            max: limits.max_page_size,
-        }
-    }
-}
-
-/// Which way a page is read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    /// `first`/`after`: ascending in the list's order, starting after the cursor.
-    Forward,
-    /// `last`/`before`: the rows just before the cursor (fetched descending, then reversed).
-    Backward,
-}
-
-/// A validated page request, generic over the list's sort key `K`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PageRequest<K> {
-    /// Read direction.
-    pub direction: Direction,
-    /// How many rows the page holds (fetch `limit + 1` to learn whether more exist).
-    pub limit: usize,
-    /// The sort key to start after (forward) or before (backward).
-    pub cursor: Option<K>,
-}
 
 /// Fields every connection carries besides edges and page info.
 #[derive(SimpleObject, Debug, Clone, Copy)]
@@ -112,25 +73,25 @@ impl<K: Serialize + DeserializeOwned> PageRequest<K> {
         }
     }
 
-    /// Builds the connection from the rows fetched for this request: up to `limit + 1` rows,
+    /// Builds the page from the rows fetched for this request: up to `limit + 1` rows,
     /// in the request's direction (descending for backward pages). `key` gives a row's sort key.
     pub fn connection<T: OutputType>(
         &self,
         rows: Vec<T>,
         total_count: i64,
         key: impl Fn(&T) -> K,
-    ) -> Connection<String, T, ConnectionFields> {
+    ) -> Paged<T, ConnectionFields> {
         self.connection_with(rows, ConnectionFields { total_count }, key)
     }
 
-    /// Like [`Self::connection`], with any object's fields added to the connection type
-    /// (e.g. a lazily computed `totalCount`).
-    pub fn connection_with<T: OutputType, F: ObjectType>(
+    /// Like [`Self::connection`], with the connection's `totalCount` from `count` (e.g.
+    /// computed only when selected).
+    pub fn connection_with<T: OutputType, C>(
         &self,
         mut rows: Vec<T>,
-        fields: F,
+        count: C,
         key: impl Fn(&T) -> K,
-    ) -> Connection<String, T, F> {
+    ) -> Paged<T, C> {
         let has_more = rows.len() > self.limit;
         rows.truncate(self.limit);
         let (has_previous, has_next) = match self.direction {
@@ -140,27 +101,21 @@ impl<K: Serialize + DeserializeOwned> PageRequest<K> {
                 (has_more, self.cursor.is_some())
             }
         };
-        let mut connection = Connection::with_additional_fields(has_previous, has_next, fields);
+        let mut connection = Connection::new(has_previous, has_next);
         connection.edges = rows
             .into_iter()
             .map(|row| Edge::new(encode_cursor(&key(&row)), row))
             .collect();
-        connection
+        Paged { connection, count }
     }
 }
 
-/// The opaque cursor for a sort key.
-pub fn encode_cursor<K: Serialize>(key: &K) -> String {
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(key).unwrap_or_default())
-}
-
-/// Decodes a cursor; anything malformed is `BAD_USER_INPUT` on `field`.
-pub fn decode_cursor<K: DeserializeOwned>(raw: &str, field: &str) -> Result<K, AppError> {
-    URL_SAFE_NO_PAD
-        .decode(raw)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .ok_or_else(|| AppError::bad_input(field, format!("`{field}` is not a valid cursor")))
+/// One page of a list: the Relay connection and where its `totalCount` comes from.
+pub struct Paged<T: OutputType, C> {
+    /// Edges and page info.
+    pub connection: Connection<String, T>,
+    /// The `totalCount` source (a `CountSource`).
+    pub count: C,
 }
 
 #[cfg(test)]
@@ -262,15 +217,19 @@ mod tests {
         let req = parse(Some(2), None, None, None).unwrap();
         let conn = req.connection(vec![1i64, 2, 3], 3, |n| (*n, String::new()));
         assert_eq!(
-            conn.edges.iter().map(|e| e.node).collect::<Vec<_>>(),
+            conn.connection
+                .edges
+                .iter()
+                .map(|e| e.node)
+                .collect::<Vec<_>>(),
             vec![1, 2]
         );
-        assert!(conn.has_next_page);
-        assert!(!conn.has_previous_page);
+        assert!(conn.connection.has_next_page);
+        assert!(!conn.connection.has_previous_page);
         let last = parse(Some(2), None, None, None)
             .unwrap()
             .connection(vec![1i64, 2], 2, |n| (*n, String::new()));
-        assert!(!last.has_next_page);
+        assert!(!last.connection.has_next_page);
     }
 
     #[test]
@@ -280,10 +239,14 @@ mod tests {
         // Fetched descending from the cursor: 9, 8, 7 (one extra).
         let conn = req.connection(vec![9i64, 8, 7], 9, |n| (*n, String::new()));
         assert_eq!(
-            conn.edges.iter().map(|e| e.node).collect::<Vec<_>>(),
+            conn.connection
+                .edges
+                .iter()
+                .map(|e| e.node)
+                .collect::<Vec<_>>(),
             vec![8, 9]
         );
-        assert!(conn.has_previous_page);
-        assert!(conn.has_next_page);
+        assert!(conn.connection.has_previous_page);
+        assert!(conn.connection.has_next_page);
     }
 }

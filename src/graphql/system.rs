@@ -5,7 +5,7 @@ use async_graphql::{Context, Object, SimpleObject};
 use crate::config::{AppEnv, Config};
 use crate::db::{DbPool, migrate};
 use crate::error::ApiResult;
-use crate::graphql::guards::Operator;
+use crate::graphql::context::Operator;
 
 /// Queries about the service itself.
 #[derive(Default)]

@@ -5,13 +5,13 @@ use std::sync::Arc;
 use async_graphql::{Context, Object, SimpleObject};
 
 use crate::auth::context::AuthServices;
-use crate::auth::viewer::{AccessLevel, MemberRole, MembershipStatus};
 use crate::auth::{Audience, ContextAuth, Viewer};
 use crate::db::DbPool;
+use crate::domain::members::{MemberRole, MembershipStatus};
+use crate::domain::partners::AccessLevel;
 use crate::domain::{self, audit::Actor};
 use crate::error::ApiResult;
-use crate::graphql::ids::{GlobalId, NodeType};
-use crate::graphql::node::User;
+use crate::graphql::users::types::User;
 use crate::request_id::RequestId;
 
 /// One of the caller's tenant memberships.
@@ -57,7 +57,7 @@ impl From<&Viewer> for ViewerObject {
     fn from(v: &Viewer) -> Self {
         Self {
             user: User {
-                id: GlobalId::new(NodeType::User, v.user_id).to_id(),
+                id: v.user_id,
                 email: v.email.clone(),
                 name: v.name.clone(),
             },

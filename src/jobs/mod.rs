@@ -1,11 +1,10 @@
-//! Durable jobs: a queue in PostgreSQL ([`queue`]), worked by tasks inside the server
+//! Durable jobs: a queue in PostgreSQL (its SQL is [`crate::domain::jobs`]), worked by tasks inside the server
 //! process ([`worker`]). What needs upstream work is queued in the transaction of the change
 //! that needs it (an outbox), so a rolled-back change queues nothing and a crash loses
 //! nothing. Job kinds: [`provisioning`] (one tenant provisioning step per job).
 
 pub mod config;
 pub mod provisioning;
-pub mod queue;
 pub mod worker;
 
 pub use config::JobsConfig;

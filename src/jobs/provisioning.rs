@@ -10,9 +10,10 @@
 use diesel_async::AsyncConnection;
 
 use super::JobEnv;
-use super::queue::{self, ClaimedJob, Settle};
+use crate::domain::jobs::{self as queue, ClaimedJob, Settle};
 use crate::domain::provisioning::state::{self, LockedTenant, NewEvent, StepJob, StepUpdate};
 use crate::domain::provisioning::{Step, StepStatus};
+use crate::domain::tenants::TenantStatus;
 use crate::metrics::JobOutcome;
 use crate::upstream::{authentik, ocis, stripe};
 
@@ -46,7 +47,7 @@ impl Failure {
 pub async fn run(env: &JobEnv, job: &ClaimedJob, worker: &str) -> anyhow::Result<JobOutcome> {
     let parsed = serde_json::from_value::<StepJob>(job.payload.clone())
         .ok()
-        .and_then(|p| Some((p.tenant, Step::parse(&p.step)?)));
+        .map(|p| (p.tenant, p.step));
     let Some((tenant_id, step)) = parsed else {
         // Nothing can ever run this job: dead-letter it.
         return settle_only(
@@ -99,7 +100,7 @@ pub async fn run(env: &JobEnv, job: &ClaimedJob, worker: &str) -> anyhow::Result
             message: format!("no attempt finished in {} tries", job.max_attempts),
             retryable: false,
         })
-    } else if tenant.status == "terminated" {
+    } else if tenant.status == TenantStatus::Terminated {
         Ok(Achieved::Skipped("the tenant is terminated".into()))
     } else {
         perform(env, step, &tenant, known_id).await

@@ -14,8 +14,8 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::JobsConfig;
-use super::queue::{self, ClaimedJob};
 use crate::db::DbPool;
+use crate::domain::jobs::{self as queue, ClaimedJob};
 use crate::events::{Event, EventHub};
 use crate::metrics::{JobOutcome, Metrics};
 use crate::upstream::Upstreams;

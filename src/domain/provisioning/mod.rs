@@ -13,88 +13,46 @@ pub mod state;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use uuid::Uuid;
+
+use crate::domain::ids::TenantId;
 
 use crate::db::schema::{provisioning_events, provisioning_steps};
 
-/// One upstream object a tenant needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Step {
-    /// The tenant's group in Authentik (single sign-on).
-    AuthentikGroup,
-    /// The tenant's primary mail domain in Stalwart (skipped without a primary domain).
-    StalwartDomain,
-    /// The tenant's project space in oCIS (files).
-    OcisSpace,
-    /// The tenant's customer in Stripe (billing).
-    StripeCustomer,
-}
-
-impl Step {
-    /// Every step, in the order a run lists them.
-    pub const ALL: [Self; 4] = [
-        Self::AuthentikGroup,
-        Self::StalwartDomain,
-        Self::OcisSpace,
-        Self::StripeCustomer,
-    ];
-
-    /// The database value.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::AuthentikGroup => "authentik_group",
-            Self::StalwartDomain => "stalwart_domain",
-            Self::OcisSpace => "ocis_space",
-            Self::StripeCustomer => "stripe_customer",
-        }
-    }
-
-    /// From the database value.
-    pub fn parse(value: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == value)
+crate::text_enum! {
+    /// One upstream object a tenant needs.
+    #[derive(async_graphql::Enum, PartialOrd, Ord)]
+    #[graphql(name = "ProvisioningStepName")]
+    pub enum Step {
+        /// The tenant's group in Authentik (single sign-on).
+        AuthentikGroup = "authentik_group",
+        /// The tenant's primary mail domain in Stalwart; skipped when the tenant has none.
+        StalwartDomain = "stalwart_domain",
+        /// The tenant's project space in oCIS (files).
+        OcisSpace = "ocis_space",
+        /// The tenant's customer in Stripe (billing).
+        StripeCustomer = "stripe_customer",
     }
 }
 
-/// Where a step stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum StepStatus {
-    /// Queued, or waiting for its next attempt.
-    Pending,
-    /// A worker is on it.
-    Running,
-    /// The upstream object exists.
-    Ok,
-    /// Nothing to do (the upstream is not configured, or the tenant does not need it).
-    Skipped,
-    /// Failed after its last attempt; `reconcileTenant` or `retryProvisioningStep` re-runs it.
-    Error,
+crate::text_enum! {
+    /// Where a provisioning step stands.
+    #[derive(async_graphql::Enum)]
+    #[graphql(name = "ProvisioningStatus")]
+    pub enum StepStatus {
+        /// Queued, or waiting for its next attempt after a failure.
+        Pending = "pending",
+        /// A worker is on it.
+        Running = "running",
+        /// Done: the upstream object exists.
+        Ok = "ok",
+        /// Nothing to do: the upstream is not configured, or the tenant does not need it.
+        Skipped = "skipped",
+        /// Failed after its last attempt; `reconcileTenant` or `retryProvisioningStep` re-runs it.
+        Error = "error",
+    }
 }
 
 impl StepStatus {
-    /// The database value.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Running => "running",
-            Self::Ok => "ok",
-            Self::Skipped => "skipped",
-            Self::Error => "error",
-        }
-    }
-
-    /// From the database value.
-    pub fn parse(value: &str) -> Option<Self> {
-        [
-            Self::Pending,
-            Self::Running,
-            Self::Ok,
-            Self::Skipped,
-            Self::Error,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == value)
-    }
-
     /// Whether the step is done with (for this run).
     pub const fn is_settled(self) -> bool {
         !matches!(self, Self::Pending | Self::Running)
@@ -106,11 +64,11 @@ impl StepStatus {
 #[diesel(table_name = provisioning_steps)]
 pub struct StepRow {
     /// The tenant.
-    pub tenant_id: Uuid,
-    /// [`Step`] value.
-    pub step: String,
-    /// [`StepStatus`] value.
-    pub status: String,
+    pub tenant_id: TenantId,
+    /// Which step.
+    pub step: Step,
+    /// Where it stands.
+    pub status: StepStatus,
     /// Attempts of the current run.
     pub attempts: i32,
     /// The last failure's message.
@@ -128,13 +86,13 @@ pub struct EventRow {
     /// Global id (what NOTIFY carries).
     pub id: i64,
     /// The tenant.
-    pub tenant_id: Uuid,
+    pub tenant_id: TenantId,
     /// Per-tenant sequence number, from 1.
     pub seq: i32,
-    /// [`Step`] value; `None` for the tenant as a whole.
-    pub step: Option<String>,
-    /// [`StepStatus`] value.
-    pub status: String,
+    /// The step; `None` for the tenant as a whole.
+    pub step: Option<Step>,
+    /// Its status.
+    pub status: StepStatus,
     /// What happened, for people.
     pub message: Option<String>,
     /// The last event of a run.
@@ -150,7 +108,7 @@ mod tests {
     #[test]
     fn values_round_trip() {
         for step in Step::ALL {
-            assert_eq!(Step::parse(step.as_str()), Some(step));
+            assert_eq!(Step::parse(step.as_str()), Some(*step));
         }
         assert_eq!(Step::parse("nope"), None);
         for status in ["pending", "running", "ok", "skipped", "error"] {

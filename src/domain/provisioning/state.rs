@@ -8,12 +8,13 @@
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Bool, Integer, Nullable, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use uuid::Uuid;
 
 use super::{EventRow, Step, StepRow, StepStatus};
 use crate::db::schema::{provisioning_events, provisioning_steps, tenants};
+use crate::domain::ids::TenantId;
+use crate::domain::jobs::{self as queue, NewJob};
+use crate::domain::tenants::TenantStatus;
 use crate::events::{self, Event};
-use crate::jobs::queue::{self, NewJob};
 
 /// The job kind that runs one step.
 pub const JOB_KIND: &str = "provisioning_step";
@@ -22,9 +23,9 @@ pub const JOB_KIND: &str = "provisioning_step";
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StepJob {
     /// The tenant.
-    pub tenant: Uuid,
-    /// [`Step::as_str`].
-    pub step: String,
+    pub tenant: TenantId,
+    /// The step (its database spelling in the payload).
+    pub step: Step,
 }
 
 /// What a step needs of its tenant, read under the row's lock.
@@ -32,13 +33,13 @@ pub struct StepJob {
 #[diesel(table_name = tenants)]
 pub struct LockedTenant {
     /// Id.
-    pub id: Uuid,
+    pub id: TenantId,
     /// Slug.
     pub slug: String,
     /// Name.
     pub name: String,
     /// Status.
-    pub status: String,
+    pub status: TenantStatus,
     /// Primary mail domain.
     pub primary_domain: Option<String>,
     /// oCIS drive id, once created.
@@ -49,7 +50,7 @@ pub struct LockedTenant {
 /// key checks of other tables still pass) and reads it.
 pub async fn lock_tenant(
     conn: &mut AsyncPgConnection,
-    id: Uuid,
+    id: TenantId,
 ) -> QueryResult<Option<LockedTenant>> {
     tenants::table
         .find(id)
@@ -89,14 +90,14 @@ impl NewEvent {
 /// commit (two statements). The caller holds the tenant's lock.
 pub async fn append_events(
     conn: &mut AsyncPgConnection,
-    tenant: Uuid,
+    tenant: TenantId,
     new: &[NewEvent],
 ) -> QueryResult<Vec<EventRow>> {
     if new.is_empty() {
         return Ok(Vec::new());
     }
-    let steps: Vec<Option<&str>> = new.iter().map(|e| e.step.map(Step::as_str)).collect();
-    let statuses: Vec<&str> = new.iter().map(|e| e.status.as_str()).collect();
+    let steps: Vec<Option<Step>> = new.iter().map(|e| e.step).collect();
+    let statuses: Vec<StepStatus> = new.iter().map(|e| e.status).collect();
     let messages: Vec<&str> = new.iter().map(|e| e.message.as_str()).collect();
     let terminal: Vec<bool> = new.iter().map(|e| e.terminal).collect();
     let mut rows: Vec<EventRow> = diesel::sql_query(
@@ -126,20 +127,20 @@ pub async fn append_events(
 /// tenant's lock (or just inserted the tenant).
 pub async fn queue_steps(
     conn: &mut AsyncPgConnection,
-    tenant: Uuid,
+    tenant: TenantId,
     steps: &[Step],
     max_attempts: u32,
     why: &str,
 ) -> QueryResult<Vec<EventRow>> {
-    let names: Vec<&str> = steps.iter().map(|s| s.as_str()).collect();
     diesel::sql_query(
         "INSERT INTO provisioning_steps (tenant_id, step)
          SELECT $1, unnest($2::text[])
          ON CONFLICT (tenant_id, step) DO UPDATE
-            SET status = 'pending', attempts = 0, last_error = NULL, updated_at = now()",
+            SET status = $3, attempts = 0, last_error = NULL, updated_at = now()",
     )
     .bind::<diesel::sql_types::Uuid, _>(tenant)
-    .bind::<Array<Text>, _>(&names)
+    .bind::<Array<Text>, _>(steps)
+    .bind::<Text, _>(StepStatus::Pending)
     .execute(conn)
     .await?;
     let jobs: Vec<NewJob> = steps
@@ -148,7 +149,7 @@ pub async fn queue_steps(
             kind: JOB_KIND,
             payload: serde_json::to_value(StepJob {
                 tenant,
-                step: step.as_str().to_owned(),
+                step: *step,
             })
             .expect("a step job serializes"),
             dedupe_key: Some(format!("provisioning:{tenant}:{}", step.as_str())),
@@ -179,7 +180,7 @@ pub struct StepUpdate<'a> {
 /// Writes a step's state (one statement).
 pub async fn set_step(
     conn: &mut AsyncPgConnection,
-    tenant: Uuid,
+    tenant: TenantId,
     step: Step,
     update: &StepUpdate<'_>,
 ) -> QueryResult<()> {
@@ -190,8 +191,8 @@ pub async fn set_step(
           WHERE tenant_id = $1 AND step = $2",
     )
     .bind::<diesel::sql_types::Uuid, _>(tenant)
-    .bind::<Text, _>(step.as_str())
-    .bind::<Text, _>(update.status.as_str())
+    .bind::<Text, _>(step)
+    .bind::<Text, _>(update.status)
     .bind::<Integer, _>(update.attempts)
     .bind::<Nullable<Text>, _>(update.last_error)
     .bind::<Nullable<Text>, _>(update.upstream_id)
@@ -204,13 +205,13 @@ pub async fn set_step(
 /// upstream id it already has, if any (one statement).
 pub async fn start_step(
     conn: &mut AsyncPgConnection,
-    tenant: Uuid,
+    tenant: TenantId,
     step: Step,
     attempts: i32,
 ) -> QueryResult<Option<String>> {
-    diesel::update(provisioning_steps::table.find((tenant, step.as_str())))
+    diesel::update(provisioning_steps::table.find((tenant, step)))
         .set((
-            provisioning_steps::status.eq(StepStatus::Running.as_str()),
+            provisioning_steps::status.eq(StepStatus::Running),
             provisioning_steps::attempts.eq(attempts),
             provisioning_steps::updated_at.eq(diesel::dsl::now),
         ))
@@ -224,7 +225,7 @@ pub async fn start_step(
 /// Copies an upstream id to the tenant's own column, where there is one.
 pub async fn store_handle(
     conn: &mut AsyncPgConnection,
-    tenant: Uuid,
+    tenant: TenantId,
     step: Step,
     id: &str,
 ) -> QueryResult<()> {
@@ -257,7 +258,7 @@ pub async fn store_handle(
 /// The steps of these tenants.
 pub async fn steps_of(
     conn: &mut AsyncPgConnection,
-    tenant_ids: &[Uuid],
+    tenant_ids: &[TenantId],
 ) -> QueryResult<Vec<StepRow>> {
     provisioning_steps::table
         .filter(provisioning_steps::tenant_id.eq_any(tenant_ids))
@@ -269,11 +270,11 @@ pub async fn steps_of(
 /// One step's row.
 pub async fn step(
     conn: &mut AsyncPgConnection,
-    tenant: Uuid,
+    tenant: TenantId,
     step: Step,
 ) -> QueryResult<Option<StepRow>> {
     provisioning_steps::table
-        .find((tenant, step.as_str()))
+        .find((tenant, step))
         .select(StepRow::as_select())
         .first(conn)
         .await
@@ -288,10 +289,7 @@ pub async fn end_run_if_settled(
     tenant: &LockedTenant,
 ) -> QueryResult<Vec<EventRow>> {
     let rows = steps_of(conn, &[tenant.id]).await?;
-    let statuses: Vec<(Step, StepStatus)> = rows
-        .iter()
-        .filter_map(|r| Some((Step::parse(&r.step)?, StepStatus::parse(&r.status)?)))
-        .collect();
+    let statuses: Vec<(Step, StepStatus)> = rows.iter().map(|r| (r.step, r.status)).collect();
     if statuses.iter().any(|(_, s)| !s.is_settled()) {
         return Ok(Vec::new());
     }
@@ -301,15 +299,15 @@ pub async fn end_run_if_settled(
         .map(|(step, _)| step.as_str())
         .collect();
     let event = if failed.is_empty() {
-        let message = if tenant.status == "pending" {
+        let message = if tenant.status == TenantStatus::Pending {
             diesel::update(tenants::table.find(tenant.id))
                 .set((
-                    tenants::status.eq("active"),
+                    tenants::status.eq(TenantStatus::Active),
                     tenants::updated_at.eq(diesel::dsl::now),
                 ))
                 .execute(conn)
                 .await?;
-            events::notify(conn, &Event::TenantChanged(tenant.id)).await?;
+            events::notify(conn, &Event::TenantChanged(tenant.id.uuid())).await?;
             "provisioned: the tenant is active".to_owned()
         } else {
             format!("provisioned (the tenant stays {})", tenant.status)
@@ -339,7 +337,7 @@ pub async fn end_run_if_settled(
 /// The tenant's events after `after_seq`, oldest first, at most `limit`.
 pub async fn events_after(
     conn: &mut AsyncPgConnection,
-    tenant: Uuid,
+    tenant: TenantId,
     after_seq: i32,
     limit: i64,
 ) -> QueryResult<Vec<EventRow>> {
@@ -359,7 +357,7 @@ pub async fn events_after(
 /// The newest `limit` events of each tenant, in one statement (oldest first per tenant).
 pub async fn recent_events(
     conn: &mut AsyncPgConnection,
-    tenant_ids: &[Uuid],
+    tenant_ids: &[TenantId],
     limit: i64,
 ) -> QueryResult<Vec<EventRow>> {
     diesel::sql_query(
@@ -390,7 +388,7 @@ pub async fn events_by_ids(
 /// The tenant's newest event.
 pub async fn latest_event(
     conn: &mut AsyncPgConnection,
-    tenant: Uuid,
+    tenant: TenantId,
 ) -> QueryResult<Option<EventRow>> {
     provisioning_events::table
         .filter(provisioning_events::tenant_id.eq(tenant))

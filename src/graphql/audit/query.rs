@@ -1,13 +1,14 @@
 //! `auditEvents`.
 
-use crate::graphql::connections::AuditEventConnection;
 use async_graphql::{Context, Object};
 
 use crate::auth::ContextAuth;
 use crate::db::DbPool;
-use crate::domain::audit_query::{self, AuditFilter, AuditScope, EventKey, PageWindow, Towards};
+use crate::domain::audit::query::{
+    self as audit_query, AuditFilter, AuditScope, EventKey, PageWindow, Towards,
+};
 use crate::error::ApiResult;
-use crate::graphql::audit::types::{AuditEvent, AuditEventFilter};
+use crate::graphql::audit::types::{AuditEvent, AuditEventConnection, AuditEventFilter};
 use crate::graphql::pagination::{Direction, PageLimits, PageRequest};
 
 /// Audit log queries.

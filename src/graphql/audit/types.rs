@@ -1,41 +1,19 @@
 //! The `AuditEvent` type, its outcome and the `auditEvents` filter.
 
-use async_graphql::{Enum, InputObject, Object};
+use async_graphql::{Context, InputObject, Object};
 use chrono::{DateTime, Utc};
 
-use crate::domain::audit::Outcome;
-use crate::domain::audit_query::{AuditEventView, AuditFilter};
+use crate::auth::Viewer;
+use crate::db::DbPool;
+use crate::domain::audit::query::{
+    self, AuditEventView, AuditFilter, AuditScope, PageWindow, Towards,
+};
+use crate::error::ApiResult;
+use crate::graphql::ids::{GlobalId, NodeKey, NodeType};
+use crate::graphql::node::NodeSource;
+use crate::graphql::pagination::ConnectionFields;
 
-/// What came of an audited action.
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuditOutcome {
-    /// It happened.
-    Success,
-    /// Authorization refused it; nothing but the audit row was written.
-    Denied,
-    /// It was attempted and failed (invalid input, a conflict, an error).
-    Failure,
-}
-
-impl From<Outcome> for AuditOutcome {
-    fn from(outcome: Outcome) -> Self {
-        match outcome {
-            Outcome::Success => Self::Success,
-            Outcome::Denied => Self::Denied,
-            Outcome::Failure => Self::Failure,
-        }
-    }
-}
-
-impl From<AuditOutcome> for Outcome {
-    fn from(outcome: AuditOutcome) -> Self {
-        match outcome {
-            AuditOutcome::Success => Self::Success,
-            AuditOutcome::Denied => Self::Denied,
-            AuditOutcome::Failure => Self::Failure,
-        }
-    }
-}
+pub use crate::domain::audit::Outcome as AuditOutcome;
 
 /// One entry of the audit log (see the `#[Object]` block for its description).
 pub struct AuditEvent(pub AuditEventView);
@@ -46,8 +24,7 @@ pub struct AuditEvent(pub AuditEventView);
 impl AuditEvent {
     /// Global id.
     pub async fn id(&self) -> async_graphql::ID {
-        crate::graphql::ids::GlobalId::serial(crate::graphql::ids::NodeType::AuditEvent, self.0.id)
-            .to_id()
+        GlobalId::serial(NodeType::AuditEvent, self.0.id).to_id()
     }
 
     /// When it happened.
@@ -62,7 +39,7 @@ impl AuditEvent {
 
     /// What came of it.
     async fn outcome(&self) -> AuditOutcome {
-        self.0.outcome().into()
+        self.0.outcome
     }
 
     /// The acting user's email at the time; `null` for system actions.
@@ -135,7 +112,7 @@ impl From<AuditEventFilter> for AuditFilter {
             tenant: f.tenant,
             partner: f.partner,
             action: f.action,
-            outcome: f.outcome.map(Into::into),
+            outcome: f.outcome,
             actor_email: f.actor_email,
             search: f.search,
             since: f.since,
@@ -144,3 +121,38 @@ impl From<AuditEventFilter> for AuditFilter {
         }
     }
 }
+
+/// An audit event is visible within the caller's `auditEvents` scope (the same SQL).
+impl NodeSource for AuditEvent {
+    const SERIAL: bool = true;
+
+    async fn fetch(ctx: &Context<'_>, viewer: &Viewer, key: NodeKey) -> ApiResult<Option<Self>> {
+        let NodeKey::Serial(id) = key else {
+            return Ok(None);
+        };
+        let filter = AuditFilter {
+            ids: Some(vec![id]),
+            ..AuditFilter::default()
+        };
+        let window = PageWindow {
+            towards: Towards::Older,
+            cursor: None,
+            rows: 1,
+        };
+        let mut conn = ctx.data_unchecked::<DbPool>().get().await?;
+        let (rows, _) = query::list(
+            &mut conn,
+            &AuditScope::of(viewer),
+            &filter,
+            Some(&window),
+            false,
+        )
+        .await?;
+        Ok(rows.into_iter().next().map(Self))
+    }
+}
+
+crate::connection_type!(
+    /// A page of the audit log, newest first (a Relay connection).
+    AuditEventConnection, AuditEvent, ConnectionFields
+);

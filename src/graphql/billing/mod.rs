@@ -1,3 +1,4 @@
 //! Billing in the graph.
 
+pub mod loaders;
 pub mod types;

@@ -1,37 +1,12 @@
 //! The `Subscription` type (a tenant's current plan and price).
 
-use async_graphql::{Enum, Object};
+use async_graphql::Object;
 use chrono::{DateTime, Utc};
 
-use crate::db::models::SubscriptionRow;
+use crate::domain::billing::SubscriptionRow;
+pub use crate::domain::billing::{BillingCycle, SubscriptionStatus};
 use crate::graphql::money::Money;
 use crate::graphql::scalars::Long;
-
-/// Where a subscription stands (Stripe's states).
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SubscriptionStatus {
-    /// Created, first payment not made.
-    Incomplete,
-    /// In a free trial.
-    Trialing,
-    /// Paid and running.
-    Active,
-    /// A payment failed; retrying.
-    PastDue,
-    /// Ended.
-    Canceled,
-    /// Payments failed for good.
-    Unpaid,
-}
-
-/// How often a subscription is billed.
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BillingCycle {
-    /// Every month.
-    Monthly,
-    /// Every year.
-    Yearly,
-}
 
 /// A tenant's current subscription.
 pub struct Subscription(pub std::sync::Arc<SubscriptionRow>);
@@ -46,14 +21,7 @@ impl Subscription {
 
     /// Where the subscription stands.
     async fn status(&self) -> SubscriptionStatus {
-        match self.0.status.as_str() {
-            "trialing" => SubscriptionStatus::Trialing,
-            "active" => SubscriptionStatus::Active,
-            "past_due" => SubscriptionStatus::PastDue,
-            "canceled" => SubscriptionStatus::Canceled,
-            "unpaid" => SubscriptionStatus::Unpaid,
-            _ => SubscriptionStatus::Incomplete,
-        }
+        self.0.status
     }
 
     /// Seats paid for.
@@ -71,11 +39,7 @@ impl Subscription {
 
     /// How often it is billed.
     async fn billing_cycle(&self) -> BillingCycle {
-        if self.0.billing_cycle == "yearly" {
-            BillingCycle::Yearly
-        } else {
-            BillingCycle::Monthly
-        }
+        self.0.billing_cycle
     }
 
     /// When the current period ends.

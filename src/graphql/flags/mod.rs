@@ -1,5 +1,6 @@
 //! Feature flags in the graph.
 
+pub mod loaders;
 pub mod mutation;
 pub mod query;
 pub mod subscription;

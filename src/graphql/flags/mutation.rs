@@ -2,11 +2,10 @@
 
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 
-use crate::db::DbPool;
-use crate::domain::flags::store::{self, FlagUpdate, NewFlag, RuleInput};
+use crate::domain::flags::changes::{self as store, FlagUpdate, NewFlag, RuleInput};
 use crate::error::ApiResult;
+use crate::graphql::context::caller;
 use crate::graphql::flags::types::FeatureFlag;
-use crate::graphql::mutation_context::mutation_context;
 
 /// One rule: name exactly one matcher, and the value it gives.
 #[derive(InputObject)]
@@ -93,7 +92,6 @@ impl FlagMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The new flag.")] input: CreateFeatureFlagInput,
     ) -> ApiResult<FeatureFlagPayload> {
-        let (actor, viewer) = mutation_context(ctx).await?;
         let new = NewFlag {
             key: input.key,
             description: input.description,
@@ -101,7 +99,7 @@ impl FlagMutation {
             enabled: input.enabled,
             rules: input.rules.into_iter().map(Into::into).collect(),
         };
-        let row = store::create(ctx.data_unchecked::<DbPool>(), &actor, viewer, new).await?;
+        let row = store::create(&caller(ctx).await?, new).await?;
         Ok(FeatureFlagPayload {
             feature_flag: FeatureFlag(row),
         })
@@ -115,7 +113,6 @@ impl FlagMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The flag and what to change.")] input: UpdateFeatureFlagInput,
     ) -> ApiResult<FeatureFlagPayload> {
-        let (actor, viewer) = mutation_context(ctx).await?;
         let update = FlagUpdate {
             key: input.key,
             description: input.description,
@@ -125,7 +122,7 @@ impl FlagMutation {
                 .rules
                 .map(|rules| rules.into_iter().map(Into::into).collect()),
         };
-        let row = store::update(ctx.data_unchecked::<DbPool>(), &actor, viewer, update).await?;
+        let row = store::update(&caller(ctx).await?, update).await?;
         Ok(FeatureFlagPayload {
             feature_flag: FeatureFlag(row),
         })
@@ -139,8 +136,7 @@ impl FlagMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The flag to archive.")] input: ArchiveFeatureFlagInput,
     ) -> ApiResult<FeatureFlagPayload> {
-        let (actor, viewer) = mutation_context(ctx).await?;
-        let row = store::archive(ctx.data_unchecked::<DbPool>(), &actor, viewer, input.key).await?;
+        let row = store::archive(&caller(ctx).await?, input.key).await?;
         Ok(FeatureFlagPayload {
             feature_flag: FeatureFlag(row),
         })

@@ -3,13 +3,11 @@
 use async_graphql::{Context, Object};
 
 use crate::db::DbPool;
-use crate::domain::flags::store;
+use crate::domain::flags as store;
 use crate::error::{ApiResult, AppError};
-use crate::graphql::connections::FeatureFlagConnection;
-use crate::graphql::flags::types::FeatureFlag;
-use crate::graphql::guards::Operator;
+use crate::graphql::context::Operator;
+use crate::graphql::flags::types::{FeatureFlag, FeatureFlagConnection, FlagsCount};
 use crate::graphql::pagination::{PageLimits, PageRequest};
-use crate::graphql::totals::Total;
 
 /// Feature flag queries.
 #[derive(Default)]
@@ -46,7 +44,7 @@ impl FlagQuery {
         .await?;
         let flags = rows.into_iter().map(FeatureFlag).collect();
         Ok(page
-            .connection_with(flags, Total::Flags(include_archived), |f: &FeatureFlag| {
+            .connection_with(flags, FlagsCount(include_archived), |f: &FeatureFlag| {
                 f.0.key.clone()
             })
             .into())

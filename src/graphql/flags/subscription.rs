@@ -27,16 +27,16 @@ async fn values(
 ) -> AppResult<Option<Vec<FeatureFlagValue>>> {
     let mut conn = pool.get().await?;
     let viewer = domain::users::load_viewer(&mut conn, token).await?;
-    let Ok(row) = domain::tenants::visible_by_id(&mut conn, &viewer, tenant).await else {
+    let Ok(row) = domain::tenants::visible_by_id(&mut conn, &viewer, tenant.into()).await else {
         return Ok(None);
     };
     let facts = domain::flags::rules::TenantFacts {
-        id: row.id,
-        partner_id: row.partner_id,
+        id: row.id.uuid(),
+        partner_id: row.partner_id.map(|p| p.uuid()),
         plan: &row.plan,
     };
     let mut out = Vec::new();
-    for flag in domain::flags::store::live(&mut conn).await? {
+    for flag in domain::flags::live(&mut conn).await? {
         let value = flag.definition()?.evaluate(&facts).0;
         out.push(FeatureFlagValue {
             key: flag.key,
@@ -69,12 +69,12 @@ impl FlagSubscription {
                 .await
                 .map_err(ApiError::from)?
         };
-        let last = values(&pool, &token, tenant.id)
+        let last = values(&pool, &token, tenant.id.uuid())
             .await
             .map_err(ApiError::from)?
             .unwrap_or_default();
         let first = futures_util::stream::once(futures_util::future::ready(last.clone()));
-        let state = (events, pool, token, tenant.id, last);
+        let state = (events, pool, token, tenant.id.uuid(), last);
         Ok(first.chain(futures_util::stream::unfold(
             state,
             |(mut events, pool, token, tenant, mut last): (

@@ -3,11 +3,13 @@
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
+use crate::domain::flags::FlagRow;
 use crate::domain::flags::rules::{FlagDefinition, Matcher, TenantFacts};
-use crate::domain::flags::store::FlagRow;
 use crate::error::ApiResult;
+use crate::graphql::connections::CountSource;
+use crate::graphql::context::loaders;
+use crate::graphql::flags::loaders::AllTenantFacts;
 use crate::graphql::ids::{GlobalId, NodeType};
-use crate::graphql::loaders::{AllTenantFacts, Loaders};
 
 /// What a rule matches on.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,8 +89,7 @@ impl FeatureFlag {
         let definition: FlagDefinition = self.0.definition()?;
         let mut counts = vec![0i64; definition.rules.len()];
         if ctx.look_ahead().field("matchedTenants").exists() {
-            let facts = ctx
-                .data_unchecked::<Loaders>()
+            let facts = loaders(ctx)
                 .db
                 .load_one(AllTenantFacts)
                 .await?
@@ -160,3 +161,18 @@ impl FeatureFlag {
         self.0.updated_at
     }
 }
+
+/// `totalCount` of `featureFlags` (archived ones too when true).
+pub struct FlagsCount(pub bool);
+
+impl CountSource for FlagsCount {
+    async fn count(&self, ctx: &Context<'_>) -> ApiResult<i64> {
+        let mut conn = ctx.data_unchecked::<crate::db::DbPool>().get().await?;
+        Ok(crate::domain::flags::count(&mut conn, self.0).await?)
+    }
+}
+
+crate::connection_type!(
+    /// A page of feature flags (a Relay connection).
+    FeatureFlagConnection, FeatureFlag, FlagsCount
+);

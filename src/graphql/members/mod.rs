@@ -1,3 +1,4 @@
 //! Tenant members in the graph.
 
+pub mod loaders;
 pub mod types;

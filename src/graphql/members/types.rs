@@ -1,12 +1,20 @@
 //! The `Member` type: a user's membership of a tenant.
 
-use async_graphql::{ID, Object};
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 
-use crate::auth::viewer::{MemberRole, MembershipStatus};
-use crate::db::models::MemberRow;
-use crate::graphql::ids::{GlobalId, NodeType};
-use crate::graphql::node::User;
+use crate::auth::Viewer;
+use crate::domain::ids::{MemberId, TenantId};
+use crate::domain::members::{MemberRole, MemberRow, MembershipStatus};
+use crate::error::ApiResult;
+use crate::graphql::connections::CountSource;
+use crate::graphql::context::loaders;
+use crate::graphql::ids::{GlobalId, NodeKey, NodeType};
+use crate::graphql::members::loaders::{MemberCountOfTenant, VisibleMember};
+use crate::graphql::node::NodeSource;
+use crate::graphql::users::types::User;
 
 /// A user's membership of a tenant, with their role there.
 pub struct Member(pub MemberRow);
@@ -14,7 +22,7 @@ pub struct Member(pub MemberRow);
 impl Member {
     /// The sort key within the tenant (what a member cursor encodes).
     pub fn key(&self) -> (String, uuid::Uuid) {
-        (self.0.email.to_lowercase(), self.0.user_id)
+        (self.0.email.to_lowercase(), self.0.user_id.uuid())
     }
 }
 
@@ -23,13 +31,13 @@ impl Member {
 impl Member {
     /// Global id of the membership.
     pub async fn id(&self) -> ID {
-        GlobalId::new(NodeType::Member, self.0.id).to_id()
+        GlobalId::new(NodeType::Member, self.0.id.uuid()).to_id()
     }
 
     /// The member.
     async fn user(&self) -> User {
         User {
-            id: GlobalId::new(NodeType::User, self.0.user_id).to_id(),
+            id: self.0.user_id,
             email: self.0.email.clone(),
             name: self.0.name.clone(),
         }
@@ -37,20 +45,12 @@ impl Member {
 
     /// Their role in the tenant.
     async fn role(&self) -> MemberRole {
-        match self.0.role.as_str() {
-            "owner" => MemberRole::Owner,
-            "admin" => MemberRole::Admin,
-            _ => MemberRole::Member,
-        }
+        self.0.role
     }
 
     /// Whether the membership grants access.
     async fn status(&self) -> MembershipStatus {
-        if self.0.status == "active" {
-            MembershipStatus::Active
-        } else {
-            MembershipStatus::Suspended
-        }
+        self.0.status
     }
 
     /// When the user joined the tenant.
@@ -58,3 +58,37 @@ impl Member {
         self.0.created_at
     }
 }
+
+/// A member is visible to whoever may see its tenant; the rule is applied in SQL
+/// (`domain::members::visible`).
+impl NodeSource for Member {
+    async fn fetch(ctx: &Context<'_>, viewer: &Viewer, key: NodeKey) -> ApiResult<Option<Self>> {
+        let NodeKey::Uuid(id) = key else {
+            return Ok(None);
+        };
+        let key = VisibleMember {
+            scope: Arc::new(viewer.scope()),
+            id: MemberId(id),
+        };
+        let row = loaders(ctx).db.load_one(key).await?;
+        Ok(row.map(|r| Self((*r).clone())))
+    }
+}
+
+/// `totalCount` of a tenant's members (one batched statement for every tenant of a page).
+pub struct MembersCount(pub TenantId);
+
+impl CountSource for MembersCount {
+    async fn count(&self, ctx: &Context<'_>) -> ApiResult<i64> {
+        Ok(loaders(ctx)
+            .db
+            .load_one(MemberCountOfTenant(self.0))
+            .await?
+            .unwrap_or(0))
+    }
+}
+
+crate::connection_type!(
+    /// A page of a tenant's members (a Relay connection).
+    MemberConnection, Member, MembersCount
+);

@@ -1,13 +1,13 @@
-//! Partner mutations (operators): thin wrappers over `domain::partner_changes`.
+//! Partner mutations (operators): thin wrappers over `domain::partners::{changes, status}`.
 
 use async_graphql::{Context, InputObject, Json, MaybeUndefined, Object, SimpleObject};
 
-use crate::db::DbPool;
-use crate::domain::partner_changes::{self, NewPartner, PartnerTransition, PartnerUpdate};
-use crate::domain::tenant_changes::Patch;
+use crate::domain::partners::changes::{self, NewPartner, PartnerUpdate};
+use crate::domain::partners::status::{self, PartnerMove};
 use crate::error::ApiResult;
-use crate::graphql::mutation_context::mutation_context;
+use crate::graphql::context::caller;
 use crate::graphql::partners::types::Partner;
+use crate::graphql::patch::patch;
 
 /// Input of `createPartner`.
 #[derive(InputObject)]
@@ -64,16 +64,13 @@ pub struct PartnerPayload {
 pub struct PartnerMutation;
 
 impl PartnerMutation {
-    async fn transition(
+    async fn apply(
         ctx: &Context<'_>,
         input: PartnerStatusInput,
-        move_: PartnerTransition,
+        movement: PartnerMove,
     ) -> ApiResult<PartnerPayload> {
-        let (actor, viewer) = mutation_context(ctx).await?;
-        let pool = ctx.data_unchecked::<DbPool>();
         let row =
-            partner_changes::transition(pool, &actor, viewer, input.partner, move_, input.reason)
-                .await?;
+            status::apply(&caller(ctx).await?, &input.partner, movement, input.reason).await?;
         Ok(PartnerPayload {
             partner: Partner(row),
         })
@@ -89,7 +86,6 @@ impl PartnerMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The new partner.")] input: CreatePartnerInput,
     ) -> ApiResult<PartnerPayload> {
-        let (actor, viewer) = mutation_context(ctx).await?;
         let new = NewPartner {
             slug: input.slug,
             name: input.name,
@@ -98,8 +94,7 @@ impl PartnerMutation {
             contact_info: input.contact_info.map(|j| j.0),
             billing_info: input.billing_info.map(|j| j.0),
         };
-        let row =
-            partner_changes::create(ctx.data_unchecked::<DbPool>(), &actor, viewer, new).await?;
+        let row = changes::create(&caller(ctx).await?, new).await?;
         Ok(PartnerPayload {
             partner: Partner(row),
         })
@@ -113,21 +108,15 @@ impl PartnerMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The partner and the fields to change.")] input: UpdatePartnerInput,
     ) -> ApiResult<PartnerPayload> {
-        let (actor, viewer) = mutation_context(ctx).await?;
         let update = PartnerUpdate {
             partner: input.partner,
             name: input.name,
-            domain: match input.domain {
-                MaybeUndefined::Undefined => Patch::Keep,
-                MaybeUndefined::Null => Patch::Clear,
-                MaybeUndefined::Value(v) => Patch::Set(v),
-            },
+            domain: patch(input.domain),
             margin_pct: input.margin_pct,
             contact_info: input.contact_info.map(|j| j.0),
             billing_info: input.billing_info.map(|j| j.0),
         };
-        let row =
-            partner_changes::update(ctx.data_unchecked::<DbPool>(), &actor, viewer, update).await?;
+        let row = changes::update(&caller(ctx).await?, update).await?;
         Ok(PartnerPayload {
             partner: Partner(row),
         })
@@ -140,7 +129,7 @@ impl PartnerMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The partner and why.")] input: PartnerStatusInput,
     ) -> ApiResult<PartnerPayload> {
-        Self::transition(ctx, input, PartnerTransition::Suspend).await
+        Self::apply(ctx, input, PartnerMove::Suspend).await
     }
 
     /// Lets a suspended partner back in (operators). Audited.
@@ -150,7 +139,7 @@ impl PartnerMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The partner and why.")] input: PartnerStatusInput,
     ) -> ApiResult<PartnerPayload> {
-        Self::transition(ctx, input, PartnerTransition::Resume).await
+        Self::apply(ctx, input, PartnerMove::Resume).await
     }
 
     /// Ends a partner for good (operators). Never deleted; its tenants are detached and
@@ -161,6 +150,6 @@ impl PartnerMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The partner and why.")] input: PartnerStatusInput,
     ) -> ApiResult<PartnerPayload> {
-        Self::transition(ctx, input, PartnerTransition::Terminate).await
+        Self::apply(ctx, input, PartnerMove::Terminate).await
     }
 }

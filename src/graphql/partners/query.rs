@@ -1,6 +1,5 @@
 //! Partner queries.
 
-use crate::graphql::connections::PartnerConnection;
 use async_graphql::{Context, InputObject, Object};
 
 use crate::auth::ContextAuth;
@@ -9,9 +8,8 @@ use crate::domain;
 use crate::domain::partners::PartnerFilter;
 use crate::error::ApiResult;
 use crate::graphql::pagination::{PageLimits, PageRequest};
-use crate::graphql::partners::types::{Partner, PartnerStatus};
+use crate::graphql::partners::types::{Partner, PartnerConnection, PartnerStatus, PartnersCount};
 use crate::graphql::tenants::query::search;
-use crate::graphql::totals::Total;
 
 /// Narrows the `partners` list.
 #[derive(InputObject, Default)]
@@ -28,8 +26,9 @@ pub struct PartnerQuery;
 
 #[Object]
 impl PartnerQuery {
-    /// A partner by slug. Operators see every partner, partner staff see their own; any other
-    /// partner answers `NOT_FOUND`, like one that does not exist.
+    /// A partner by slug. Operators see every partner, partner staff their own, and the
+    /// members of its tenants who it is (not its commercial details); any other partner
+    /// answers `NOT_FOUND`, like one that does not exist.
     async fn partner(
         &self,
         ctx: &Context<'_>,
@@ -42,7 +41,8 @@ impl PartnerQuery {
         ))
     }
 
-    /// The partners the caller may see, by slug: operators all, partner staff their own.
+    /// The partners the caller may see, by slug: operators all, partner staff their own,
+    /// tenant members their tenants' partners.
     async fn partners(
         &self,
         ctx: &Context<'_>,
@@ -61,7 +61,7 @@ impl PartnerQuery {
         )?;
         let filter = filter.unwrap_or_default();
         let filter = PartnerFilter {
-            status: filter.status.map(PartnerStatus::as_db),
+            status: filter.status,
             search: search(filter.search)?,
         };
         let viewer = ctx.viewer().await?;
@@ -69,7 +69,7 @@ impl PartnerQuery {
         let rows = domain::partners::page(&mut conn, &viewer, &filter, &page).await?;
         let partners = rows.into_iter().map(Partner).collect();
         Ok(page
-            .connection_with(partners, Total::Partners(viewer, filter), |p: &Partner| {
+            .connection_with(partners, PartnersCount(filter), |p: &Partner| {
                 p.0.slug.clone()
             })
             .into())

@@ -1,50 +1,24 @@
 //! The `Partner` type.
 
-use crate::graphql::connections::TenantConnection;
-use async_graphql::{Context, Enum, ID, Json, Object};
+use async_graphql::{Context, ID, Json, Object};
 use chrono::{DateTime, Utc};
 
-use crate::auth::ContextAuth;
-use crate::db::models::PartnerRow;
+use crate::auth::{ContextAuth, PartnerAccess, Viewer};
+use crate::domain::ids::PartnerId;
+pub use crate::domain::partners::PartnerStatus;
+use crate::domain::partners::{PartnerFilter, PartnerRow};
 use crate::error::{ApiResult, AppError};
-use crate::graphql::ids::{GlobalId, NodeType};
-use crate::graphql::loaders::{CustomerCountOfPartner, Loaders, MrrOfPartner, TenantsOfPartner};
+use crate::graphql::connections::CountSource;
+use crate::graphql::context::{loaders, require_partner};
+use crate::graphql::ids::{GlobalId, NodeKey, NodeType};
+use crate::graphql::loaders::ById;
 use crate::graphql::money::Money;
+use crate::graphql::node::NodeSource;
 use crate::graphql::pagination::{PageLimits, PageRequest};
+use crate::graphql::partners::loaders::MrrOfPartner;
 use crate::graphql::scalars::Long;
-use crate::graphql::tenants::types::Tenant;
-use crate::graphql::totals::Total;
-
-/// Lifecycle state of a partner. Partners are never deleted.
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PartnerStatus {
-    /// Selling and managing tenants.
-    Active,
-    /// Temporarily barred.
-    Suspended,
-    /// Ended; kept for the record.
-    Terminated,
-}
-
-impl PartnerStatus {
-    /// The database value.
-    pub fn as_db(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::Suspended => "suspended",
-            Self::Terminated => "terminated",
-        }
-    }
-
-    /// From the database value.
-    pub fn from_db(value: &str) -> Self {
-        match value {
-            "suspended" => Self::Suspended,
-            "terminated" => Self::Terminated,
-            _ => Self::Active,
-        }
-    }
-}
+use crate::graphql::tenants::loaders::{CustomerCountOfPartner, TenantsOfPartner};
+use crate::graphql::tenants::types::{Tenant, TenantConnection, TenantsCount};
 
 /// A reseller that sells the suite to its own customers (tenants). Its identity is visible
 /// to whoever may see one of its tenants; its commercial details (margin, contacts, billing,
@@ -54,11 +28,13 @@ pub struct Partner(pub PartnerRow);
 impl Partner {
     /// Refuses the partner's commercial details to everyone but its staff and operators.
     async fn staff_only(&self, ctx: &Context<'_>) -> ApiResult<()> {
-        if ctx.viewer().await?.can_see_partner(self.0.id) {
-            Ok(())
-        } else {
-            Err(AppError::Forbidden("visible to the partner's staff only".into()).into())
-        }
+        require_partner(
+            ctx,
+            self.0.id,
+            PartnerAccess::Staff,
+            "visible to the partner's staff only",
+        )
+        .await
     }
 }
 
@@ -67,7 +43,7 @@ impl Partner {
 impl Partner {
     /// Global id.
     pub async fn id(&self) -> ID {
-        GlobalId::new(NodeType::Partner, self.0.id).to_id()
+        GlobalId::new(NodeType::Partner, self.0.id.uuid()).to_id()
     }
 
     /// Human handle, unique.
@@ -87,7 +63,7 @@ impl Partner {
 
     /// Lifecycle state.
     async fn status(&self) -> PartnerStatus {
-        PartnerStatus::from_db(&self.0.status)
+        self.0.status
     }
 
     /// The partner's margin in percent (0–100, two decimals). Staff and operators only.
@@ -113,8 +89,7 @@ impl Partner {
     /// How many customers (tenants not terminated) the partner has. Staff and operators only.
     async fn customer_count(&self, ctx: &Context<'_>) -> ApiResult<i64> {
         self.staff_only(ctx).await?;
-        let loaders = ctx.data_unchecked::<Loaders>();
-        Ok(loaders
+        Ok(loaders(ctx)
             .db
             .load_one(CustomerCountOfPartner(self.0.id))
             .await?
@@ -125,8 +100,7 @@ impl Partner {
     /// subscriptions; yearly prices count a twelfth). Staff and operators only.
     async fn mrr(&self, ctx: &Context<'_>) -> ApiResult<Vec<Money>> {
         self.staff_only(ctx).await?;
-        let loaders = ctx.data_unchecked::<Loaders>();
-        let rows = loaders
+        let rows = loaders(ctx)
             .db
             .load_one(MrrOfPartner(self.0.id))
             .await?
@@ -160,17 +134,10 @@ impl Partner {
             after: page.cursor.clone(),
             limit: page.limit,
         };
-        let rows = ctx
-            .data_unchecked::<Loaders>()
-            .db
-            .load_one(key)
-            .await?
-            .unwrap_or_default();
+        let rows = loaders(ctx).db.load_one(key).await?.unwrap_or_default();
         let tenants = rows.iter().cloned().map(Tenant).collect();
         Ok(page
-            .connection_with(tenants, Total::TenantsOfPartner(self.0.id), |t: &Tenant| {
-                t.0.slug.clone()
-            })
+            .connection_with(tenants, TenantsCount::OfPartner(self.0.id), Tenant::key)
             .into())
     }
 
@@ -184,3 +151,35 @@ impl Partner {
         self.0.updated_at
     }
 }
+
+/// A partner is visible to whoever the access policy lets see it: its staff, and the members
+/// of its tenants (its identity only).
+impl NodeSource for Partner {
+    async fn fetch(ctx: &Context<'_>, viewer: &Viewer, key: NodeKey) -> ApiResult<Option<Self>> {
+        let NodeKey::Uuid(id) = key else {
+            return Ok(None);
+        };
+        let id = PartnerId(id);
+        if !viewer.partner_access(id).sees() {
+            return Ok(None);
+        }
+        let row = loaders(ctx).db.load_one(ById::<PartnerRow>(id)).await?;
+        Ok(row.map(|p| Self((*p).clone())))
+    }
+}
+
+/// `totalCount` of the `partners` list: the partners the viewer may see that match the filter.
+pub struct PartnersCount(pub PartnerFilter);
+
+impl CountSource for PartnersCount {
+    async fn count(&self, ctx: &Context<'_>) -> ApiResult<i64> {
+        let viewer = ctx.viewer().await?;
+        let mut conn = ctx.data_unchecked::<crate::db::DbPool>().get().await?;
+        Ok(crate::domain::partners::count(&mut conn, &viewer, &self.0).await?)
+    }
+}
+
+crate::connection_type!(
+    /// A page of partners (a Relay connection).
+    PartnerConnection, Partner, PartnersCount
+);

@@ -4,21 +4,21 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::dataloader::Loader;
-use uuid::Uuid;
 
-use crate::domain::provisioning::{EventRow, Step, StepRow, state};
+use crate::domain::ids::TenantId;
+use crate::domain::provisioning::{EventRow, StepRow, state};
 use crate::error::ApiError;
 use crate::graphql::loaders::DbLoader;
 
 /// A tenant's provisioning steps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct StepsOfTenant(pub Uuid);
+pub struct StepsOfTenant(pub TenantId);
 
 /// A tenant's newest events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RecentEventsOfTenant {
     /// The tenant.
-    pub tenant: Uuid,
+    pub tenant: TenantId,
     /// How many.
     pub limit: i32,
 }
@@ -34,9 +34,9 @@ impl Loader<StepsOfTenant> for DbLoader {
         if keys.is_empty() {
             return Ok(HashMap::new());
         }
-        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let ids: Vec<TenantId> = keys.iter().map(|k| k.0).collect();
         let rows = state::steps_of(&mut *self.conn().await?, &ids).await?;
-        let mut by_tenant: HashMap<Uuid, Vec<Arc<StepRow>>> = HashMap::new();
+        let mut by_tenant: HashMap<TenantId, Vec<Arc<StepRow>>> = HashMap::new();
         for row in rows {
             by_tenant
                 .entry(row.tenant_id)
@@ -47,7 +47,7 @@ impl Loader<StepsOfTenant> for DbLoader {
             .iter()
             .map(|k| {
                 let mut steps = by_tenant.remove(&k.0).unwrap_or_default();
-                steps.sort_by_key(|s| Step::parse(&s.step));
+                steps.sort_by_key(|s| s.step);
                 (*k, Arc::new(steps))
             })
             .collect())
@@ -64,13 +64,13 @@ impl Loader<RecentEventsOfTenant> for DbLoader {
     ) -> Result<HashMap<RecentEventsOfTenant, Self::Value>, ApiError> {
         let mut out = HashMap::new();
         // One statement per distinct page size (in practice, one).
-        let mut by_limit: HashMap<i32, Vec<Uuid>> = HashMap::new();
+        let mut by_limit: HashMap<i32, Vec<TenantId>> = HashMap::new();
         for key in keys {
             by_limit.entry(key.limit).or_default().push(key.tenant);
         }
         for (limit, ids) in by_limit {
             let rows = state::recent_events(&mut *self.conn().await?, &ids, limit.into()).await?;
-            let mut by_tenant: HashMap<Uuid, Vec<Arc<EventRow>>> = HashMap::new();
+            let mut by_tenant: HashMap<TenantId, Vec<Arc<EventRow>>> = HashMap::new();
             for row in rows {
                 by_tenant
                     .entry(row.tenant_id)

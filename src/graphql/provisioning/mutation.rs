@@ -7,10 +7,9 @@ use async_graphql::{Context, Object, SimpleObject};
 
 use super::types::ProvisioningStepName;
 use crate::config::Config;
-use crate::db::DbPool;
 use crate::domain::provisioning::changes;
 use crate::error::ApiResult;
-use crate::graphql::mutation_context::mutation_context;
+use crate::graphql::context::caller;
 use crate::graphql::tenants::mutation::TenantPayload;
 use crate::graphql::tenants::types::Tenant;
 
@@ -38,19 +37,11 @@ impl ProvisioningMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The tenant's slug.")] tenant: String,
     ) -> ApiResult<ReconcilePayload> {
-        let (actor, viewer) = mutation_context(ctx).await?;
         let max_attempts = ctx.data_unchecked::<Arc<Config>>().jobs.max_attempts;
-        let (row, queued) = changes::reconcile(
-            ctx.data_unchecked::<DbPool>(),
-            &actor,
-            viewer,
-            tenant,
-            max_attempts,
-        )
-        .await?;
+        let (row, queued) = changes::reconcile(&caller(ctx).await?, &tenant, max_attempts).await?;
         Ok(ReconcilePayload {
             tenant: Tenant(row),
-            queued: queued.into_iter().map(Into::into).collect(),
+            queued,
         })
     }
 
@@ -62,17 +53,8 @@ impl ProvisioningMutation {
         #[graphql(desc = "The tenant's slug.")] tenant: String,
         #[graphql(desc = "The step to run again.")] step: ProvisioningStepName,
     ) -> ApiResult<TenantPayload> {
-        let (actor, viewer) = mutation_context(ctx).await?;
         let max_attempts = ctx.data_unchecked::<Arc<Config>>().jobs.max_attempts;
-        let row = changes::retry_step(
-            ctx.data_unchecked::<DbPool>(),
-            &actor,
-            viewer,
-            tenant,
-            step.into(),
-            max_attempts,
-        )
-        .await?;
+        let row = changes::retry_step(&caller(ctx).await?, &tenant, step, max_attempts).await?;
         Ok(TenantPayload {
             tenant: Tenant(row),
         })

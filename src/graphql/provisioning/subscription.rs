@@ -9,10 +9,10 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use crate::domain::ids::TenantId;
 use async_graphql::{Context, Subscription};
 use futures_util::Stream;
 use tokio::sync::broadcast::{self, error::RecvError};
-use uuid::Uuid;
 
 use super::types::ProvisioningEvent;
 use crate::auth::ContextAuth;
@@ -31,7 +31,7 @@ pub struct ProvisioningSubscription;
 
 struct Progress {
     pool: DbPool,
-    tenant: Uuid,
+    tenant: TenantId,
     feed: broadcast::Receiver<FeedItem>,
     last: i32,
     queue: VecDeque<Arc<EventRow>>,

@@ -1,14 +1,15 @@
-//! Tenant mutations: thin wrappers over `domain::tenant_changes`.
-
-use async_graphql::{Context, InputObject, MaybeUndefined, Object, SimpleObject};
+//! Tenant mutations: thin wrappers over `domain::tenants::{changes, status}`.
 
 use std::sync::Arc;
 
+use async_graphql::{Context, InputObject, MaybeUndefined, Object, SimpleObject};
+
 use crate::config::Config;
-use crate::db::DbPool;
-use crate::domain::tenant_changes::{self, NewTenant, Patch, TenantUpdate, Transition};
+use crate::domain::tenants::changes::{self, NewTenant, TenantUpdate};
+use crate::domain::tenants::status::{self, TenantMove};
 use crate::error::ApiResult;
-use crate::graphql::mutation_context::mutation_context;
+use crate::graphql::context::caller;
+use crate::graphql::patch::patch;
 use crate::graphql::tenants::types::Tenant;
 
 /// Input of `createTenant`.
@@ -58,29 +59,17 @@ pub struct TenantPayload {
     pub tenant: Tenant,
 }
 
-fn patch(value: MaybeUndefined<String>) -> Patch<String> {
-    match value {
-        MaybeUndefined::Undefined => Patch::Keep,
-        MaybeUndefined::Null => Patch::Clear,
-        MaybeUndefined::Value(v) => Patch::Set(v),
-    }
-}
-
 /// Tenant mutations.
 #[derive(Default)]
 pub struct TenantMutation;
 
 impl TenantMutation {
-    async fn transition(
+    async fn apply(
         ctx: &Context<'_>,
         input: TenantStatusInput,
-        move_: Transition,
+        movement: TenantMove,
     ) -> ApiResult<TenantPayload> {
-        let (actor, viewer) = mutation_context(ctx).await?;
-        let pool = ctx.data_unchecked::<DbPool>();
-        let row =
-            tenant_changes::transition(pool, &actor, viewer, input.tenant, move_, input.reason)
-                .await?;
+        let row = status::apply(&caller(ctx).await?, &input.tenant, movement, input.reason).await?;
         Ok(TenantPayload {
             tenant: Tenant(row),
         })
@@ -98,7 +87,6 @@ impl TenantMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The new tenant.")] input: CreateTenantInput,
     ) -> ApiResult<TenantPayload> {
-        let (actor, viewer) = mutation_context(ctx).await?;
         let new = NewTenant {
             slug: input.slug,
             name: input.name,
@@ -107,14 +95,7 @@ impl TenantMutation {
             partner: input.partner,
         };
         let max_attempts = ctx.data_unchecked::<Arc<Config>>().jobs.max_attempts;
-        let row = tenant_changes::create(
-            ctx.data_unchecked::<DbPool>(),
-            &actor,
-            viewer,
-            new,
-            max_attempts,
-        )
-        .await?;
+        let row = changes::create(&caller(ctx).await?, new, max_attempts).await?;
         Ok(TenantPayload {
             tenant: Tenant(row),
         })
@@ -127,7 +108,6 @@ impl TenantMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The tenant and the fields to change.")] input: UpdateTenantInput,
     ) -> ApiResult<TenantPayload> {
-        let (actor, viewer) = mutation_context(ctx).await?;
         let update = TenantUpdate {
             tenant: input.tenant,
             name: input.name,
@@ -135,8 +115,7 @@ impl TenantMutation {
             primary_domain: patch(input.primary_domain),
             partner: patch(input.partner),
         };
-        let row =
-            tenant_changes::update(ctx.data_unchecked::<DbPool>(), &actor, viewer, update).await?;
+        let row = changes::update(&caller(ctx).await?, update).await?;
         Ok(TenantPayload {
             tenant: Tenant(row),
         })
@@ -149,7 +128,7 @@ impl TenantMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The tenant and why.")] input: TenantStatusInput,
     ) -> ApiResult<TenantPayload> {
-        Self::transition(ctx, input, Transition::Suspend).await
+        Self::apply(ctx, input, TenantMove::Suspend).await
     }
 
     /// Puts a suspended tenant back in service (operators and the tenant's partner). Audited.
@@ -158,7 +137,7 @@ impl TenantMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The tenant and why.")] input: TenantStatusInput,
     ) -> ApiResult<TenantPayload> {
-        Self::transition(ctx, input, Transition::Resume).await
+        Self::apply(ctx, input, TenantMove::Resume).await
     }
 
     /// Ends a tenant for good; it is kept for the record and cannot be resumed (operators).
@@ -169,6 +148,6 @@ impl TenantMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The tenant and why.")] input: TenantStatusInput,
     ) -> ApiResult<TenantPayload> {
-        Self::transition(ctx, input, Transition::Terminate).await
+        Self::apply(ctx, input, TenantMove::Terminate).await
     }
 }

@@ -1,6 +1,5 @@
 //! Tenant queries.
 
-use crate::graphql::connections::TenantConnection;
 use async_graphql::{Context, InputObject, Object};
 
 use crate::auth::ContextAuth;
@@ -9,8 +8,7 @@ use crate::domain;
 use crate::domain::tenants::TenantFilter;
 use crate::error::{ApiResult, AppError};
 use crate::graphql::pagination::{PageLimits, PageRequest};
-use crate::graphql::tenants::types::{Tenant, TenantStatus};
-use crate::graphql::totals::Total;
+use crate::graphql::tenants::types::{Tenant, TenantConnection, TenantStatus, TenantsCount};
 
 /// The longest `search` accepted.
 pub const MAX_SEARCH: usize = 200;
@@ -29,7 +27,7 @@ pub struct TenantFilterInput {
 impl TenantFilterInput {
     fn into_domain(self) -> Result<TenantFilter, AppError> {
         Ok(TenantFilter {
-            status: self.status.map(TenantStatus::as_db),
+            status: self.status,
             partner_slug: self.partner,
             search: search(self.search)?,
         })
@@ -94,9 +92,7 @@ impl TenantQuery {
         let rows = domain::tenants::page(&mut conn, &viewer, &filter, &page).await?;
         let tenants = rows.into_iter().map(Tenant).collect();
         Ok(page
-            .connection_with(tenants, Total::Tenants(viewer, filter), |t: &Tenant| {
-                t.0.slug.clone()
-            })
+            .connection_with(tenants, TenantsCount::Visible(filter), Tenant::key)
             .into())
     }
 }

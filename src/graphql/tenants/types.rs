@@ -1,60 +1,31 @@
-//! The `Tenant` type.
+//! The `Tenant` type, its connection and its `Node` source.
 
-use crate::graphql::connections::MemberConnection;
-use async_graphql::{Context, Enum, ID, Object};
+use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 
-use crate::auth::ContextAuth;
-use crate::db::models::TenantRow;
+use crate::auth::{ContextAuth, TenantAccess, Viewer};
 use crate::domain::flags::rules::TenantFacts;
+use crate::domain::ids::{PartnerId, TenantId};
 use crate::domain::members::MemberKey;
-use crate::error::{ApiResult, AppError};
+use crate::domain::partners::PartnerRow;
+pub use crate::domain::tenants::TenantStatus;
+use crate::domain::tenants::{TenantFilter, TenantRow};
+use crate::error::ApiResult;
+use crate::graphql::billing::loaders::SubscriptionOfTenant;
 use crate::graphql::billing::types::Subscription;
+use crate::graphql::connections::CountSource;
+use crate::graphql::context::{loaders, require_tenant};
+use crate::graphql::flags::loaders::LiveFlags;
 use crate::graphql::flags::types::FeatureFlagValue;
-use crate::graphql::ids::{GlobalId, NodeType};
-use crate::graphql::loaders::{
-    LiveFlags, Loaders, MembersOfTenant, PartnerById, SubscriptionOfTenant,
-};
-use crate::graphql::members::types::Member;
+use crate::graphql::ids::{GlobalId, NodeKey, NodeType};
+use crate::graphql::loaders::ById;
+use crate::graphql::members::loaders::MembersOfTenant;
+use crate::graphql::members::types::{Member, MemberConnection, MembersCount};
+use crate::graphql::node::NodeSource;
 use crate::graphql::pagination::{PageLimits, PageRequest};
 use crate::graphql::partners::types::Partner;
 use crate::graphql::provisioning::types::TenantProvisioning;
-use crate::graphql::totals::Total;
-
-/// Lifecycle state of a tenant.
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TenantStatus {
-    /// Created; provisioning not finished.
-    Pending,
-    /// In service.
-    Active,
-    /// Temporarily out of service (e.g. unpaid); data kept.
-    Suspended,
-    /// Ended; kept for the record.
-    Terminated,
-}
-
-impl TenantStatus {
-    /// The database value.
-    pub fn as_db(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Active => "active",
-            Self::Suspended => "suspended",
-            Self::Terminated => "terminated",
-        }
-    }
-
-    /// From the database value.
-    pub fn from_db(value: &str) -> Self {
-        match value {
-            "active" => Self::Active,
-            "suspended" => Self::Suspended,
-            "terminated" => Self::Terminated,
-            _ => Self::Pending,
-        }
-    }
-}
+use crate::graphql::tenants::loaders::TenantCountOfPartner;
 
 /// A customer organisation using the suite.
 pub struct Tenant(pub TenantRow);
@@ -63,10 +34,15 @@ impl Tenant {
     /// What the flag evaluator knows about this tenant.
     pub fn facts(&self) -> TenantFacts<'_> {
         TenantFacts {
-            id: self.0.id,
-            partner_id: self.0.partner_id,
+            id: self.0.id.uuid(),
+            partner_id: self.0.partner_id.map(|p| p.uuid()),
             plan: &self.0.plan,
         }
+    }
+
+    /// The tenant's sort key in lists (what a tenant cursor encodes).
+    pub fn key(&self) -> String {
+        self.0.slug.clone()
     }
 }
 
@@ -75,7 +51,7 @@ impl Tenant {
 impl Tenant {
     /// Global id.
     pub async fn id(&self) -> ID {
-        GlobalId::new(NodeType::Tenant, self.0.id).to_id()
+        GlobalId::new(NodeType::Tenant, self.0.id.uuid()).to_id()
     }
 
     /// Human handle, unique (lower-case letters, digits and single dashes).
@@ -90,7 +66,7 @@ impl Tenant {
 
     /// Lifecycle state.
     async fn status(&self) -> TenantStatus {
-        TenantStatus::from_db(&self.0.status)
+        self.0.status
     }
 
     /// The plan the tenant is on.
@@ -108,10 +84,9 @@ impl Tenant {
         let Some(id) = self.0.partner_id else {
             return Ok(None);
         };
-        let loaders = ctx.data_unchecked::<Loaders>();
-        Ok(loaders
+        Ok(loaders(ctx)
             .db
-            .load_one(PartnerById(id))
+            .load_one(ById::<PartnerRow>(id))
             .await?
             .map(|row| Partner((*row).clone())))
     }
@@ -135,32 +110,23 @@ impl Tenant {
             after: page.cursor.clone(),
             limit: page.limit,
         };
-        let rows = ctx
-            .data_unchecked::<Loaders>()
-            .db
-            .load_one(key)
-            .await?
-            .unwrap_or_default();
+        let rows = loaders(ctx).db.load_one(key).await?.unwrap_or_default();
         let members = rows.iter().cloned().map(Member).collect();
         Ok(page
-            .connection_with(members, Total::MembersOfTenant(self.0.id), Member::key)
+            .connection_with(members, MembersCount(self.0.id), Member::key)
             .into())
     }
 
     /// The current subscription. Tenant admins, the partner's staff and operators only.
     async fn subscription(&self, ctx: &Context<'_>) -> ApiResult<Option<Subscription>> {
-        let viewer = ctx.viewer().await?;
-        let partner_staff = self
-            .0
-            .partner_id
-            .is_some_and(|p| viewer.is_partner_staff(p));
-        if !viewer.can_admin_tenant(self.0.id) && !partner_staff {
-            return Err(
-                AppError::Forbidden("billing is visible to tenant admins only".into()).into(),
-            );
-        }
-        let loaders = ctx.data_unchecked::<Loaders>();
-        Ok(loaders
+        require_tenant(
+            ctx,
+            self.0.tenant_ref(),
+            TenantAccess::Admin,
+            "billing is visible to tenant admins only",
+        )
+        .await?;
+        Ok(loaders(ctx)
             .db
             .load_one(SubscriptionOfTenant(self.0.id))
             .await?
@@ -170,8 +136,7 @@ impl Tenant {
     /// Every live feature flag's value for this tenant, by key (one statement, whatever the
     /// number of flags). Archived flags are left out.
     async fn feature_flags(&self, ctx: &Context<'_>) -> ApiResult<Vec<FeatureFlagValue>> {
-        let flags = ctx
-            .data_unchecked::<Loaders>()
+        let flags = loaders(ctx)
             .db
             .load_one(LiveFlags)
             .await?
@@ -193,8 +158,7 @@ impl Tenant {
         ctx: &Context<'_>,
         #[graphql(desc = "The flag's key.")] key: String,
     ) -> ApiResult<bool> {
-        let flags = ctx
-            .data_unchecked::<Loaders>()
+        let flags = loaders(ctx)
             .db
             .load_one(LiveFlags)
             .await?
@@ -209,8 +173,7 @@ impl Tenant {
     /// events. Follow a run live with the `provisioningProgress` subscription.
     async fn provisioning(&self) -> TenantProvisioning {
         TenantProvisioning {
-            tenant: self.0.id,
-            partner: self.0.partner_id,
+            tenant: self.0.tenant_ref(),
         }
     }
 
@@ -224,3 +187,49 @@ impl Tenant {
         self.0.updated_at
     }
 }
+
+/// A tenant is visible to whoever the access policy lets see it.
+impl NodeSource for Tenant {
+    async fn fetch(ctx: &Context<'_>, viewer: &Viewer, key: NodeKey) -> ApiResult<Option<Self>> {
+        let NodeKey::Uuid(id) = key else {
+            return Ok(None);
+        };
+        let row = loaders(ctx)
+            .db
+            .load_one(ById::<TenantRow>(TenantId(id)))
+            .await?;
+        Ok(row
+            .filter(|t| viewer.tenant_access(t.tenant_ref()).sees())
+            .map(|t| Self((*t).clone())))
+    }
+}
+
+/// `totalCount` of a tenant list.
+pub enum TenantsCount {
+    /// The tenants the viewer may see that match a filter.
+    Visible(TenantFilter),
+    /// A partner's tenants, any status (one batched statement for every partner of a page).
+    OfPartner(PartnerId),
+}
+
+impl CountSource for TenantsCount {
+    async fn count(&self, ctx: &Context<'_>) -> ApiResult<i64> {
+        match self {
+            Self::Visible(filter) => {
+                let viewer = ctx.viewer().await?;
+                let mut conn = ctx.data_unchecked::<crate::db::DbPool>().get().await?;
+                Ok(crate::domain::tenants::count(&mut conn, &viewer, filter).await?)
+            }
+            Self::OfPartner(id) => Ok(loaders(ctx)
+                .db
+                .load_one(TenantCountOfPartner(*id))
+                .await?
+                .unwrap_or(0)),
+        }
+    }
+}
+
+crate::connection_type!(
+    /// A page of tenants (a Relay connection).
+    TenantConnection, Tenant, TenantsCount
+);

@@ -10,7 +10,7 @@
 
 use diesel_async::{AsyncPgConnection, SimpleAsyncConnection};
 use platform_api::domain::audit::Outcome;
-use platform_api::domain::audit_query::{
+use platform_api::domain::audit::query::{
     AuditFilter, AuditScope, PageWindow, Towards, explain_page,
 };
 
@@ -120,7 +120,7 @@ async fn every_filter_and_scope_has_an_index() {
         (
             "tenant admin scope",
             AuditScope::Limited {
-                admin_tenants: vec![rare_tenant],
+                admin_tenants: vec![rare_tenant.into()],
                 staff_partners: vec![],
             },
             filter(|_| {}),
@@ -130,7 +130,7 @@ async fn every_filter_and_scope_has_an_index() {
             "partner staff scope",
             AuditScope::Limited {
                 admin_tenants: vec![],
-                staff_partners: vec![rare_partner],
+                staff_partners: vec![rare_partner.into()],
             },
             filter(|_| {}),
             &[PARTNER_PLANS],

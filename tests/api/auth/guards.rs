@@ -1,48 +1,56 @@
-//! Every guard, allowed and denied. The guards are exercised on a probe schema that uses the
+//! The access checks resolvers use (`graphql::context`: the operator guard and the policy
+//! level checks over `auth::policy`), allowed and denied, on a probe schema that uses the
 //! app's own pool and token verifier, so they run exactly as on the real schema.
 
 use std::sync::Arc;
 
-use async_graphql::{EmptyMutation, EmptySubscription, Object, Request, Schema};
-use platform_api::auth::AuthContext;
-use platform_api::graphql::guards::{
-    Authenticated, Operator, PartnerOwnsTenant, PartnerStaff, TenantAdmin, TenantMember,
-};
+use async_graphql::{Context, EmptyMutation, EmptySubscription, Object, Request, Schema};
+use platform_api::auth::{AuthContext, ContextAuth, PartnerAccess, TenantAccess};
+use platform_api::db::DbPool;
+use platform_api::domain::{partners, tenants};
+use platform_api::error::ApiResult;
+use platform_api::graphql::context::{Operator, require_partner, require_tenant};
 use serde_json::Value;
 
 use crate::support::{TestApp, seed};
 
 struct Probe;
 
+impl Probe {
+    async fn tenant(ctx: &Context<'_>, slug: &str, level: TenantAccess) -> ApiResult<bool> {
+        let viewer = ctx.viewer().await?;
+        let mut conn = ctx.data_unchecked::<DbPool>().get().await?;
+        let row = tenants::visible_by_slug(&mut conn, &viewer, slug).await?;
+        require_tenant(ctx, row.tenant_ref(), level, "not enough access").await?;
+        Ok(true)
+    }
+}
+
 #[Object]
 impl Probe {
-    #[graphql(guard = "Authenticated")]
-    async fn authenticated(&self) -> bool {
-        true
+    async fn authenticated(&self, ctx: &Context<'_>) -> ApiResult<bool> {
+        ctx.viewer().await?;
+        Ok(true)
     }
     #[graphql(guard = "Operator")]
     async fn operator(&self) -> bool {
         true
     }
-    #[graphql(guard = "TenantMember(slug.clone())")]
-    async fn tenant_member(&self, slug: String) -> bool {
-        let _ = slug;
-        true
+    async fn tenant_member(&self, ctx: &Context<'_>, slug: String) -> ApiResult<bool> {
+        Self::tenant(ctx, &slug, TenantAccess::Member).await
     }
-    #[graphql(guard = "TenantAdmin(slug.clone())")]
-    async fn tenant_admin(&self, slug: String) -> bool {
-        let _ = slug;
-        true
+    async fn tenant_admin(&self, ctx: &Context<'_>, slug: String) -> ApiResult<bool> {
+        Self::tenant(ctx, &slug, TenantAccess::Admin).await
     }
-    #[graphql(guard = "PartnerStaff(slug.clone())")]
-    async fn partner_staff(&self, slug: String) -> bool {
-        let _ = slug;
-        true
+    async fn partner_staff(&self, ctx: &Context<'_>, slug: String) -> ApiResult<bool> {
+        let viewer = ctx.viewer().await?;
+        let mut conn = ctx.data_unchecked::<DbPool>().get().await?;
+        let row = partners::visible_by_slug(&mut conn, &viewer, &slug).await?;
+        require_partner(ctx, row.id, PartnerAccess::Staff, "staff only").await?;
+        Ok(true)
     }
-    #[graphql(guard = "PartnerOwnsTenant(slug.clone())")]
-    async fn partner_owns_tenant(&self, slug: String) -> bool {
-        let _ = slug;
-        true
+    async fn partner_owns_tenant(&self, ctx: &Context<'_>, slug: String) -> ApiResult<bool> {
+        Self::tenant(ctx, &slug, TenantAccess::PartnerStaff).await
     }
 }
 
@@ -193,11 +201,22 @@ async fn partner_staff_and_partner_owns_tenant() {
         .as_deref(),
         Some("NOT_FOUND")
     );
+    // A member of one of the partner's tenants sees who the partner is, not its business.
     assert_eq!(
         h.check(
             Some("customer"),
             PORTAL,
             r#"partnerStaff(slug: "reseller-one")"#
+        )
+        .await
+        .as_deref(),
+        Some("FORBIDDEN")
+    );
+    assert_eq!(
+        h.check(
+            Some("customer"),
+            PORTAL,
+            r#"partnerStaff(slug: "reseller-two")"#
         )
         .await
         .as_deref(),

@@ -43,7 +43,8 @@ pub async fn audit_rows(app: &TestApp, action: &str, outcome: &str) -> i64 {
 }
 
 /// Asserts the call is refused with `code`, changes nothing, and leaves one audit row with
-/// `outcome`.
+/// `outcome` — except without a token (`who: None`): then no audit row at all (anyone could
+/// fill the log), and the anonymous-mutation counter moves instead.
 pub async fn refused(
     app: &TestApp,
     who: Option<&str>,
@@ -55,6 +56,8 @@ pub async fn refused(
     let mut conn = app.db.connect().await;
     let before = seed::fingerprint(&mut conn).await;
     let audited = audit_rows(app, action, outcome).await;
+    let all_audited = audit_rows_total(app).await;
+    let anonymous = app.state.metrics.anonymous_mutations();
     let body = run(app, who, mutation).await;
     assert_eq!(first_error_code(&body), code, "{who:?}: {mutation}\n{body}");
     assert_eq!(
@@ -62,12 +65,28 @@ pub async fn refused(
         before,
         "nothing changed: {mutation}"
     );
-    assert_eq!(
-        audit_rows(app, action, outcome).await,
-        audited + 1,
-        "one {outcome} row for {action}"
-    );
+    if who.is_some() {
+        assert_eq!(
+            audit_rows(app, action, outcome).await,
+            audited + 1,
+            "one {outcome} row for {action}"
+        );
+        assert_eq!(app.state.metrics.anonymous_mutations(), anonymous);
+    } else {
+        assert_eq!(
+            audit_rows_total(app).await,
+            all_audited,
+            "an anonymous attempt writes no audit row: {action}"
+        );
+        assert_eq!(app.state.metrics.anonymous_mutations(), anonymous + 1);
+    }
     body
+}
+
+/// Every audit row.
+pub async fn audit_rows_total(app: &TestApp) -> i64 {
+    let mut conn = app.db.connect().await;
+    seed::count(&mut conn, "audit_events").await
 }
 
 pub async fn denied(app: &TestApp, who: Option<&str>, mutation: &str, action: &str, code: &str) {

@@ -102,7 +102,8 @@ async fn lists_show_only_what_each_caller_may_see() {
         )
         .await;
     assert_eq!(body["data"]["tenants"]["totalCount"], 0);
-    // Partners: staff see their own only; members see none.
+    // Partners: staff see their own only; members see the partner of their tenant (who it
+    // is, not its business), alice (a direct customer) none.
     let body = w
         .app
         .graphql_as(
@@ -116,7 +117,24 @@ async fn lists_show_only_what_each_caller_may_see() {
     );
     let body = w
         .app
-        .graphql_as(&token(&w.app, "bob"), "{ partners { totalCount } }")
+        .graphql_as(
+            &token(&w.app, "bob"),
+            "{ partners { totalCount nodes { slug } } }",
+        )
+        .await;
+    assert_eq!(body["data"]["partners"]["totalCount"], 1, "{body}");
+    assert_eq!(body["data"]["partners"]["nodes"][0]["slug"], "partner-one");
+    let body = w
+        .app
+        .graphql_as(
+            &token(&w.app, "bob"),
+            r#"{ partner(slug: "partner-one") { slug customerCount } }"#,
+        )
+        .await;
+    assert_eq!(first_error_code(&body), "FORBIDDEN", "{body}");
+    let body = w
+        .app
+        .graphql_as(&token(&w.app, "alice"), "{ partners { totalCount } }")
         .await;
     assert_eq!(body["data"]["partners"]["totalCount"], 0);
 }

@@ -4,12 +4,14 @@
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Bool, Jsonb, Nullable, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use uuid::Uuid;
 
 use crate::auth::claims::VerifiedToken;
 use crate::auth::viewer::{Membership, PartnerRole, Viewer};
 use crate::db::cached;
+use crate::db::schema::users;
 use crate::domain::audit::{self, Actor, AuditEntry, Outcome};
+use crate::domain::ids::{ByIds, TenantId, UserId};
+use crate::domain::members::MemberRole;
 use crate::error::{AppError, AppResult};
 
 /// Upserts the user of `token` (email and name kept in sync) and loads what the Viewer
@@ -38,7 +40,8 @@ WITH upserted AS (
 )
 SELECT c.id, c.email, c.name, c.platform_admin,
        COALESCE((SELECT jsonb_agg(jsonb_build_object(
-                    'tenant_id', m.tenant_id, 'tenant_slug', t.slug, 'role', m.role, 'status', m.status)
+                    'tenant_id', m.tenant_id, 'tenant_slug', t.slug, 'tenant_partner_id', t.partner_id,
+                    'role', m.role, 'status', m.status)
                     ORDER BY t.slug)
                    FROM memberships m JOIN tenants t ON t.id = m.tenant_id
                   WHERE m.user_id = c.id), '[]'::jsonb) AS memberships,
@@ -52,7 +55,7 @@ SELECT c.id, c.email, c.name, c.platform_admin,
 #[derive(QueryableByName)]
 struct ViewerRow {
     #[diesel(sql_type = diesel::sql_types::Uuid)]
-    id: Uuid,
+    id: UserId,
     #[diesel(sql_type = Text)]
     email: String,
     #[diesel(sql_type = Text)]
@@ -109,7 +112,7 @@ pub async fn load_viewer(conn: &mut AsyncPgConnection, token: &VerifiedToken) ->
 #[derive(QueryableByName)]
 struct TenantIdRow {
     #[diesel(sql_type = diesel::sql_types::Uuid)]
-    tenant_id: Uuid,
+    tenant_id: TenantId,
 }
 
 /// Applies the token's `groups` claim (the bootstrap path, run by `me`): membership of
@@ -131,9 +134,8 @@ pub async fn sync_groups(
     let want_admin = groups.iter().any(|g| g == admin_group);
     let user_id = viewer.user_id;
     conn.transaction::<bool, AppError, _>(async move |conn| {
-        use crate::db::schema::users;
         let mut changed = false;
-        let flipped: Vec<Uuid> = diesel::update(users::table)
+        let flipped: Vec<UserId> = diesel::update(users::table)
             .filter(
                 users::id
                     .eq(user_id)
@@ -154,12 +156,13 @@ pub async fn sync_groups(
         }
         let added: Vec<TenantIdRow> = diesel::sql_query(
             "INSERT INTO memberships (user_id, tenant_id, role)
-                 SELECT $1, t.id, 'member' FROM tenants t WHERE t.slug = ANY($2)
+                 SELECT $1, t.id, $3 FROM tenants t WHERE t.slug = ANY($2)
                  ON CONFLICT (user_id, tenant_id) DO NOTHING
                  RETURNING tenant_id",
         )
         .bind::<diesel::sql_types::Uuid, _>(user_id)
         .bind::<Array<Text>, _>(&groups)
+        .bind::<Text, _>(MemberRole::Member)
         .load(conn)
         .await?;
         for row in added {
@@ -171,7 +174,7 @@ pub async fn sync_groups(
                 tenant_id: Some(row.tenant_id),
                 partner_id: None,
                 outcome: Outcome::Success,
-                details: serde_json::json!({ "source": "groups claim", "role": "member" }),
+                details: serde_json::json!({ "source": "groups claim", "role": MemberRole::Member }),
             };
             audit::record(conn, actor, &entry).await?;
         }
@@ -180,7 +183,7 @@ pub async fn sync_groups(
     .await
 }
 
-fn user_entry(action: &'static str, user_id: Uuid) -> AuditEntry {
+fn user_entry(action: &'static str, user_id: UserId) -> AuditEntry {
     AuditEntry {
         action,
         target_type: "user",
@@ -192,29 +195,34 @@ fn user_entry(action: &'static str, user_id: Uuid) -> AuditEntry {
     }
 }
 
-/// A user by id (for `node` and `Viewer.user`).
-pub async fn find(
-    conn: &mut AsyncPgConnection,
-    id: Uuid,
-) -> QueryResult<Option<crate::db::models::UserRow>> {
-    use crate::db::schema::users;
-    users::table
-        .find(id)
-        .select(crate::db::models::UserRow::as_select())
-        .first(conn)
-        .await
-        .optional()
+/// A `users` row.
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = users)]
+pub struct UserRow {
+    /// Primary key.
+    pub id: UserId,
+    /// Email.
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// Operator flag.
+    pub platform_admin: bool,
+    /// Created.
+    pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
-/// Users by id.
-pub async fn by_ids(
-    conn: &mut AsyncPgConnection,
-    ids: &[Uuid],
-) -> QueryResult<Vec<crate::db::models::UserRow>> {
-    use crate::db::schema::users;
-    users::table
-        .filter(users::id.eq_any(ids))
-        .select(crate::db::models::UserRow::as_select())
-        .load(conn)
-        .await
+impl ByIds for UserRow {
+    type Id = UserId;
+
+    fn id(&self) -> UserId {
+        self.id
+    }
+
+    async fn by_ids(conn: &mut AsyncPgConnection, ids: &[UserId]) -> QueryResult<Vec<Self>> {
+        users::table
+            .filter(users::id.eq_any(ids))
+            .select(Self::as_select())
+            .load(conn)
+            .await
+    }
 }

@@ -8,10 +8,10 @@ use chrono::{DateTime, Utc};
 use diesel::sql_types::{BigInt, Jsonb, Nullable, Text, Timestamptz};
 use diesel::{QueryResult, QueryableByName};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use uuid::Uuid;
 
-use crate::auth::Viewer;
+use crate::auth::{Scope, Viewer};
 use crate::domain::audit::Outcome;
+use crate::domain::ids::{PartnerId, TenantId};
 use crate::error::{AppError, AppResult};
 
 mod sql;
@@ -33,27 +33,23 @@ pub enum AuditScope {
     /// partners currently own. Both empty: nothing.
     Limited {
         /// Tenants the viewer administers (active owner or admin membership).
-        admin_tenants: Vec<Uuid>,
+        admin_tenants: Vec<TenantId>,
         /// Partners the viewer works for (any access level).
-        staff_partners: Vec<Uuid>,
+        staff_partners: Vec<PartnerId>,
     },
 }
 
 impl AuditScope {
-    /// The scope of `viewer`: operators see all; tenant admins their tenants; partner staff
-    /// their partners and those partners' tenants; everyone else nothing.
+    /// The scope of `viewer`, from the access policy ([`Viewer::scope`], the SQL form of
+    /// [`Viewer::sees_audit_event`]): operators see all; tenant admins their tenants; partner
+    /// staff their partners and those partners' tenants; everyone else nothing.
     pub fn of(viewer: &Viewer) -> Self {
-        if viewer.is_operator() {
-            return Self::All;
-        }
-        Self::Limited {
-            admin_tenants: viewer
-                .memberships
-                .iter()
-                .map(|m| m.tenant_id)
-                .filter(|&t| viewer.can_admin_tenant(t))
-                .collect(),
-            staff_partners: viewer.partner_roles.iter().map(|r| r.partner_id).collect(),
+        match viewer.scope() {
+            Scope::All => Self::All,
+            Scope::Limited(sets) => Self::Limited {
+                admin_tenants: sets.admin_of,
+                staff_partners: sets.staff_of,
+            },
         }
     }
 }
@@ -146,9 +142,9 @@ pub struct AuditEventView {
     /// Dotted action name.
     #[diesel(sql_type = Text)]
     pub action: String,
-    /// `success`, `denied` or `failure`.
+    /// What came of it.
     #[diesel(sql_type = Text)]
-    pub outcome: String,
+    pub outcome: Outcome,
     /// The actor's email at the time.
     #[diesel(sql_type = Nullable<Text>)]
     pub actor_email: Option<String>,
@@ -179,14 +175,6 @@ impl AuditEventView {
     /// The event's position in the list.
     pub fn key(&self) -> EventKey {
         (self.at, self.id)
-    }
-
-    /// The outcome, typed (the column's CHECK admits only the three values).
-    pub fn outcome(&self) -> Outcome {
-        [Outcome::Success, Outcome::Denied, Outcome::Failure]
-            .into_iter()
-            .find(|o| o.as_str() == self.outcome)
-            .unwrap_or(Outcome::Failure)
     }
 }
 

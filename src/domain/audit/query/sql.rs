@@ -118,9 +118,7 @@ impl Sql {
                 .push(")");
         }
         if let Some(outcome) = filter.outcome {
-            q = q
-                .push(" AND e.outcome = ")
-                .bind::<Text, _>(outcome.as_str());
+            q = q.push(" AND e.outcome = ").bind::<Text, _>(outcome);
         }
         if let Some(email) = &filter.actor_email {
             q = q

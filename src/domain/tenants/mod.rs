@@ -1,0 +1,246 @@
+//! Tenants: their row and status, and the reads, with the viewer's scope applied in SQL
+//! (the access policy's [`Scope`]). Changes are in [`changes`] and [`status`].
+
+pub mod changes;
+pub mod status;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use crate::auth::{Scope, TenantRef, Viewer};
+use crate::db::schema::tenants;
+use crate::domain::ids::{ByIds, PartnerId, TenantId};
+use crate::domain::page::{Direction, PageRequest, fetch_limit, like_pattern};
+use crate::error::{AppError, AppResult};
+
+crate::text_enum! {
+    /// Lifecycle state of a tenant.
+    #[derive(async_graphql::Enum)]
+    pub enum TenantStatus {
+        /// Created; provisioning not finished.
+        Pending = "pending",
+        /// In service.
+        Active = "active",
+        /// Temporarily out of service (e.g. unpaid); data kept.
+        Suspended = "suspended",
+        /// Ended; kept for the record.
+        Terminated = "terminated",
+    }
+}
+
+/// The `tenants` columns the graph reads.
+#[derive(Queryable, Selectable, QueryableByName, Debug, Clone)]
+#[diesel(table_name = tenants)]
+pub struct TenantRow {
+    /// Primary key.
+    pub id: TenantId,
+    /// Slug.
+    pub slug: String,
+    /// Name.
+    pub name: String,
+    /// Lifecycle state.
+    pub status: TenantStatus,
+    /// Plan.
+    pub plan: String,
+    /// Owning partner.
+    pub partner_id: Option<PartnerId>,
+    /// Primary mail domain.
+    pub primary_domain: Option<String>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl TenantRow {
+    /// What the access policy needs of this tenant.
+    pub fn tenant_ref(&self) -> TenantRef {
+        TenantRef {
+            id: self.id,
+            partner_id: self.partner_id,
+        }
+    }
+}
+
+impl ByIds for TenantRow {
+    type Id = TenantId;
+
+    fn id(&self) -> TenantId {
+        self.id
+    }
+
+    async fn by_ids(conn: &mut AsyncPgConnection, ids: &[TenantId]) -> QueryResult<Vec<Self>> {
+        tenants::table
+            .filter(tenants::id.eq_any(ids))
+            .select(Self::as_select())
+            .load(conn)
+            .await
+    }
+}
+
+/// The tenant `slug`, unscoped (callers apply the access policy).
+pub async fn by_slug(conn: &mut AsyncPgConnection, slug: &str) -> QueryResult<Option<TenantRow>> {
+    tenants::table
+        .filter(tenants::slug.eq(slug))
+        .select(TenantRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The tenant `slug` if the viewer may see it; a tenant the viewer may not see is
+/// `NOT_FOUND`, exactly like one that does not exist.
+pub async fn visible_by_slug(
+    conn: &mut AsyncPgConnection,
+    viewer: &Viewer,
+    slug: &str,
+) -> AppResult<TenantRow> {
+    by_slug(conn, slug)
+        .await?
+        .filter(|t| viewer.tenant_access(t.tenant_ref()).sees())
+        .ok_or(AppError::NotFound { what: "tenant" })
+}
+
+/// The tenant `id` if the viewer may see it (same rule).
+pub async fn visible_by_id(
+    conn: &mut AsyncPgConnection,
+    viewer: &Viewer,
+    id: TenantId,
+) -> AppResult<TenantRow> {
+    TenantRow::by_ids(conn, &[id])
+        .await?
+        .into_iter()
+        .find(|t| viewer.tenant_access(t.tenant_ref()).sees())
+        .ok_or(AppError::NotFound { what: "tenant" })
+}
+
+/// Filters of the `tenants` list.
+#[derive(Debug, Clone, Default)]
+pub struct TenantFilter {
+    /// Only this status.
+    pub status: Option<TenantStatus>,
+    /// Only tenants of the partner with this slug.
+    pub partner_slug: Option<String>,
+    /// Case-insensitive substring of the name or slug.
+    pub search: Option<String>,
+}
+
+/// The tenants `scope` may see (the SQL form of [`Viewer::tenant_access`]`.sees()`): an
+/// active membership, or staff of the tenant's partner.
+pub fn scoped(scope: &Scope) -> tenants::BoxedQuery<'static, diesel::pg::Pg> {
+    let query = tenants::table.into_boxed();
+    match scope {
+        Scope::All => query,
+        Scope::Limited(sets) => query.filter(
+            tenants::id
+                .eq_any(sets.member_of.clone())
+                .or(tenants::partner_id.eq_any(sets.staff_of.clone())),
+        ),
+    }
+}
+
+/// The tenants the viewer may see that match `filter`, as a boxed query (no order, no limit).
+fn filtered(scope: &Scope, filter: &TenantFilter) -> tenants::BoxedQuery<'static, diesel::pg::Pg> {
+    use crate::db::schema::partners;
+    let mut query = scoped(scope);
+    if let Some(status) = filter.status {
+        query = query.filter(tenants::status.eq(status));
+    }
+    if let Some(slug) = &filter.partner_slug {
+        let partner = partners::table
+            .filter(partners::slug.eq(slug.clone()))
+            .select(partners::id);
+        query = query.filter(tenants::partner_id.eq_any(partner.nullable()));
+    }
+    if let Some(search) = &filter.search {
+        let pattern = like_pattern(search);
+        query = query.filter(
+            tenants::name
+                .ilike(pattern.clone())
+                .or(tenants::slug.ilike(pattern)),
+        );
+    }
+    query
+}
+
+/// One page of the tenants the viewer may see, by slug (`limit + 1` rows, in the page's
+/// direction).
+pub async fn page(
+    conn: &mut AsyncPgConnection,
+    viewer: &Viewer,
+    filter: &TenantFilter,
+    page: &PageRequest<String>,
+) -> QueryResult<Vec<TenantRow>> {
+    let mut query = filtered(&viewer.scope(), filter).select(TenantRow::as_select());
+    query = match (page.direction, &page.cursor) {
+        (Direction::Forward, Some(after)) => query.filter(tenants::slug.gt(after.clone())),
+        (Direction::Backward, Some(before)) => query.filter(tenants::slug.lt(before.clone())),
+        _ => query,
+    };
+    let query = match page.direction {
+        Direction::Forward => query.order(tenants::slug.asc()),
+        Direction::Backward => query.order(tenants::slug.desc()),
+    };
+    query.limit(page.fetch()).load(conn).await
+}
+
+/// How many tenants the viewer may see match `filter`.
+pub async fn count(
+    conn: &mut AsyncPgConnection,
+    viewer: &Viewer,
+    filter: &TenantFilter,
+) -> QueryResult<i64> {
+    filtered(&viewer.scope(), filter)
+        .count()
+        .get_result(conn)
+        .await
+}
+
+/// The first `limit + 1` tenants (by slug, after `after`) of each partner, in one statement.
+pub async fn pages_by_partner(
+    conn: &mut AsyncPgConnection,
+    partner_ids: &[PartnerId],
+    after: Option<&str>,
+    limit: usize,
+) -> QueryResult<Vec<TenantRow>> {
+    use diesel::sql_types::{Array, BigInt, Nullable, Text};
+    diesel::sql_query(
+        "SELECT id, slug, name, status, plan, partner_id, primary_domain, created_at, updated_at
+           FROM (SELECT t.*, row_number() OVER (PARTITION BY t.partner_id ORDER BY t.slug) AS rn
+                   FROM tenants t
+                  WHERE t.partner_id = ANY($1) AND ($2::text IS NULL OR t.slug > $2)) ranked
+          WHERE rn <= $3
+          ORDER BY partner_id, slug",
+    )
+    .bind::<Array<diesel::sql_types::Uuid>, _>(partner_ids)
+    .bind::<Nullable<Text>, _>(after)
+    .bind::<BigInt, _>(fetch_limit(limit))
+    .load(conn)
+    .await
+}
+
+/// Tenants per partner, for each of `ids` (without terminated ones when `customers_only`:
+/// the customer count).
+pub async fn counts_by_partner(
+    conn: &mut AsyncPgConnection,
+    ids: &[PartnerId],
+    customers_only: bool,
+) -> QueryResult<Vec<(PartnerId, i64)>> {
+    // Terminated tenants never match when only customers count.
+    let excluded: &[TenantStatus] = if customers_only {
+        &[TenantStatus::Terminated]
+    } else {
+        &[]
+    };
+    tenants::table
+        .filter(tenants::partner_id.eq_any(ids))
+        .filter(tenants::status.ne_all(excluded))
+        .group_by(tenants::partner_id)
+        .select((
+            tenants::partner_id.assume_not_null(),
+            diesel::dsl::count_star(),
+        ))
+        .load(conn)
+        .await
+}

@@ -1,0 +1,3 @@
+//! Users in the graph: the `User` type (reached through `me`, members and `node`).
+
+pub mod types;
