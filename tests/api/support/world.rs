@@ -1,0 +1,587 @@
+//! The one fixture builder: partners, tenants, people and their roles, one line each, written
+//! straight to the test's database (arrangement, not the system under test), then handed
+//! back with the app, every id by name and a ready token per person.
+//!
+//! ```ignore
+//! let w = World::new()
+//!     .partner("resell")
+//!     .tenant(Tenant::of("acme", "resell"))
+//!     .operator("root")
+//!     .member("bob", "acme", Role::Admin)
+//!     .staff("sue", "resell", Level::Member)
+//!     .build(TestApp::spawn().await)
+//!     .await;
+//! w.id("acme");       // the tenant's uuid
+//! w.token("bob");     // bob's token (portal audience; operators get the operator audience)
+//! ```
+//!
+//! Every SQL write of the suite's fixtures is in this file.
+
+use std::collections::HashMap;
+use std::ops::Deref;
+
+use chrono::{DateTime, Utc};
+use diesel::sql_types::{Bool, Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use platform_api::config::Config;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::TestApp;
+use super::token::Token;
+
+/// A role in a tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Owner,
+    Admin,
+    Member,
+}
+
+impl Role {
+    fn as_sql(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Member => "member",
+        }
+    }
+}
+
+/// An access level of partner staff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Admin,
+    Member,
+}
+
+impl Level {
+    fn as_sql(self) -> &'static str {
+        match self {
+            Level::Admin => "admin",
+            Level::Member => "member",
+        }
+    }
+}
+
+/// A tenant to create: `pending`, named like its slug, on plan `standard` unless told.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct Tenant {
+    slug: String,
+    partner: Option<String>,
+    plan: Option<String>,
+}
+
+impl Tenant {
+    /// A direct customer (no partner).
+    pub fn new(slug: &str) -> Self {
+        Self {
+            slug: slug.into(),
+            partner: None,
+            plan: None,
+        }
+    }
+
+    /// A customer of `partner` (created earlier in the same world).
+    pub fn of(slug: &str, partner: &str) -> Self {
+        Self {
+            partner: Some(partner.into()),
+            ..Self::new(slug)
+        }
+    }
+
+    /// On another plan.
+    pub fn plan(mut self, plan: &str) -> Self {
+        self.plan = Some(plan.into());
+        self
+    }
+}
+
+impl From<&str> for Tenant {
+    fn from(slug: &str) -> Self {
+        Tenant::new(slug)
+    }
+}
+
+/// An audit row to insert as it stands (the table is append-only; inserts are allowed).
+/// Tenant and partner are named by slug; `label` is stored as `request_id`.
+#[derive(Debug, Clone)]
+pub struct AuditEvent {
+    pub label: String,
+    pub tenant: Option<String>,
+    pub partner: Option<String>,
+    pub actor_email: Option<String>,
+    pub action: String,
+    pub target_type: String,
+    pub target_id: Option<String>,
+    /// `success`, `denied` or `failure`.
+    pub outcome: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+enum Step {
+    Partner(String),
+    Tenant(Tenant),
+    User {
+        name: String,
+        platform_admin: bool,
+    },
+    Member {
+        user: String,
+        tenant: String,
+        role: Role,
+        status: &'static str,
+    },
+    Staff {
+        user: String,
+        partner: String,
+        level: Level,
+    },
+    Bulk {
+        partners: i32,
+        tenants_each: i32,
+        members_each: i32,
+    },
+    Event(AuditEvent),
+}
+
+/// What to arrange, in the order written; see the module docs.
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct Arrange {
+    steps: Vec<Step>,
+}
+
+/// The app with what was arranged in it. Derefs to the [`TestApp`].
+pub struct World {
+    /// The app (and its database).
+    pub app: TestApp,
+    ids: HashMap<String, Uuid>,
+    /// People by name; `true` for platform admins.
+    people: HashMap<String, bool>,
+}
+
+impl World {
+    /// An empty arrangement; add to it and [`Arrange::build`] it.
+    #[expect(
+        clippy::new_ret_no_self,
+        reason = "World::new() reads as the start of a world"
+    )]
+    pub fn new() -> Arrange {
+        Arrange::default()
+    }
+
+    /// An app with nothing arranged.
+    pub fn empty(app: TestApp) -> Self {
+        Self {
+            app,
+            ids: HashMap::new(),
+            people: HashMap::new(),
+        }
+    }
+
+    /// A second server process on this world's database (another replica), with the same
+    /// people and ids.
+    pub async fn spawn_sibling(&self, adjust: impl FnOnce(&mut Config)) -> World {
+        World {
+            app: self.app.spawn_sibling(adjust).await,
+            ids: self.ids.clone(),
+            people: self.people.clone(),
+        }
+    }
+
+    /// Writes more into this world (ids and people join the ones already here).
+    pub async fn arrange(&mut self, more: Arrange) {
+        let mut conn = self.app.db.connect().await;
+        for step in more.steps {
+            self.write(&mut conn, step).await;
+        }
+    }
+
+    /// The id of the partner, tenant or person `name`.
+    pub fn id(&self, name: &str) -> Uuid {
+        *self
+            .ids
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} is not in this world"))
+    }
+
+    /// The token `name` would sign in with: their email (as stored), the operator audience
+    /// for platform admins and the portal audience for everyone else. Change it (audience,
+    /// groups, ttl…) and [`Token::sign`] it with the world.
+    pub fn who(&self, name: &str) -> Token {
+        let platform_admin = *self.people.get(name).unwrap_or_else(|| {
+            panic!("{name} is not in this world (Token::portal signs for strangers)")
+        });
+        let token = Token::portal(name).email(&email(name));
+        if platform_admin {
+            token.to_operator()
+        } else {
+            token
+        }
+    }
+
+    /// [`World::who`], signed.
+    pub fn token(&self, name: &str) -> String {
+        self.who(name).sign(&self.app)
+    }
+
+    /// Runs `query` as `name`; returns the response body.
+    pub async fn query(&self, name: &str, query: &str) -> Value {
+        self.app.graphql_as(&self.token(name), query).await
+    }
+
+    /// Runs `query` with `variables` as `name`; returns the response body.
+    pub async fn query_with(&self, name: &str, query: &str, variables: Value) -> Value {
+        self.app
+            .graphql_as_with(&self.token(name), query, variables)
+            .await
+    }
+
+    /// Grants or revokes `platform_admin` of the user with `subject` behind the app's back
+    /// (as an administrator with database access would).
+    pub async fn set_platform_admin(&self, subject: &str, value: bool) {
+        let mut conn = self.db.connect().await;
+        diesel::sql_query("UPDATE users SET platform_admin = $2 WHERE authentik_subject = $1")
+            .bind::<Text, _>(subject)
+            .bind::<Bool, _>(value)
+            .execute(&mut conn)
+            .await
+            .expect("set platform_admin");
+    }
+
+    async fn write(&mut self, conn: &mut AsyncPgConnection, step: Step) {
+        match step {
+            Step::Partner(slug) => {
+                let id = insert_partner(conn, &slug).await;
+                self.ids.insert(slug, id);
+            }
+            Step::Tenant(tenant) => {
+                let partner = tenant.partner.as_deref().map(|p| self.id(p));
+                let id = insert_tenant(conn, &tenant, partner).await;
+                self.ids.insert(tenant.slug, id);
+            }
+            Step::User {
+                name,
+                platform_admin,
+            } => {
+                self.user(conn, &name, platform_admin).await;
+            }
+            Step::Member {
+                user,
+                tenant,
+                role,
+                status,
+            } => {
+                let user = self.person(conn, &user).await;
+                insert_membership(conn, user, self.id(&tenant), role.as_sql(), status).await;
+            }
+            Step::Staff {
+                user,
+                partner,
+                level,
+            } => {
+                let user = self.person(conn, &user).await;
+                insert_staff(conn, user, self.id(&partner), level.as_sql()).await;
+            }
+            Step::Bulk {
+                partners,
+                tenants_each,
+                members_each,
+            } => {
+                insert_bulk(conn, partners, tenants_each, members_each).await;
+                self.ids.extend(slugs_and_ids(conn).await);
+            }
+            Step::Event(event) => {
+                let tenant = event.tenant.as_deref().map(|t| self.id(t));
+                let partner = event.partner.as_deref().map(|p| self.id(p));
+                insert_event(conn, &event, tenant, partner).await;
+            }
+        }
+    }
+
+    /// `name`'s user, created (without platform admin) on first mention.
+    async fn person(&mut self, conn: &mut AsyncPgConnection, name: &str) -> Uuid {
+        match self.people.get(name) {
+            Some(_) => self.id(name),
+            None => self.user(conn, name, false).await,
+        }
+    }
+
+    async fn user(&mut self, conn: &mut AsyncPgConnection, name: &str, admin: bool) -> Uuid {
+        let id = upsert_user(conn, name, admin).await;
+        self.ids.insert(name.into(), id);
+        self.people.insert(name.into(), admin);
+        id
+    }
+}
+
+impl Deref for World {
+    type Target = TestApp;
+
+    fn deref(&self) -> &TestApp {
+        &self.app
+    }
+}
+
+impl Arrange {
+    fn with(mut self, step: Step) -> Self {
+        self.steps.push(step);
+        self
+    }
+
+    /// A partner (active, named like its slug).
+    pub fn partner(self, slug: &str) -> Self {
+        self.with(Step::Partner(slug.into()))
+    }
+
+    /// A tenant: `.tenant("acme")` or `.tenant(Tenant::of("acme", "resell").plan("business"))`.
+    pub fn tenant(self, tenant: impl Into<Tenant>) -> Self {
+        self.with(Step::Tenant(tenant.into()))
+    }
+
+    /// A platform admin (who gets operator tokens).
+    pub fn operator(self, name: &str) -> Self {
+        self.with(Step::User {
+            name: name.into(),
+            platform_admin: true,
+        })
+    }
+
+    /// A user with no role anywhere (people named in a role are created on the way).
+    pub fn user(self, name: &str) -> Self {
+        self.with(Step::User {
+            name: name.into(),
+            platform_admin: false,
+        })
+    }
+
+    /// An active membership of `name` in `tenant`.
+    pub fn member(self, name: &str, tenant: &str, role: Role) -> Self {
+        self.with(Step::Member {
+            user: name.into(),
+            tenant: tenant.into(),
+            role,
+            status: "active",
+        })
+    }
+
+    /// A suspended membership (it grants nothing).
+    pub fn suspended_member(self, name: &str, tenant: &str, role: Role) -> Self {
+        self.with(Step::Member {
+            user: name.into(),
+            tenant: tenant.into(),
+            role,
+            status: "suspended",
+        })
+    }
+
+    /// `name` on the staff of `partner`.
+    pub fn staff(self, name: &str, partner: &str, level: Level) -> Self {
+        self.with(Step::Staff {
+            user: name.into(),
+            partner: partner.into(),
+            level,
+        })
+    }
+
+    /// Volume, set-based: `partners` partners `p-000`… (named `Partner 0`…), each with
+    /// `tenants_each` active tenants `p-000-t-00`… (at least two digits), each with
+    /// `members_each` members `<tenant>-u-<n>` and a monthly 10.00 EUR subscription. The
+    /// partners and tenants are in [`World::id`]; the members are not people of the world.
+    pub fn bulk(self, partners: i32, tenants_each: i32, members_each: i32) -> Self {
+        self.with(Step::Bulk {
+            partners,
+            tenants_each,
+            members_each,
+        })
+    }
+
+    /// An audit row.
+    pub fn event(self, event: AuditEvent) -> Self {
+        self.with(Step::Event(event))
+    }
+
+    /// Writes everything into `app`'s database.
+    pub async fn build(self, app: TestApp) -> World {
+        let mut world = World::empty(app);
+        world.arrange(self).await;
+        world
+    }
+
+    /// Writes everything into a fresh app with the default configuration.
+    pub async fn spawn(self) -> World {
+        self.build(TestApp::spawn().await).await
+    }
+}
+
+/// The email a person of a world has: `<name>@example.com`.
+pub fn email(name: &str) -> String {
+    format!("{name}@example.com")
+}
+
+#[derive(diesel::QueryableByName)]
+struct Id {
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
+}
+
+pub(super) async fn insert_partner(conn: &mut AsyncPgConnection, slug: &str) -> Uuid {
+    diesel::sql_query("INSERT INTO partners (slug, name) VALUES ($1, $1) RETURNING id")
+        .bind::<Text, _>(slug)
+        .get_result::<Id>(conn)
+        .await
+        .expect("arrange a partner")
+        .id
+}
+
+async fn insert_tenant(conn: &mut AsyncPgConnection, t: &Tenant, partner: Option<Uuid>) -> Uuid {
+    diesel::sql_query(
+        "INSERT INTO tenants (slug, name, partner_id, plan)
+         VALUES ($1, $1, $2, coalesce($3, 'standard')) RETURNING id",
+    )
+    .bind::<Text, _>(&t.slug)
+    .bind::<Nullable<SqlUuid>, _>(partner)
+    .bind::<Nullable<Text>, _>(t.plan.as_deref())
+    .get_result::<Id>(conn)
+    .await
+    .expect("arrange a tenant")
+    .id
+}
+
+/// A user by identity-provider subject, as a first sign-in would create it.
+pub(super) async fn upsert_user(
+    conn: &mut AsyncPgConnection,
+    subject: &str,
+    platform_admin: bool,
+) -> Uuid {
+    diesel::sql_query(
+        "INSERT INTO users (authentik_subject, email, platform_admin) VALUES ($1, $2, $3)
+         ON CONFLICT (authentik_subject) DO UPDATE SET platform_admin = EXCLUDED.platform_admin
+         RETURNING id",
+    )
+    .bind::<Text, _>(subject)
+    .bind::<Text, _>(email(subject))
+    .bind::<Bool, _>(platform_admin)
+    .get_result::<Id>(conn)
+    .await
+    .expect("arrange a user")
+    .id
+}
+
+pub(super) async fn insert_membership(
+    conn: &mut AsyncPgConnection,
+    user: Uuid,
+    tenant: Uuid,
+    role: &str,
+    status: &str,
+) {
+    diesel::sql_query(
+        "INSERT INTO memberships (user_id, tenant_id, role, status) VALUES ($1, $2, $3, $4)",
+    )
+    .bind::<SqlUuid, _>(user)
+    .bind::<SqlUuid, _>(tenant)
+    .bind::<Text, _>(role)
+    .bind::<Text, _>(status)
+    .execute(conn)
+    .await
+    .expect("arrange a membership");
+}
+
+pub(super) async fn insert_staff(
+    conn: &mut AsyncPgConnection,
+    user: Uuid,
+    partner: Uuid,
+    level: &str,
+) {
+    diesel::sql_query(
+        "INSERT INTO partner_staff (user_id, partner_id, access_level) VALUES ($1, $2, $3)",
+    )
+    .bind::<SqlUuid, _>(user)
+    .bind::<SqlUuid, _>(partner)
+    .bind::<Text, _>(level)
+    .execute(conn)
+    .await
+    .expect("arrange partner staff");
+}
+
+async fn insert_bulk(conn: &mut AsyncPgConnection, partners: i32, tenants: i32, members: i32) {
+    for sql in [
+        "INSERT INTO partners (slug, name) SELECT format('p-%s', lpad(p::text, 3, '0')), format('Partner %s', p)
+           FROM generate_series(0, $1 - 1) p",
+        "INSERT INTO tenants (slug, name, partner_id, status)
+         SELECT format('%s-t-%s', pa.slug, lpad(t::text, greatest(2, length(($2 - 1)::text)), '0')), format('Tenant %s/%s', pa.slug, t), pa.id, 'active'
+           FROM partners pa CROSS JOIN generate_series(0, $2 - 1) t WHERE pa.slug LIKE 'p-%'",
+        "INSERT INTO users (authentik_subject, email, name)
+         SELECT format('%s-u-%s', t.slug, m), format('%s-u-%s@example.com', t.slug, m), format('User %s', m)
+           FROM tenants t CROSS JOIN generate_series(0, $3 - 1) m WHERE t.slug LIKE 'p-%'",
+        "INSERT INTO memberships (user_id, tenant_id, role)
+         SELECT u.id, t.id, 'member' FROM tenants t JOIN users u ON u.authentik_subject LIKE t.slug || '-u-%'
+          WHERE t.slug LIKE 'p-%'",
+        "INSERT INTO subscriptions (tenant_id, plan, status, seats, price_minor, currency, billing_cycle)
+         SELECT t.id, 'standard', 'active', 5, 1000, 'EUR', 'monthly' FROM tenants t WHERE t.slug LIKE 'p-%'",
+    ] {
+        diesel::sql_query(sql)
+            .bind::<Integer, _>(partners)
+            .bind::<Integer, _>(tenants)
+            .bind::<Integer, _>(members)
+            .execute(conn)
+            .await
+            .expect("arrange in bulk");
+    }
+}
+
+#[derive(diesel::QueryableByName)]
+struct SlugId {
+    #[diesel(sql_type = Text)]
+    slug: String,
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
+}
+
+/// Every partner and tenant, by slug.
+async fn slugs_and_ids(conn: &mut AsyncPgConnection) -> Vec<(String, Uuid)> {
+    diesel::sql_query("SELECT slug, id FROM partners UNION ALL SELECT slug, id FROM tenants")
+        .load::<SlugId>(conn)
+        .await
+        .expect("read back slugs")
+        .into_iter()
+        .map(|r| (r.slug, r.id))
+        .collect()
+}
+
+async fn insert_event(
+    conn: &mut AsyncPgConnection,
+    event: &AuditEvent,
+    tenant: Option<Uuid>,
+    partner: Option<Uuid>,
+) {
+    diesel::sql_query(
+        "INSERT INTO audit_events (request_id, tenant_id, partner_id, actor_email, action,
+                                   target_type, target_id, outcome, details, ip, at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '{\"note\": \"seeded\"}', '192.0.2.1', $9)",
+    )
+    .bind::<Text, _>(&event.label)
+    .bind::<Nullable<SqlUuid>, _>(tenant)
+    .bind::<Nullable<SqlUuid>, _>(partner)
+    .bind::<Nullable<Text>, _>(event.actor_email.as_deref())
+    .bind::<Text, _>(&event.action)
+    .bind::<Text, _>(&event.target_type)
+    .bind::<Nullable<Text>, _>(event.target_id.as_deref())
+    .bind::<Text, _>(&event.outcome)
+    .bind::<Timestamptz, _>(event.at)
+    .execute(conn)
+    .await
+    .expect("arrange an audit event");
+}
+
+/// A tenant by slug, for `seed.rs` (kept while `auth/guards.rs` uses it).
+pub(super) async fn insert_plain_tenant(
+    conn: &mut AsyncPgConnection,
+    slug: &str,
+    partner: Option<Uuid>,
+) -> Uuid {
+    insert_tenant(conn, &Tenant::new(slug), partner).await
+}
