@@ -198,19 +198,14 @@ async fn rollout_is_stable_and_raising_it_keeps_earlier_tenants() {
 
 #[tokio::test]
 async fn fifty_flags_are_evaluated_with_one_statement() {
-    let w = world(1).await;
-    let mut conn = w.db.connect().await;
-    // Fifty flags at once: the volume is the point, so set-based.
-    diesel_async::RunQueryDsl::execute(
-        diesel::sql_query(
-            "INSERT INTO feature_flags (key, default_value, rules)
-             SELECT format('flag_%s', n), n % 2 = 0, '[{\"kind\":\"plans\",\"plans\":[\"standard\"],\"value\":true}]'::jsonb
-               FROM generate_series(1, 50) n",
-        ),
-        &mut conn,
-    )
-    .await
-    .unwrap();
+    let mut w = world(1).await;
+    // Fifty flags, each on for the plan every tenant here is on.
+    let rules = json!([{ "kind": "plans", "plans": ["standard"], "value": true }]);
+    let mut flags = World::new();
+    for n in 1..=50 {
+        flags = flags.feature_flag(&format!("flag_{n}"), n % 2 == 0, rules.clone());
+    }
+    w.arrange(flags).await;
     let token = w.token("root");
     let before = w.statements();
     w.graphql_as(&token, r#"{ tenant(slug: "p-000-t-00") { slug } }"#)

@@ -145,6 +145,11 @@ enum Step {
         members_each: i32,
     },
     Event(AuditEvent),
+    Flag {
+        key: String,
+        default_value: bool,
+        rules: Value,
+    },
 }
 
 /// What to arrange, in the order written; see the module docs.
@@ -294,6 +299,11 @@ impl World {
                 insert_bulk(conn, partners, tenants_each, members_each).await;
                 self.ids.extend(slugs_and_ids(conn).await);
             }
+            Step::Flag {
+                key,
+                default_value,
+                rules,
+            } => insert_flag(conn, &key, default_value, &rules).await,
             Step::Event(event) => {
                 let tenant = event.tenant.as_deref().map(|t| self.id(t));
                 let partner = event.partner.as_deref().map(|p| self.id(p));
@@ -396,6 +406,16 @@ impl Arrange {
             partners,
             tenants_each,
             members_each,
+        })
+    }
+
+    /// A feature flag with `rules` as stored (`[{"kind": "plans", "plans": [..], "value":
+    /// true}]`), enabled, not archived.
+    pub fn feature_flag(self, key: &str, default_value: bool, rules: Value) -> Self {
+        self.with(Step::Flag {
+            key: key.into(),
+            default_value,
+            rules,
         })
     }
 
@@ -531,6 +551,16 @@ async fn insert_bulk(conn: &mut AsyncPgConnection, partners: i32, tenants: i32, 
             .await
             .expect("arrange in bulk");
     }
+}
+
+async fn insert_flag(conn: &mut AsyncPgConnection, key: &str, default: bool, rules: &Value) {
+    diesel::sql_query("INSERT INTO feature_flags (key, default_value, rules) VALUES ($1, $2, $3)")
+        .bind::<Text, _>(key)
+        .bind::<Bool, _>(default)
+        .bind::<diesel::sql_types::Jsonb, _>(rules)
+        .execute(conn)
+        .await
+        .expect("arrange a feature flag");
 }
 
 #[derive(diesel::QueryableByName)]
