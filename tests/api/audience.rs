@@ -163,7 +163,7 @@ async fn operator_audience_introspection_gets_the_whole_schema() {
     let root = app.token("root");
     assert_eq!(introspect(&app, Some(&root)).await, whole);
     // The audience decides the view; the guards still decide what executes.
-    let outsider = app.who("outsider").to_operator().sign(&app);
+    let outsider = app.who("outsider").via_operator().sign(&app);
     assert_eq!(introspect(&app, Some(&outsider)).await, whole);
     let body = app
         .graphql_as(&outsider, "{ systemStatus { environment } }")

@@ -36,14 +36,14 @@ async fn each_role_sees_its_own_slice() {
 async fn operator_powers_need_both_the_audience_and_the_flag() {
     let w = world().await;
     // A platform admin with a portal token is a user without memberships.
-    let portal_root = w.who("root").to_portal().sign(&w);
+    let portal_root = w.who("root").via_portal().sign(&w);
     let body = w
         .app
         .graphql_as_with(&portal_root, QUERY, json!({ "first": 100 }))
         .await;
     assert_eq!(super::labels(&body), expect(&[]));
     // An operator token without the flag is no better.
-    let operator_alice = w.who("alice").to_operator().sign(&w);
+    let operator_alice = w.who("alice").via_operator().sign(&w);
     let body = w
         .app
         .graphql_as_with(&operator_alice, QUERY, json!({ "first": 100 }))

@@ -17,7 +17,7 @@ const STATUS: &str = "{ systemStatus { apiVersion environment } }";
 async fn operator_fields_need_the_operator_audience_and_the_admin_flag() {
     let w = World::new().operator("root").user("clerk").spawn().await;
 
-    let portal_admin = w.who("root").to_portal().sign(&w);
+    let portal_admin = w.who("root").via_portal().sign(&w);
     let body = w.graphql_as(&portal_admin, STATUS).await;
     assert_eq!(
         first_error_code(&body),
@@ -25,7 +25,7 @@ async fn operator_fields_need_the_operator_audience_and_the_admin_flag() {
         "portal token of a platform admin"
     );
 
-    let operator_non_admin = w.who("clerk").to_operator().sign(&w);
+    let operator_non_admin = w.who("clerk").via_operator().sign(&w);
     let body = w.graphql_as(&operator_non_admin, STATUS).await;
     assert_eq!(
         first_error_code(&body),
@@ -194,7 +194,7 @@ async fn operators_see_everything() {
         .await;
     assert!(body.get("errors").is_none(), "{body}");
     // The same admin with a portal token is just a user.
-    let portal = w.who("root").to_portal().sign(app);
+    let portal = w.who("root").via_portal().sign(app);
     let body = app
         .graphql_as(&portal, r#"{ tenant(slug: "customer-one") { slug } }"#)
         .await;

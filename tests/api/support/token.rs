@@ -55,12 +55,12 @@ impl Token {
     }
 
     /// The portal audience instead (keeps the other claims).
-    pub fn to_portal(self) -> Self {
+    pub fn via_portal(self) -> Self {
         self.audience(PORTAL)
     }
 
     /// The operator audience instead (keeps the other claims).
-    pub fn to_operator(self) -> Self {
+    pub fn via_operator(self) -> Self {
         self.audience(OPERATOR)
     }
 

@@ -222,7 +222,7 @@ impl World {
         });
         let token = Token::portal(name).email(&email(name));
         if platform_admin {
-            token.to_operator()
+            token.via_operator()
         } else {
             token
         }
