@@ -5,7 +5,7 @@
 use diesel_async::AsyncPgConnection;
 use uuid::Uuid;
 
-use super::world as raw;
+use super::world::sql as raw;
 
 /// A partner.
 pub async fn partner(conn: &mut AsyncPgConnection, slug: &str) -> Uuid {
