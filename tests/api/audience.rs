@@ -7,9 +7,8 @@ use platform_api::graphql::sdl::{INTROSPECTION, print, sdl_for};
 use serde_json::{Value, json};
 
 use crate::support::app::first_error_code;
-use crate::support::checks::{denied, token};
 use crate::support::ws::{Incoming, WsClient};
-use crate::support::{TestApp, seed};
+use crate::support::{Level, Role, Tenant, TestApp, World};
 
 /// Every operator-only root field (by root type), and the types only they reach.
 const OPERATOR_ONLY_FIELDS: &[(&str, &str)] = &[
@@ -44,18 +43,16 @@ const OPERATOR_ONLY_TYPES: &[&str] = &[
 
 /// p-one owns acme; root is an operator, tadmin administers acme, pstaff is p-one's staff,
 /// outsider is an operator-audience caller without `platform_admin`.
-async fn world() -> TestApp {
-    let app = TestApp::spawn().await;
-    let mut conn = app.db.connect().await;
-    let p1 = seed::partner(&mut conn, "p-one").await;
-    let acme = seed::tenant(&mut conn, "acme", Some(p1)).await;
-    seed::user(&mut conn, "root", true).await;
-    let tadmin = seed::user(&mut conn, "tadmin", false).await;
-    let pstaff = seed::user(&mut conn, "pstaff", false).await;
-    seed::user(&mut conn, "outsider", false).await;
-    seed::membership(&mut conn, tadmin, acme, "admin", "active").await;
-    seed::staff(&mut conn, pstaff, p1, "admin").await;
-    app
+async fn world() -> World {
+    World::new()
+        .partner("p-one")
+        .tenant(Tenant::of("acme", "p-one"))
+        .operator("root")
+        .member("tadmin", "acme", Role::Admin)
+        .staff("pstaff", "p-one", Level::Admin)
+        .user("outsider")
+        .spawn()
+        .await
 }
 
 async fn introspect(app: &TestApp, bearer: Option<&str>) -> String {
@@ -101,7 +98,7 @@ async fn portal_callers_and_anonymous_introspection_get_the_portal_view() {
     let portal = sdl_for(SchemaView::Portal).await;
     assert_portal_view(&portal, "the portal view");
     for who in ["tadmin", "pstaff"] {
-        let sdl = introspect(&app, Some(&token(&app, who))).await;
+        let sdl = introspect(&app, Some(&app.token(who))).await;
         assert_eq!(sdl, portal, "{who} (portal token) gets the portal view");
     }
     assert_eq!(
@@ -115,14 +112,15 @@ async fn portal_callers_and_anonymous_introspection_get_the_portal_view() {
         "an invalid token: the portal view, and introspection still answers"
     );
     // Targeted lookups follow the same view.
-    let t = token(&app, "pstaff");
     let body = app
-        .graphql_as(
-            &t,
-            r#"{ status: __type(name: "SystemStatus") { name }
-                 flag: __type(name: "FeatureFlag") { name }
-                 mutation: __type(name: "Mutation") { fields { name } }
-                 input: __type(name: "UpdateTenantInput") { inputFields { name } } }"#,
+        .query(
+            "pstaff",
+            r#"{
+              status: __type(name: "SystemStatus") { name }
+              flag: __type(name: "FeatureFlag") { name }
+              mutation: __type(name: "Mutation") { fields { name } }
+              input: __type(name: "UpdateTenantInput") { inputFields { name } }
+            }"#,
         )
         .await;
     assert!(body["data"]["status"].is_null(), "{body}");
@@ -162,10 +160,10 @@ async fn operator_audience_introspection_gets_the_whole_schema() {
             "the whole schema has {ty}.{field}"
         );
     }
-    let root = token(&app, "root");
+    let root = app.token("root");
     assert_eq!(introspect(&app, Some(&root)).await, whole);
     // The audience decides the view; the guards still decide what executes.
-    let outsider = app.token("outsider", "dezky-operator");
+    let outsider = app.who("outsider").via_operator().sign(&app);
     assert_eq!(introspect(&app, Some(&outsider)).await, whole);
     let body = app
         .graphql_as(&outsider, "{ systemStatus { environment } }")
@@ -177,7 +175,7 @@ async fn operator_audience_introspection_gets_the_whole_schema() {
 async fn hidden_fields_are_still_refused_for_portal_callers() {
     let app = world().await;
     for who in ["pstaff", "tadmin"] {
-        let t = token(&app, who);
+        let t = app.token(who);
         for query in [
             "{ systemStatus { environment } }",
             "{ featureFlags { totalCount } }",
@@ -240,7 +238,8 @@ async fn hidden_fields_are_still_refused_for_portal_callers() {
     ];
     for (mutation, action) in mutations {
         // Partner staff are the portal's strongest callers.
-        denied(&app, Some("pstaff"), mutation, action, "FORBIDDEN").await;
+        app.denied(Some("pstaff"), mutation, json!({}), action, "FORBIDDEN")
+            .await;
     }
 }
 
@@ -261,11 +260,11 @@ async fn introspect_over_ws(app: &TestApp, token: &str) -> String {
 async fn websocket_introspection_follows_the_audience_too() {
     let app = world().await;
     assert_eq!(
-        introspect_over_ws(&app, &token(&app, "pstaff")).await,
+        introspect_over_ws(&app, &app.token("pstaff")).await,
         sdl_for(SchemaView::Portal).await
     );
     assert_eq!(
-        introspect_over_ws(&app, &token(&app, "root")).await,
+        introspect_over_ws(&app, &app.token("root")).await,
         platform_api::graphql::sdl()
     );
 }

@@ -4,7 +4,7 @@ use diesel_async::RunQueryDsl;
 use serde_json::{Value, json};
 
 use crate::support::app::first_error_code;
-use crate::support::{TestApp, logs};
+use crate::support::{TestApp, Token, logs};
 
 #[tokio::test]
 async fn internal_errors_are_masked_and_logged_with_the_request_id() {
@@ -71,15 +71,16 @@ async fn node_ids_are_validated_and_unknown_nodes_are_not_found() {
         platform_api::graphql::ids::NodeType::User,
         uuid::Uuid::new_v4(),
     );
-    let query = format!(r#"{{ node(id: "{}") {{ id }} }}"#, id.encode());
-    let body = app.graphql(&query).await;
+    const NODE: &str = "query($id: ID!) { node(id: $id) { id } }";
+    let variables = json!({ "id": id.encode() });
+    let body = app.graphql_with(NODE, variables.clone()).await;
     assert_eq!(
         first_error_code(&body),
         "UNAUTHENTICATED",
         "node needs a caller"
     );
     let body = app
-        .graphql_as(&app.token("someone", "dezky-portal"), &query)
+        .graphql_as_with(&Token::portal("someone").sign(&app), NODE, variables)
         .await;
     assert_eq!(first_error_code(&body), "NOT_FOUND");
 }

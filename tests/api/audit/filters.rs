@@ -3,9 +3,9 @@
 
 use serde_json::{Value, json};
 
-use super::{QUERY, at, expect, world};
+use super::{QUERY, at, expect, labels_for, world};
 use crate::support::app::first_error_code;
-use crate::support::seed;
+use crate::support::tables::count;
 
 #[tokio::test]
 async fn every_filter_narrows_the_list_newest_first() {
@@ -52,7 +52,7 @@ async fn every_filter_narrows_the_list_newest_first() {
     ];
     for (filter, want) in cases {
         assert_eq!(
-            w.labels("root", filter.clone()).await,
+            labels_for(&w, "root", filter.clone()).await,
             expect(want),
             "{filter}"
         );
@@ -84,13 +84,16 @@ async fn search_matches_action_target_id_and_actor_email_case_insensitively() {
         ("   ", &[9, 8, 7, 6, 5, 4, 3, 2, 1]),
     ];
     for (term, want) in cases {
-        let got = w.labels("root", json!({ "search": term })).await;
+        let got = labels_for(&w, "root", json!({ "search": term })).await;
         assert_eq!(got, expect(want), "search {term:?}");
     }
     // Combined with another filter.
-    let got = w
-        .labels("root", json!({ "search": "tenant.", "outcome": "DENIED" }))
-        .await;
+    let got = labels_for(
+        &w,
+        "root",
+        json!({ "search": "tenant.", "outcome": "DENIED" }),
+    )
+    .await;
     assert_eq!(got, expect(&[2]));
 }
 
@@ -98,12 +101,14 @@ async fn search_matches_action_target_id_and_actor_email_case_insensitively() {
 async fn events_carry_every_field() {
     let w = world().await;
     let body = w
-        .app
-        .graphql_as(
-            &w.token("root"),
-            r#"{ auditEvents(first: 1, filter: { action: "tenant.create", tenant: "acme" }) {
-                 edges { node { at action outcome actorEmail targetType targetId tenantSlug
-                                partnerSlug details requestId ip } } } }"#,
+        .query(
+            "root",
+            r#"{
+              auditEvents(first: 1, filter: { action: "tenant.create", tenant: "acme" }) {
+                edges { node { at action outcome actorEmail targetType targetId tenantSlug
+                               partnerSlug details requestId ip } }
+              }
+            }"#,
         )
         .await;
     let node = &body["data"]["auditEvents"]["edges"][0]["node"];
@@ -115,7 +120,7 @@ async fn events_carry_every_field() {
             "outcome": "SUCCESS",
             "actorEmail": "root@example.com",
             "targetType": "tenant",
-            "targetId": w.ids["acme"].to_string(),
+            "targetId": w.id("acme").to_string(),
             "tenantSlug": "acme",
             "partnerSlug": "reseller-one",
             "details": { "note": "seeded" },
@@ -128,10 +133,10 @@ async fn events_carry_every_field() {
 
 /// Asserts `variables` are refused with BAD_USER_INPUT on `field`, costing no statement and
 /// writing nothing.
-async fn assert_refused(w: &super::World, variables: Value, field: &str) {
+async fn assert_refused(w: &crate::support::World, variables: Value, field: &str) {
     let token = w.token("root");
     let mut conn = w.app.db.connect().await;
-    let rows = seed::count(&mut conn, "audit_events").await;
+    let rows = count(&mut conn, "audit_events").await;
     let before = w.app.statements();
     let body = w
         .app
@@ -150,7 +155,7 @@ async fn assert_refused(w: &super::World, variables: Value, field: &str) {
         "{variables}: refused before any SQL"
     );
     assert_eq!(
-        seed::count(&mut conn, "audit_events").await,
+        count(&mut conn, "audit_events").await,
         rows,
         "nothing written"
     );

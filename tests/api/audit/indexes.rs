@@ -14,12 +14,12 @@ use platform_api::domain::audit::query::{
     AuditFilter, AuditScope, PageWindow, Towards, explain_page,
 };
 
-use crate::support::{TestApp, seed};
+use crate::support::{Tenant, World};
 
-/// 20,000 ordinary events over 40 tenants of 4 partners, and 3 rare ones (tenant
-/// `rare-tenant` of partner `rare-partner`, action `rare.action`, outcome failure, actor
-/// `Needle@Example.com`, target `needle-target`).
-async fn seed_many(conn: &mut AsyncPgConnection) -> (uuid::Uuid, uuid::Uuid) {
+/// 20,000 ordinary events over 40 tenants of 4 partners, and 3 rare ones (of `tenant`, action
+/// `rare.action`, outcome failure, actor `Needle@Example.com`, target `needle-target`). The
+/// distribution is what this test is about, so it is written here, set-based.
+async fn events_for_the_planner(conn: &mut AsyncPgConnection, tenant: uuid::Uuid) {
     conn.batch_execute(
         "INSERT INTO partners (slug, name) SELECT 'partner-' || i, 'p' FROM generate_series(1, 4) i;
          INSERT INTO tenants (slug, name, partner_id)
@@ -33,8 +33,6 @@ async fn seed_many(conn: &mut AsyncPgConnection) -> (uuid::Uuid, uuid::Uuid) {
     )
     .await
     .expect("seed ordinary events");
-    let partner = seed::partner(conn, "rare-partner").await;
-    let tenant = seed::tenant(conn, "rare-tenant", Some(partner)).await;
     conn.batch_execute(&format!(
         "INSERT INTO audit_events (tenant_id, actor_email, action, target_type, target_id, outcome, at)
               SELECT '{tenant}', 'Needle@Example.com', 'rare.action', 'user', 'needle-target',
@@ -49,7 +47,6 @@ async fn seed_many(conn: &mut AsyncPgConnection) -> (uuid::Uuid, uuid::Uuid) {
             .await
             .expect("vacuum analyze");
     }
-    (tenant, partner)
 }
 
 /// Either the partner's and its tenants' indexes, or the list order's index.
@@ -58,9 +55,14 @@ const PARTNER_PLANS: &str =
 
 #[tokio::test]
 async fn every_filter_and_scope_has_an_index() {
-    let app = TestApp::spawn().await;
-    let mut conn = app.db.connect().await;
-    let (rare_tenant, rare_partner) = seed_many(&mut conn).await;
+    let w = World::new()
+        .partner("rare-partner")
+        .tenant(Tenant::of("rare-tenant", "rare-partner"))
+        .spawn()
+        .await;
+    let (rare_tenant, rare_partner) = (w.id("rare-tenant"), w.id("rare-partner"));
+    let mut conn = w.db.connect().await;
+    events_for_the_planner(&mut conn, rare_tenant).await;
     let filter = |f: fn(&mut AuditFilter)| {
         let mut filter = AuditFilter::default();
         f(&mut filter);

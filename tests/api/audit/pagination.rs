@@ -3,34 +3,35 @@
 
 use serde_json::{Value, json};
 
-use super::{Event, QUERY, at, insert, labels, token};
-use crate::support::{TestApp, seed};
+use super::{QUERY, at, labels};
+use crate::support::World;
+use crate::support::world::AuditEvent;
 
-/// An operator's token and 12 events: `a1`, `a2` at minutes 1 and 2, `s1`…`s7` all at
+/// An operator `root` and 12 events: `a1`, `a2` at minutes 1 and 2, `s1`…`s7` all at
 /// minute 5 (one run of equal timestamps, inserted in that order), `z1`…`z3` at minutes 8, 9
-/// and 10. Returns the labels newest first: z3 z2 z1 s7 s6 … s1 a2 a1.
-async fn seed_a_run_of_equal_timestamps(app: &TestApp) -> (String, Vec<String>) {
-    let mut conn = app.db.connect().await;
-    seed::user(&mut conn, "root", true).await;
+/// and 10. Returns root's token and the labels newest first: z3 z2 z1 s7 s6 … s1 a2 a1.
+async fn a_run_of_equal_timestamps() -> (World, String, Vec<String>) {
     let mut rows: Vec<(String, i64)> = vec![("a1".into(), 1), ("a2".into(), 2)];
     rows.extend((1..=7).map(|n| (format!("s{n}"), 5)));
     rows.extend([("z1".into(), 8), ("z2".into(), 9), ("z3".into(), 10)]);
+    let mut arrange = World::new().operator("root");
     for (label, minute) in &rows {
-        let event = Event {
-            label,
+        arrange = arrange.event(AuditEvent {
+            label: label.clone(),
             tenant: None,
             partner: None,
-            actor_email: Some("root@example.com"),
-            action: "tenant.update",
-            target_type: "tenant",
+            actor_email: Some("root@example.com".into()),
+            action: "tenant.update".into(),
+            target_type: "tenant".into(),
             target_id: None,
-            outcome: "success",
+            outcome: "success".into(),
             at: at(*minute),
-        };
-        insert(&mut conn, &event).await;
+        });
     }
+    let w = arrange.spawn().await;
+    let token = w.token("root");
     let newest_first = rows.into_iter().rev().map(|(label, _)| label).collect();
-    (token(app, "root", "dezky-operator"), newest_first)
+    (w, token, newest_first)
 }
 
 fn page_info(body: &Value) -> &Value {
@@ -39,8 +40,7 @@ fn page_info(body: &Value) -> &Value {
 
 #[tokio::test]
 async fn forward_pages_visit_every_event_once_in_order() {
-    let app = TestApp::spawn().await;
-    let (token, newest_first) = seed_a_run_of_equal_timestamps(&app).await;
+    let (app, token, newest_first) = a_run_of_equal_timestamps().await;
     // Sizes 2, 3 and 4 all put page boundaries inside the run of equal timestamps.
     for size in 1..=5 {
         let (mut seen, mut after, mut pages) = (Vec::new(), Value::Null, 0);
@@ -66,8 +66,7 @@ async fn forward_pages_visit_every_event_once_in_order() {
 
 #[tokio::test]
 async fn backward_pages_visit_every_event_once_in_order() {
-    let app = TestApp::spawn().await;
-    let (token, newest_first) = seed_a_run_of_equal_timestamps(&app).await;
+    let (app, token, newest_first) = a_run_of_equal_timestamps().await;
     for size in 1..=5 {
         let (mut seen, mut before, mut pages) = (Vec::new(), Value::Null, 0);
         loop {
@@ -92,8 +91,7 @@ async fn backward_pages_visit_every_event_once_in_order() {
 
 #[tokio::test]
 async fn a_cursor_inside_the_run_resumes_exactly_there() {
-    let app = TestApp::spawn().await;
-    let (token, _) = seed_a_run_of_equal_timestamps(&app).await;
+    let (app, token, _) = a_run_of_equal_timestamps().await;
     let all = app
         .graphql_as_with(&token, QUERY, json!({ "first": 100 }))
         .await;
@@ -133,8 +131,7 @@ async fn a_cursor_inside_the_run_resumes_exactly_there() {
 
 #[tokio::test]
 async fn a_page_is_one_statement_and_total_count_one_more_only_when_selected() {
-    let app = TestApp::spawn().await;
-    let (token, _) = seed_a_run_of_equal_timestamps(&app).await;
+    let (app, token, _) = a_run_of_equal_timestamps().await;
     let cost = |query: &'static str| {
         let (app, token) = (&app, &token);
         async move {

@@ -4,23 +4,31 @@
 
 use serde_json::{Value, json};
 
-use super::{QUERY, World, expect, token, world};
+use crate::support::World;
+
+use super::{QUERY, expect, labels_for, world};
 use crate::support::app::first_error_code;
-use crate::support::seed;
+use crate::support::tables::count;
 
 #[tokio::test]
 async fn each_role_sees_its_own_slice() {
     let w = world().await;
     let all = expect(&[9, 8, 7, 6, 5, 4, 3, 2, 1]);
-    assert_eq!(w.labels("root", json!(null)).await, all, "operator");
+    assert_eq!(labels_for(&w, "root", json!(null)).await, all, "operator");
     // Tenant admin: acme's events only, whoever recorded them and with or without a partner.
-    assert_eq!(w.labels("alice", json!(null)).await, expect(&[9, 2, 1]));
+    assert_eq!(
+        labels_for(&w, "alice", json!(null)).await,
+        expect(&[9, 2, 1])
+    );
     // Partner staff: the partner itself and the tenants it owns (also acme events recorded
     // without a partner), nothing of reseller-two, the direct tenant or the platform.
-    assert_eq!(w.labels("bob", json!(null)).await, expect(&[9, 6, 2, 1]));
+    assert_eq!(
+        labels_for(&w, "bob", json!(null)).await,
+        expect(&[9, 6, 2, 1])
+    );
     // Nothing, and no error, for a plain member, a suspended owner and a stranger.
     for sub in ["mallory", "sam", "stranger"] {
-        assert_eq!(w.labels(sub, json!(null)).await, expect(&[]), "{sub}");
+        assert_eq!(labels_for(&w, sub, json!(null)).await, expect(&[]), "{sub}");
     }
 }
 
@@ -28,14 +36,14 @@ async fn each_role_sees_its_own_slice() {
 async fn operator_powers_need_both_the_audience_and_the_flag() {
     let w = world().await;
     // A platform admin with a portal token is a user without memberships.
-    let portal_root = token(&w.app, "root", "dezky-portal");
+    let portal_root = w.who("root").via_portal().sign(&w);
     let body = w
         .app
         .graphql_as_with(&portal_root, QUERY, json!({ "first": 100 }))
         .await;
     assert_eq!(super::labels(&body), expect(&[]));
     // An operator token without the flag is no better.
-    let operator_alice = token(&w.app, "alice", "dezky-operator");
+    let operator_alice = w.who("alice").via_operator().sign(&w);
     let body = w
         .app
         .graphql_as_with(&operator_alice, QUERY, json!({ "first": 100 }))
@@ -118,21 +126,20 @@ async fn naming_a_foreign_tenant_or_partner_is_like_naming_a_missing_one() {
     }
     // The same filters inside the caller's view do match.
     assert_eq!(
-        w.labels("alice", json!({ "tenant": "acme" })).await,
+        labels_for(&w, "alice", json!({ "tenant": "acme" })).await,
         expect(&[9, 2, 1])
     );
     assert_eq!(
-        w.labels("alice", json!({ "partner": "reseller-one" }))
-            .await,
+        labels_for(&w, "alice", json!({ "partner": "reseller-one" })).await,
         expect(&[9, 2, 1]),
         "only the partner's events the tenant admin may see"
     );
     assert_eq!(
-        w.labels("bob", json!({ "tenant": "acme" })).await,
+        labels_for(&w, "bob", json!({ "tenant": "acme" })).await,
         expect(&[9, 2, 1])
     );
     assert_eq!(
-        w.labels("bob", json!({ "partner": "reseller-one" })).await,
+        labels_for(&w, "bob", json!({ "partner": "reseller-one" })).await,
         expect(&[9, 6, 2, 1])
     );
 }
@@ -141,7 +148,10 @@ async fn naming_a_foreign_tenant_or_partner_is_like_naming_a_missing_one() {
 async fn scope_follows_the_database_at_once() {
     let w = world().await;
     let mut conn = w.app.db.connect().await;
-    assert_eq!(w.labels("alice", json!(null)).await, expect(&[9, 2, 1]));
+    assert_eq!(
+        labels_for(&w, "alice", json!(null)).await,
+        expect(&[9, 2, 1])
+    );
     // Demoted to member: nothing on the next request, with the same token.
     diesel_async::RunQueryDsl::execute(
         diesel::sql_query(
@@ -152,7 +162,7 @@ async fn scope_follows_the_database_at_once() {
     )
     .await
     .unwrap();
-    assert_eq!(w.labels("alice", json!(null)).await, expect(&[]));
+    assert_eq!(labels_for(&w, "alice", json!(null)).await, expect(&[]));
     // globex moves to reseller-one: bob now sees its events (the tenant's current partner
     // decides), not reseller-two's own.
     diesel_async::RunQueryDsl::execute(
@@ -165,8 +175,8 @@ async fn scope_follows_the_database_at_once() {
     .await
     .unwrap();
     assert_eq!(
-        w.labels("bob", json!(null)).await,
+        labels_for(&w, "bob", json!(null)).await,
         expect(&[9, 6, 4, 3, 2, 1])
     );
-    assert_eq!(seed::count(&mut conn, "audit_events").await, 9);
+    assert_eq!(count(&mut conn, "audit_events").await, 9);
 }

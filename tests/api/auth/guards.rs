@@ -12,7 +12,8 @@ use platform_api::error::ApiResult;
 use platform_api::graphql::context::{Operator, require_partner, require_tenant};
 use serde_json::Value;
 
-use crate::support::{TestApp, seed};
+use crate::support::world::Arrange;
+use crate::support::{Level, Role, Tenant, Token, World};
 
 struct Probe;
 
@@ -55,23 +56,24 @@ impl Probe {
 }
 
 struct Harness {
-    app: TestApp,
+    w: World,
     schema: Schema<Probe, EmptyMutation, EmptySubscription>,
 }
 
 impl Harness {
-    async fn new() -> Self {
-        let app = TestApp::spawn().await;
+    async fn new(arrange: Arrange) -> Self {
+        let w = arrange.spawn().await;
         let schema = Schema::build(Probe, EmptyMutation, EmptySubscription)
-            .data(app.state.pool.clone())
-            .data(Arc::clone(&app.state.auth))
+            .data(w.state.pool.clone())
+            .data(Arc::clone(&w.state.auth))
             .finish();
-        Self { app, schema }
+        Self { w, schema }
     }
 
     /// `None` when allowed, else the error code.
     async fn check(&self, sub: Option<&str>, aud: &str, field: &str) -> Option<String> {
-        let header = sub.map(|s| format!("Bearer {}", self.app.token(s, aud)));
+        let header =
+            sub.map(|s| format!("Bearer {}", Token::portal(s).audience(aud).sign(&self.w)));
         let auth = Arc::new(AuthContext::from_authorization(header.as_deref()));
         let response = self
             .schema
@@ -101,9 +103,7 @@ const OPERATOR: &str = "dezky-operator";
 
 #[tokio::test]
 async fn authenticated_and_operator() {
-    let h = Harness::new().await;
-    let mut conn = h.app.db.connect().await;
-    seed::user(&mut conn, "root", true).await;
+    let h = Harness::new(World::new().operator("root")).await;
     assert_eq!(
         h.check(None, PORTAL, "authenticated").await.as_deref(),
         Some("UNAUTHENTICATED")
@@ -124,15 +124,15 @@ async fn authenticated_and_operator() {
 
 #[tokio::test]
 async fn tenant_member_and_tenant_admin() {
-    let h = Harness::new().await;
-    let mut conn = h.app.db.connect().await;
-    let acme = seed::tenant(&mut conn, "acme", None).await;
-    seed::tenant(&mut conn, "other", None).await;
-    let admin = seed::user(&mut conn, "admin", false).await;
-    let member = seed::user(&mut conn, "member", false).await;
-    seed::membership(&mut conn, admin, acme, "admin", "active").await;
-    seed::membership(&mut conn, member, acme, "member", "active").await;
-    seed::user(&mut conn, "root", true).await;
+    let h = Harness::new(
+        World::new()
+            .tenant("acme")
+            .tenant("other")
+            .member("admin", "acme", Role::Admin)
+            .member("member", "acme", Role::Member)
+            .operator("root"),
+    )
+    .await;
 
     let m = r#"tenantMember(slug: "acme")"#;
     let a = r#"tenantAdmin(slug: "acme")"#;
@@ -170,17 +170,17 @@ async fn tenant_member_and_tenant_admin() {
 
 #[tokio::test]
 async fn partner_staff_and_partner_owns_tenant() {
-    let h = Harness::new().await;
-    let mut conn = h.app.db.connect().await;
-    let p1 = seed::partner(&mut conn, "reseller-one").await;
-    seed::partner(&mut conn, "reseller-two").await;
-    let sold = seed::tenant(&mut conn, "sold-tenant", Some(p1)).await;
-    let direct = seed::tenant(&mut conn, "direct-tenant", None).await;
-    let staff = seed::user(&mut conn, "staff", false).await;
-    seed::staff(&mut conn, staff, p1, "member").await;
-    let customer = seed::user(&mut conn, "customer", false).await;
-    seed::membership(&mut conn, customer, sold, "owner", "active").await;
-    seed::membership(&mut conn, customer, direct, "owner", "active").await;
+    let h = Harness::new(
+        World::new()
+            .partner("reseller-one")
+            .partner("reseller-two")
+            .tenant(Tenant::of("sold-tenant", "reseller-one"))
+            .tenant("direct-tenant")
+            .staff("staff", "reseller-one", Level::Member)
+            .member("customer", "sold-tenant", Role::Owner)
+            .member("customer", "direct-tenant", Role::Owner),
+    )
+    .await;
 
     assert_eq!(
         h.check(

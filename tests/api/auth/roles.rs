@@ -3,64 +3,51 @@
 
 use std::time::Duration;
 
-use platform_api::auth::dev_issuer::DevTokenRequest;
+use diesel_async::RunQueryDsl;
 use platform_api::graphql::ids::{GlobalId, NodeType};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::support::app::first_error_code;
-use crate::support::{TestApp, seed};
+use crate::support::tables::count;
+use crate::support::{Level, Role, Tenant, TestApp, Token, World};
 
 const STATUS: &str = "{ systemStatus { apiVersion environment } }";
 
-fn token(app: &TestApp, sub: &str, aud: &str, groups: Option<&[&str]>) -> String {
-    let request = DevTokenRequest {
-        sub: sub.into(),
-        aud: aud.into(),
-        email: Some(format!("{sub}@example.com")),
-        name: None,
-        groups: groups.map(|g| g.iter().map(|s| s.to_string()).collect()),
-    };
-    app.token_with(&request, Duration::from_secs(600))
-}
-
 #[tokio::test]
 async fn operator_fields_need_the_operator_audience_and_the_admin_flag() {
-    let app = TestApp::spawn().await;
-    let mut conn = app.db.connect().await;
-    seed::user(&mut conn, "root", true).await;
-    seed::user(&mut conn, "clerk", false).await;
+    let w = World::new().operator("root").user("clerk").spawn().await;
 
-    let portal_admin = token(&app, "root", "dezky-portal", None);
-    let body = app.graphql_as(&portal_admin, STATUS).await;
+    let portal_admin = w.who("root").via_portal().sign(&w);
+    let body = w.graphql_as(&portal_admin, STATUS).await;
     assert_eq!(
         first_error_code(&body),
         "FORBIDDEN",
         "portal token of a platform admin"
     );
 
-    let operator_non_admin = token(&app, "clerk", "dezky-operator", None);
-    let body = app.graphql_as(&operator_non_admin, STATUS).await;
+    let operator_non_admin = w.who("clerk").via_operator().sign(&w);
+    let body = w.graphql_as(&operator_non_admin, STATUS).await;
     assert_eq!(
         first_error_code(&body),
         "FORBIDDEN",
         "operator token of a non-admin"
     );
 
-    let operator_admin = token(&app, "root", "dezky-operator", None);
-    let body = app.graphql_as(&operator_admin, STATUS).await;
+    let operator_admin = w.token("root");
+    let body = w.graphql_as(&operator_admin, STATUS).await;
     assert_eq!(
         body["data"]["systemStatus"]["environment"], "development",
         "{body}"
     );
 
     // Revoked in the database: the very next request with the same token is refused.
-    seed::set_admin(&mut conn, "root", false).await;
-    let body = app.graphql_as(&operator_admin, STATUS).await;
+    w.set_platform_admin("root", false).await;
+    let body = w.graphql_as(&operator_admin, STATUS).await;
     assert_eq!(first_error_code(&body), "FORBIDDEN");
 
     // Anonymous callers are not even authenticated.
     assert_eq!(
-        first_error_code(&app.graphql(STATUS).await),
+        first_error_code(&w.graphql(STATUS).await),
         "UNAUTHENTICATED"
     );
 }
@@ -68,12 +55,10 @@ async fn operator_fields_need_the_operator_audience_and_the_admin_flag() {
 #[tokio::test]
 async fn the_groups_claim_is_not_read_outside_me() {
     let app = TestApp::spawn().await;
-    let claims_admin = token(
-        &app,
-        "pretender",
-        "dezky-operator",
-        Some(&["dezky-platform-admins"]),
-    );
+    let claims_admin = Token::operator("pretender")
+        .email("pretender@example.com")
+        .groups(&["dezky-platform-admins"])
+        .sign(&app);
     let body = app.graphql_as(&claims_admin, STATUS).await;
     assert_eq!(
         first_error_code(&body),
@@ -91,13 +76,13 @@ fn error_shape(body: &Value) -> Value {
 
 #[tokio::test]
 async fn another_tenant_answers_exactly_like_a_missing_one() {
-    let app = TestApp::spawn().await;
-    let mut conn = app.db.connect().await;
-    let alice = seed::user(&mut conn, "alice", false).await;
-    let a = seed::tenant(&mut conn, "tenant-a", None).await;
-    let b = seed::tenant(&mut conn, "tenant-b", None).await;
-    seed::membership(&mut conn, alice, a, "admin", "active").await;
-    let t = token(&app, "alice", "dezky-portal", None);
+    let w = World::new()
+        .tenant("tenant-a")
+        .tenant("tenant-b")
+        .member("alice", "tenant-a", Role::Admin)
+        .spawn()
+        .await;
+    let (app, t) = (&w.app, w.token("alice"));
 
     let own = app
         .graphql_as(&t, r#"{ tenant(slug: "tenant-a") { slug name status } }"#)
@@ -115,34 +100,34 @@ async fn another_tenant_answers_exactly_like_a_missing_one() {
 
     // The same through node(id:) and nodes(ids:).
     let node = |id: uuid::Uuid| GlobalId::new(NodeType::Tenant, id).encode();
-    let q = |id: String| format!(r#"{{ node(id: "{id}") {{ id ... on Tenant {{ slug }} }} }}"#);
-    let foreign = app.graphql_as(&t, &q(node(b))).await;
-    let missing = app.graphql_as(&t, &q(node(uuid::Uuid::new_v4()))).await;
+    const NODE: &str = "query($id: ID!) { node(id: $id) { id ... on Tenant { slug } } }";
+    let foreign = app
+        .graphql_as_with(&t, NODE, json!({ "id": node(w.id("tenant-b")) }))
+        .await;
+    let missing = app
+        .graphql_as_with(&t, NODE, json!({ "id": node(uuid::Uuid::new_v4()) }))
+        .await;
     assert_eq!(first_error_code(&foreign), "NOT_FOUND");
     assert_eq!(error_shape(&foreign), error_shape(&missing));
     let body = app
-        .graphql_as(
+        .graphql_as_with(
             &t,
-            &format!(
-                r#"{{ nodes(ids: ["{}", "{}"]) {{ ... on Tenant {{ slug }} }} }}"#,
-                node(a),
-                node(b)
-            ),
+            "query($ids: [ID!]!) { nodes(ids: $ids) { ... on Tenant { slug } } }",
+            json!({ "ids": [node(w.id("tenant-a")), node(w.id("tenant-b"))] }),
         )
         .await;
     assert_eq!(
         body["data"]["nodes"],
-        serde_json::json!([{ "slug": "tenant-a" }, null]),
+        json!([{ "slug": "tenant-a" }, null]),
         "{body}"
     );
 
-    // A suspended membership grants nothing.
-    diesel_async::RunQueryDsl::execute(
-        diesel::sql_query("UPDATE memberships SET status = 'suspended'"),
-        &mut conn,
-    )
-    .await
-    .unwrap();
+    // A suspended membership grants nothing (changed behind the app's back).
+    let mut conn = w.db.connect().await;
+    diesel::sql_query("UPDATE memberships SET status = 'suspended'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
     let body = app
         .graphql_as(&t, r#"{ tenant(slug: "tenant-a") { slug } }"#)
         .await;
@@ -151,16 +136,16 @@ async fn another_tenant_answers_exactly_like_a_missing_one() {
 
 #[tokio::test]
 async fn partner_staff_see_their_partner_and_its_tenants_only() {
-    let app = TestApp::spawn().await;
-    let mut conn = app.db.connect().await;
-    let bob = seed::user(&mut conn, "bob", false).await;
-    let p1 = seed::partner(&mut conn, "reseller-one").await;
-    let p2 = seed::partner(&mut conn, "reseller-two").await;
-    seed::tenant(&mut conn, "customer-one", Some(p1)).await;
-    seed::tenant(&mut conn, "customer-two", Some(p2)).await;
-    seed::tenant(&mut conn, "direct-customer", None).await;
-    seed::staff(&mut conn, bob, p1, "member").await;
-    let t = token(&app, "bob", "dezky-portal", None);
+    let w = World::new()
+        .partner("reseller-one")
+        .partner("reseller-two")
+        .tenant(Tenant::of("customer-one", "reseller-one"))
+        .tenant(Tenant::of("customer-two", "reseller-two"))
+        .tenant("direct-customer")
+        .staff("bob", "reseller-one", Level::Member)
+        .spawn()
+        .await;
+    let (app, t) = (&w.app, w.token("bob"));
 
     let ok = app
         .graphql_as(
@@ -181,11 +166,12 @@ async fn partner_staff_see_their_partner_and_its_tenants_only() {
             "{q}"
         );
     }
-    let foreign_partner = GlobalId::new(NodeType::Partner, p2).encode();
+    let foreign_partner = GlobalId::new(NodeType::Partner, w.id("reseller-two")).encode();
     let body = app
-        .graphql_as(
+        .graphql_as_with(
             &t,
-            &format!(r#"{{ node(id: "{foreign_partner}") {{ id }} }}"#),
+            "query($id: ID!) { node(id: $id) { id } }",
+            json!({ "id": foreign_partner }),
         )
         .await;
     assert_eq!(first_error_code(&body), "NOT_FOUND");
@@ -193,12 +179,13 @@ async fn partner_staff_see_their_partner_and_its_tenants_only() {
 
 #[tokio::test]
 async fn operators_see_everything() {
-    let app = TestApp::spawn().await;
-    let mut conn = app.db.connect().await;
-    seed::user(&mut conn, "root", true).await;
-    let p = seed::partner(&mut conn, "reseller-one").await;
-    seed::tenant(&mut conn, "customer-one", Some(p)).await;
-    let t = token(&app, "root", "dezky-operator", None);
+    let w = World::new()
+        .operator("root")
+        .partner("reseller-one")
+        .tenant(Tenant::of("customer-one", "reseller-one"))
+        .spawn()
+        .await;
+    let (app, t) = (&w.app, w.token("root"));
     let body = app
         .graphql_as(
             &t,
@@ -207,7 +194,7 @@ async fn operators_see_everything() {
         .await;
     assert!(body.get("errors").is_none(), "{body}");
     // The same admin with a portal token is just a user.
-    let portal = token(&app, "root", "dezky-portal", None);
+    let portal = w.who("root").via_portal().sign(app);
     let body = app
         .graphql_as(&portal, r#"{ tenant(slug: "customer-one") { slug } }"#)
         .await;
@@ -218,59 +205,41 @@ async fn operators_see_everything() {
 async fn me_creates_the_user_once_and_keeps_email_and_name_in_sync() {
     let app = TestApp::spawn().await;
     let mut conn = app.db.connect().await;
-    let first = DevTokenRequest {
-        sub: "newcomer".into(),
-        aud: "dezky-portal".into(),
-        email: Some("old@example.com".into()),
-        name: Some("Old Name".into()),
-        groups: None,
-    };
+    let first = Token::portal("newcomer")
+        .email("old@example.com")
+        .name("Old Name")
+        .ttl(Duration::from_secs(60));
     let body = app
-        .graphql_as(
-            &app.token_with(&first, Duration::from_secs(60)),
-            "{ me { user { id email name } } }",
-        )
+        .graphql_as(&first.sign(&app), "{ me { user { id email name } } }")
         .await;
     assert_eq!(body["data"]["me"]["user"]["email"], "old@example.com");
     let id = body["data"]["me"]["user"]["id"].clone();
-    let second = DevTokenRequest {
-        email: Some("new@example.com".into()),
-        name: Some("New Name".into()),
-        ..first
-    };
+    let second = first.email("new@example.com").name("New Name");
     let body = app
-        .graphql_as(
-            &app.token_with(&second, Duration::from_secs(60)),
-            "{ me { user { id email name } } }",
-        )
+        .graphql_as(&second.sign(&app), "{ me { user { id email name } } }")
         .await;
     assert_eq!(body["data"]["me"]["user"]["email"], "new@example.com");
     assert_eq!(body["data"]["me"]["user"]["name"], "New Name");
     assert_eq!(body["data"]["me"]["user"]["id"], id, "the same user");
     assert_eq!(
-        seed::count(&mut conn, "users WHERE authentik_subject = 'newcomer'").await,
+        count(&mut conn, "users WHERE authentik_subject = 'newcomer'").await,
         1
     );
     // Nothing changed since: the next request neither updates nor locks the row (its xmax
     // stays as it was), so reading the Viewer writes nothing.
-    diesel_async::RunQueryDsl::execute(
-        diesel::sql_query(
-            "CREATE TEMP TABLE before_xmax AS \
-             SELECT xmax::text AS x FROM users WHERE authentik_subject = 'newcomer'",
-        ),
-        &mut conn,
+    diesel::sql_query(
+        "CREATE TEMP TABLE before_xmax AS \
+         SELECT xmax::text AS x FROM users WHERE authentik_subject = 'newcomer'",
     )
+    .execute(&mut conn)
     .await
     .expect("snapshot xmax");
     let body = app
-        .graphql_as(
-            &app.token_with(&second, Duration::from_secs(60)),
-            "{ me { user { email } } }",
-        )
+        .graphql_as(&second.sign(&app), "{ me { user { email } } }")
         .await;
     assert_eq!(body["data"]["me"]["user"]["email"], "new@example.com");
     assert_eq!(
-        seed::count(
+        count(
             &mut conn,
             "users WHERE authentik_subject = 'newcomer' \
              AND xmax::text = (SELECT x FROM before_xmax)"
@@ -283,15 +252,15 @@ async fn me_creates_the_user_once_and_keeps_email_and_name_in_sync() {
 
 #[tokio::test]
 async fn me_applies_the_groups_claim_with_audit_rows() {
-    let app = TestApp::spawn().await;
+    let w = World::new().tenant("acme").spawn().await;
+    let app = &w.app;
     let mut conn = app.db.connect().await;
-    seed::tenant(&mut conn, "acme", None).await;
-    let with_groups = token(
-        &app,
-        "ops",
-        "dezky-operator",
-        Some(&["dezky-platform-admins", "acme", "no-such-tenant"]),
-    );
+    // ops signs in for the first time, with the groups claim.
+    let ops = Token::operator("ops").email("ops@example.com");
+    let with_groups = ops
+        .clone()
+        .groups(&["dezky-platform-admins", "acme", "no-such-tenant"])
+        .sign(app);
     let body = app
         .graphql_as(
             &with_groups,
@@ -302,10 +271,10 @@ async fn me_applies_the_groups_claim_with_audit_rows() {
     assert_eq!(body["data"]["me"]["operator"], true);
     assert_eq!(
         body["data"]["me"]["memberships"],
-        serde_json::json!([{ "tenantSlug": "acme", "role": "MEMBER", "status": "ACTIVE" }])
+        json!([{ "tenantSlug": "acme", "role": "MEMBER", "status": "ACTIVE" }])
     );
     assert_eq!(
-        seed::count(
+        count(
             &mut conn,
             "audit_events WHERE action = 'user.platform_admin.grant'"
         )
@@ -313,15 +282,15 @@ async fn me_applies_the_groups_claim_with_audit_rows() {
         1
     );
     assert_eq!(
-        seed::count(&mut conn, "audit_events WHERE action = 'membership.create'").await,
+        count(&mut conn, "audit_events WHERE action = 'membership.create'").await,
         1
     );
     // Applying the same claim again changes and audits nothing.
     app.graphql_as(&with_groups, "{ me { platformAdmin } }")
         .await;
-    assert_eq!(seed::count(&mut conn, "audit_events").await, 2);
+    assert_eq!(count(&mut conn, "audit_events").await, 2);
     // The admin group gone from the claim: revoked (membership kept).
-    let without = token(&app, "ops", "dezky-operator", Some(&[]));
+    let without = ops.clone().groups(&[]).sign(app);
     let body = app
         .graphql_as(
             &without,
@@ -331,7 +300,7 @@ async fn me_applies_the_groups_claim_with_audit_rows() {
     assert_eq!(body["data"]["me"]["platformAdmin"], false);
     assert_eq!(body["data"]["me"]["memberships"][0]["tenantSlug"], "acme");
     assert_eq!(
-        seed::count(
+        count(
             &mut conn,
             "audit_events WHERE action = 'user.platform_admin.revoke'"
         )
@@ -339,8 +308,8 @@ async fn me_applies_the_groups_claim_with_audit_rows() {
         1
     );
     // No groups claim at all: nothing changes.
-    seed::set_admin(&mut conn, "ops", true).await;
-    let no_claim = token(&app, "ops", "dezky-operator", None);
+    w.set_platform_admin("ops", true).await;
+    let no_claim = ops.sign(app);
     assert_eq!(
         app.graphql_as(&no_claim, "{ me { platformAdmin } }").await["data"]["me"]["platformAdmin"],
         true
@@ -349,12 +318,12 @@ async fn me_applies_the_groups_claim_with_audit_rows() {
 
 #[tokio::test]
 async fn resolving_the_viewer_is_one_statement() {
-    let app = TestApp::spawn().await;
-    let mut conn = app.db.connect().await;
-    let alice = seed::user(&mut conn, "alice", false).await;
-    let a = seed::tenant(&mut conn, "tenant-a", None).await;
-    seed::membership(&mut conn, alice, a, "member", "active").await;
-    let t = token(&app, "alice", "dezky-portal", None);
+    let w = World::new()
+        .tenant("tenant-a")
+        .member("alice", "tenant-a", Role::Member)
+        .spawn()
+        .await;
+    let (app, t) = (&w.app, w.token("alice"));
     let before = app.statements();
     let body = app
         .graphql_as(

@@ -8,8 +8,8 @@ use futures_util::StreamExt;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
-use crate::support::TestApp;
 use crate::support::oidc::{FakeIssuer, Mode, TestKey, now};
+use crate::support::{TestApp, Token};
 
 async fn app_trusting(issuer: &FakeIssuer, cooldown: Duration, max_age: Duration) -> TestApp {
     let iss = issuer.issuer();
@@ -43,22 +43,22 @@ async fn valid_rs256_and_es256_tokens_are_accepted() {
     let idp = FakeIssuer::start(vec![ec.clone(), rsa.clone()]).await;
     let app = app_trusting(&idp, HOUR, HOUR).await;
     assert_eq!(
-        me_code(&app, &ec.sign(&idp.claims("alice", "dezky-portal"))).await,
+        me_code(&app, &Token::portal("alice").sign_oidc(&idp, &ec)).await,
         None
     );
     assert_eq!(
-        me_code(&app, &rsa.sign(&idp.claims("bob", "dezky-operator"))).await,
+        me_code(&app, &Token::operator("bob").sign_oidc(&idp, &rsa)).await,
         None
     );
     let body = app
         .graphql_as(
-            &rsa.sign(&idp.claims("bob", "dezky-operator")),
+            &Token::operator("bob").sign_oidc(&idp, &rsa),
             "{ me { audience } }",
         )
         .await;
     assert_eq!(body["data"]["me"]["audience"], "OPERATOR");
     // An array audience is accepted when it contains an accepted audience.
-    let mut claims = idp.claims("carol", "x");
+    let mut claims = Token::portal("carol").audience("x").claims(&idp);
     claims["aud"] = json!(["other", "dezky-portal"]);
     assert_eq!(me_code(&app, &ec.sign(&claims)).await, None);
     assert_eq!(
@@ -74,7 +74,7 @@ async fn every_bad_token_is_unauthenticated() {
     let rsa = TestKey::rs256("rsa-1");
     let idp = FakeIssuer::start(vec![key.clone(), rsa.clone()]).await;
     let app = app_trusting(&idp, HOUR, HOUR).await;
-    let good = idp.claims("mallory", "dezky-portal");
+    let good = Token::portal("mallory").claims(&idp);
     assert_eq!(
         me_code(&app, &key.sign(&good)).await,
         None,
@@ -185,7 +185,7 @@ async fn expiry_within_the_leeway_is_tolerated() {
     let key = TestKey::es256("ec-1");
     let idp = FakeIssuer::start(vec![key.clone()]).await;
     let app = app_trusting(&idp, HOUR, HOUR).await; // leeway 30 s by default
-    let mut claims = idp.claims("late", "dezky-portal");
+    let mut claims = Token::portal("late").claims(&idp);
     claims["exp"] = json!(now() - 10);
     assert_eq!(me_code(&app, &key.sign(&claims)).await, None);
 }
@@ -217,20 +217,20 @@ async fn rotated_keys_are_accepted_after_one_refetch() {
     let cooldown = Duration::from_millis(200);
     let app = app_trusting(&idp, cooldown, HOUR).await;
     assert_eq!(
-        me_code(&app, &old.sign(&idp.claims("a", "dezky-portal"))).await,
+        me_code(&app, &Token::portal("a").sign_oidc(&idp, &old)).await,
         None
     );
     assert_eq!(idp.jwks_fetches(), 1);
     idp.publish(vec![new.clone()]);
     tokio::time::sleep(cooldown + Duration::from_millis(50)).await;
     assert_eq!(
-        me_code(&app, &new.sign(&idp.claims("a", "dezky-portal"))).await,
+        me_code(&app, &Token::portal("a").sign_oidc(&idp, &new)).await,
         None
     );
     assert_eq!(idp.jwks_fetches(), 2, "exactly one refetch");
     // The retired key no longer verifies (the key set was replaced), without another fetch.
     assert_eq!(
-        me_code(&app, &old.sign(&idp.claims("a", "dezky-portal")))
+        me_code(&app, &Token::portal("a").sign_oidc(&idp, &old))
             .await
             .as_deref(),
         Some("UNAUTHENTICATED")
@@ -243,7 +243,7 @@ async fn a_flood_of_unknown_kids_fetches_at_most_once_per_cooldown() {
     let key = TestKey::es256("real");
     let idp = FakeIssuer::start(vec![key.clone()]).await;
     let app = app_trusting(&idp, Duration::from_secs(60), HOUR).await;
-    let claims = idp.claims("flood", "dezky-portal");
+    let claims = Token::portal("flood").claims(&idp);
     let tokens: Vec<String> = (0..1000)
         .map(|_| key.sign_as(&uuid::Uuid::new_v4().to_string(), &claims))
         .collect();
@@ -273,7 +273,7 @@ async fn cached_keys_verify_while_the_jwks_endpoint_is_down_or_hangs() {
     let idp = FakeIssuer::start(vec![key.clone()]).await;
     // max age zero: every use finds the cache stale and triggers a background refresh.
     let app = app_trusting(&idp, Duration::ZERO, Duration::ZERO).await;
-    let token = key.sign(&idp.claims("steady", "dezky-portal"));
+    let token = Token::portal("steady").sign_oidc(&idp, &key);
     assert_eq!(me_code(&app, &token).await, None);
 
     idp.set_mode(Mode::Down);
@@ -307,7 +307,7 @@ async fn concurrent_first_requests_wait_for_the_first_key_fetch() {
     let key = TestKey::es256("k");
     let idp = FakeIssuer::start(vec![key.clone()]).await;
     let app = app_trusting(&idp, HOUR, HOUR).await;
-    let token = key.sign(&idp.claims("crowd", "dezky-portal"));
+    let token = Token::portal("crowd").sign_oidc(&idp, &key);
     // Nothing is cached yet: every request needs the key the first one is fetching.
     let codes = futures_util::future::join_all((0..50).map(|_| me_code(&app, &token))).await;
     assert!(codes.iter().all(Option::is_none), "{codes:?}");

@@ -9,7 +9,8 @@ use platform_api::events::LISTENER_NAME;
 
 use super::{Stack, app_with, create_tenant, settled, step};
 use crate::support::fakes::FaultKind;
-use crate::support::{TestApp, seed};
+use crate::support::tables::count;
+use crate::support::{TestApp, World};
 
 async fn wait_until<F: std::future::Future<Output = bool>>(
     what: &str,
@@ -45,7 +46,7 @@ async fn a_worker_dropped_mid_step_is_replaced_after_its_lease_and_the_step_runs
     first.state.workers.lock().await.as_mut().unwrap().abort();
     let mut conn = first.db.connect().await;
     assert_eq!(
-        seed::count(&mut conn, "jobs WHERE status = 'running' AND attempts = 1").await,
+        count(&mut conn, "jobs WHERE status = 'running' AND attempts = 1").await,
         1,
         "the job is still leased to the dead worker"
     );
@@ -70,10 +71,7 @@ async fn a_worker_dropped_mid_step_is_replaced_after_its_lease_and_the_step_runs
         .filter(|e| e["step"] == "AUTHENTIK_GROUP" && e["status"] == "OK")
         .count();
     assert_eq!(oks, 1);
-    assert_eq!(
-        seed::count(&mut conn, "jobs WHERE status = 'done'").await,
-        4
-    );
+    assert_eq!(count(&mut conn, "jobs WHERE status = 'done'").await, 4);
 }
 
 #[derive(diesel::QueryableByName)]
@@ -127,10 +125,11 @@ async fn a_killed_listener_comes_back_and_jobs_keep_running() {
 #[tokio::test]
 async fn a_job_whose_notification_was_lost_runs_by_polling() {
     let stack = Stack::spawn().await;
-    let app = app_with(&stack, 1).await;
-    // Written straight to the tables, with no NOTIFY at all.
+    let mut app = app_with(&stack, 1).await;
+    app.arrange(World::new().tenant("quiet")).await;
+    let tenant = app.id("quiet");
+    // The step and its job written straight to the tables, with no NOTIFY at all.
     let mut conn = app.db.connect().await;
-    let tenant = seed::tenant(&mut conn, "quiet", None).await;
     diesel::sql_query(format!(
         "INSERT INTO provisioning_steps (tenant_id, step) VALUES ('{tenant}', 'stripe_customer');
          "

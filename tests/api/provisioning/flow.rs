@@ -6,9 +6,10 @@ use futures_util::StreamExt;
 use platform_api::metrics::JobOutcome;
 use serde_json::json;
 
-use super::{Stack, app_with, create_tenant, seqs, settled, step};
+use super::{Stack, app_with, create_tenant, seqs, settled, step, with_root};
+use crate::support::TestApp;
 use crate::support::fakes::FaultKind;
-use crate::support::{TestApp, checks, seed};
+use crate::support::tables::count;
 
 #[tokio::test]
 async fn a_new_tenant_is_provisioned_upstream_and_becomes_active() {
@@ -56,7 +57,7 @@ async fn a_new_tenant_is_provisioned_upstream_and_becomes_active() {
     // The tenant row carries the handles too.
     let mut conn = app.db.connect().await;
     assert_eq!(
-        seed::count(
+        count(
             &mut conn,
             &format!("tenants WHERE slug = 'acme' AND authentik_group_id = '{group}' AND stalwart_domain_id = '{domain}' AND ocis_space_id = '{drive}'")
         )
@@ -75,14 +76,8 @@ async fn a_new_tenant_is_provisioned_upstream_and_becomes_active() {
     );
     assert_eq!(events.iter().filter(|e| e["terminal"] == true).count(), 1);
     // Every job is done; none is left behind.
-    assert_eq!(
-        seed::count(&mut conn, "jobs WHERE status = 'done'").await,
-        4
-    );
-    assert_eq!(
-        seed::count(&mut conn, "jobs WHERE status <> 'done'").await,
-        0
-    );
+    assert_eq!(count(&mut conn, "jobs WHERE status = 'done'").await, 4);
+    assert_eq!(count(&mut conn, "jobs WHERE status <> 'done'").await, 0);
     assert_eq!(app.state.metrics.jobs(JobOutcome::Done), 4);
 }
 
@@ -94,10 +89,13 @@ async fn disabled_upstreams_and_a_missing_domain_are_skipped_honestly() {
     upstreams.authentik = None;
     upstreams.stalwart = None;
     upstreams.ocis = None;
-    let app = TestApp::spawn_with(|c| {
-        c.upstreams = upstreams;
-        super::quick_jobs(c, 1);
-    })
+    let app = with_root(
+        TestApp::spawn_with(|c| {
+            c.upstreams = upstreams;
+            super::quick_jobs(c, 1);
+        })
+        .await,
+    )
     .await;
     create_tenant(&app, "solo", None).await;
     let state = settled(&app, "solo").await;
@@ -172,7 +170,7 @@ async fn transient_failures_are_retried_with_backoff_until_ok() {
     // The backoff really waited: the second attempt started after the first one's delay.
     let mut conn = app.db.connect().await;
     assert_eq!(
-        seed::count(&mut conn, "jobs WHERE status = 'done' AND attempts = 3").await,
+        count(&mut conn, "jobs WHERE status = 'done' AND attempts = 3").await,
         1
     );
 }
@@ -226,7 +224,7 @@ async fn a_permanent_failure_ends_in_error_and_reconcile_recovers_it() {
     assert_eq!(last["message"], "1 of 4 steps failed: ocis_space");
     let mut conn = app.db.connect().await;
     assert_eq!(
-        seed::count(&mut conn, "jobs WHERE status = 'dead'").await,
+        count(&mut conn, "jobs WHERE status = 'dead'").await,
         1,
         "a dead letter"
     );
@@ -235,13 +233,16 @@ async fn a_permanent_failure_ends_in_error_and_reconcile_recovers_it() {
     // The upstream recovers; reconcile re-runs the failed step (and re-checks the others).
     stack.ocis.clear_faults();
     let calls_before = stack.authentik.calls().len();
-    let body = checks::allowed(
-        &app,
-        "root",
-        r#"mutation { reconcileTenant(tenant: "stuck") { queued tenant { status } } }"#,
-        "tenant.reconcile",
-    )
-    .await;
+    let body = app
+        .allowed(
+            "root",
+            r#"mutation($tenant: String!) {
+              reconcileTenant(tenant: $tenant) { queued tenant { status } }
+            }"#,
+            json!({ "tenant": "stuck" }),
+            "tenant.reconcile",
+        )
+        .await;
     assert_eq!(
         body["data"]["reconcileTenant"]["queued"],
         json!([
@@ -268,8 +269,7 @@ async fn a_permanent_failure_ends_in_error_and_reconcile_recovers_it() {
 
 #[tokio::test]
 async fn a_rolled_back_create_queues_no_job_and_sends_no_notification() {
-    let app = TestApp::spawn_with(|c| super::quick_jobs(c, 1)).await;
-    super::operator(&app).await;
+    let app = with_root(TestApp::spawn_with(|c| super::quick_jobs(c, 1)).await).await;
     // Listen on the app's channel from outside, like another replica would.
     let (client, mut connection) = tokio_postgres::connect(app.db.url(), tokio_postgres::NoTls)
         .await
@@ -296,12 +296,13 @@ async fn a_rolled_back_create_queues_no_job_and_sends_no_notification() {
         )
         .await
         .unwrap();
-    let body = checks::run(
-        &app,
-        Some("root"),
-        r#"mutation { createTenant(input: {slug: "ghost", name: "Ghost"}) { tenant { slug } } }"#,
-    )
-    .await;
+    let body = app
+        .query_with(
+            "root",
+            super::CREATE_TENANT,
+            json!({ "input": { "slug": "ghost", "name": "Ghost" } }),
+        )
+        .await;
     assert_eq!(
         crate::support::app::first_error_code(&body),
         "INTERNAL",
@@ -314,7 +315,7 @@ async fn a_rolled_back_create_queues_no_job_and_sends_no_notification() {
         "provisioning_steps",
         "provisioning_events",
     ] {
-        assert_eq!(seed::count(&mut conn, table).await, 0, "{table}");
+        assert_eq!(count(&mut conn, table).await, 0, "{table}");
     }
     // Notifications arrive in commit order: the marker sent after the failed mutation is
     // the first one, so the mutation sent none.

@@ -15,9 +15,8 @@ use platform_api::upstream::{
 };
 use serde_json::{Value, json};
 
-use crate::support::TestApp;
-use crate::support::checks;
 use crate::support::fakes::{self, Fake};
+use crate::support::{TestApp, World};
 
 /// All four upstream fakes.
 pub struct Stack {
@@ -79,46 +78,42 @@ pub fn quick_jobs(config: &mut Config, workers: usize) {
     config.jobs.max_attempts = 4;
 }
 
-/// An app with every upstream on the fakes and `workers` quick workers.
-pub async fn app_with(stack: &Stack, workers: usize) -> TestApp {
+/// The operator `root` on `app`.
+pub async fn with_root(app: TestApp) -> World {
+    World::new().operator("root").build(app).await
+}
+
+/// An app with every upstream on the fakes, `workers` quick workers and the operator `root`.
+pub async fn app_with(stack: &Stack, workers: usize) -> World {
     let upstreams = stack.config();
     let app = TestApp::spawn_with(|c| {
         c.upstreams = upstreams;
         quick_jobs(c, workers);
     })
     .await;
-    operator(&app).await;
-    app
+    with_root(app).await
 }
 
-pub const STATE: &str = "{ tenant(slug: $slug) { status provisioning {
-    steps { step status attempts lastError upstreamId }
-    events(last: 100) { seq step status message terminal } } } }";
-
-/// Makes `root` an operator (idempotent).
-pub async fn operator(app: &TestApp) {
-    let mut conn = app.db.connect().await;
-    crate::support::seed::user(&mut conn, "root", true).await;
-}
+pub const STATE: &str = r#"
+query($slug: String!) {
+  tenant(slug: $slug) {
+    status
+    provisioning {
+      steps { step status attempts lastError upstreamId }
+      events(last: 100) { seq step status message terminal }
+    }
+  }
+}"#;
 
 /// The tenant's status and provisioning, as an operator sees it.
-pub async fn state(app: &TestApp, slug: &str) -> Value {
-    let token = checks::token(app, "root");
-    let query = format!("query($slug: String!) {STATE}");
-    let body = app
-        .graphql_as_with(&token, &query, json!({ "slug": slug }))
-        .await;
+pub async fn state(w: &World, slug: &str) -> Value {
+    let body = w.query_with("root", STATE, json!({ "slug": slug })).await;
     assert!(body.get("errors").is_none(), "{body}");
     body["data"]["tenant"].clone()
 }
 
 /// Polls until `done(state)` or panics after 30 s with the last state.
-pub async fn wait_for(
-    app: &TestApp,
-    slug: &str,
-    what: &str,
-    done: impl Fn(&Value) -> bool,
-) -> Value {
+pub async fn wait_for(app: &World, slug: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let state = state(app, slug).await;
@@ -136,7 +131,7 @@ pub async fn wait_for(
 /// Waits until the run ended (a terminal event and no open step), then reads the state
 /// again: one GraphQL query reads the tenant row and its events in separate statements, so
 /// the read that first sees the terminal event may hold the tenant row from just before.
-pub async fn settled(app: &TestApp, slug: &str) -> Value {
+pub async fn settled(app: &World, slug: &str) -> Value {
     wait_for(app, slug, "the run to end", |s| {
         let events = s["provisioning"]["events"].as_array().unwrap();
         events.last().is_some_and(|e| e["terminal"] == true)
@@ -160,18 +155,20 @@ pub fn step<'a>(state: &'a Value, step: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no step {step}: {state}"))
 }
 
-/// Creates a tenant as an operator; returns the response body.
-pub async fn create_tenant(app: &TestApp, slug: &str, domain: Option<&str>) -> Value {
-    operator(app).await;
-    let domain = domain.map_or(String::new(), |d| format!(", primaryDomain: \"{d}\""));
-    let body = checks::run(
-        app,
-        Some("root"),
-        &format!(
-            "mutation {{ createTenant(input: {{slug: \"{slug}\", name: \"Tenant {slug}\"{domain}}}) {{ tenant {{ slug status }} }} }}"
-        ),
-    )
-    .await;
+pub const CREATE_TENANT: &str = r#"
+mutation($input: CreateTenantInput!) {
+  createTenant(input: $input) { tenant { slug status } }
+}"#;
+
+/// Creates a tenant as the operator `root`; returns the response body.
+pub async fn create_tenant(w: &World, slug: &str, domain: Option<&str>) -> Value {
+    let mut input = json!({ "slug": slug, "name": format!("Tenant {slug}") });
+    if let Some(domain) = domain {
+        input["primaryDomain"] = json!(domain);
+    }
+    let body = w
+        .query_with("root", CREATE_TENANT, json!({ "input": input }))
+        .await;
     assert!(body.get("errors").is_none(), "{body}");
     body
 }

@@ -3,12 +3,15 @@
 
 use serde_json::{Value, json};
 
-use super::{Stack, create_tenant, quick_jobs, settled};
+use super::{Stack, create_tenant, quick_jobs, settled, with_root};
+use crate::support::tables::count;
 use crate::support::ws::{Incoming, WsClient};
-use crate::support::{TestApp, checks, seed};
+use crate::support::{Role, TestApp, World};
 
-const PROGRESS: &str = "subscription($slug: String!, $after: Int!) {
-    provisioningProgress(tenantSlug: $slug, afterSeq: $after) { seq step status terminal } }";
+const PROGRESS: &str = r#"
+subscription($slug: String!, $after: Int!) {
+  provisioningProgress(tenantSlug: $slug, afterSeq: $after) { seq step status terminal }
+}"#;
 
 fn subscribe(id: &str, slug: &str, after: i64) -> Value {
     json!({ "id": id, "type": "subscribe",
@@ -58,13 +61,16 @@ fn seqs(events: &[Value]) -> Vec<i64> {
 async fn replays_then_streams_live_events_from_another_replica_then_completes() {
     let stack = Stack::spawn().await;
     // The API replica runs no workers; the jobs run on a sibling process.
-    let api = TestApp::spawn_with(|c| {
-        c.upstreams = stack.config();
-        quick_jobs(c, 0);
-    })
+    let api = with_root(
+        TestApp::spawn_with(|c| {
+            c.upstreams = stack.config();
+            quick_jobs(c, 0);
+        })
+        .await,
+    )
     .await;
     create_tenant(&api, "live", Some("live.example")).await;
-    let mut ws = WsClient::connect_authenticated(api.addr, &checks::token(&api, "root")).await;
+    let mut ws = WsClient::connect_authenticated(api.addr, &api.token("root")).await;
     ws.send(subscribe("p", "live", 0)).await;
     // The four `queued` events are replayed at once.
     let mut got = Vec::new();
@@ -100,7 +106,7 @@ async fn replays_then_streams_live_events_from_another_replica_then_completes() 
     // The stream holds exactly what the table holds.
     let mut conn = api.db.connect().await;
     assert_eq!(
-        seed::count(&mut conn, "provisioning_events").await,
+        count(&mut conn, "provisioning_events").await,
         numbers.len() as i64
     );
 
@@ -125,14 +131,14 @@ async fn a_run_in_progress_is_followed_to_its_end_even_when_subscribed_late() {
     let done = settled(&app, "late").await;
     // A reconcile starts a second run; subscribe after some of it happened.
     let base = super::seqs(&done).len() as i64;
-    checks::allowed(
-        &app,
+    app.allowed(
         "root",
-        r#"mutation { reconcileTenant(tenant: "late") { queued } }"#,
+        r#"mutation($tenant: String!) { reconcileTenant(tenant: $tenant) { queued } }"#,
+        json!({ "tenant": "late" }),
         "tenant.reconcile",
     )
     .await;
-    let mut ws = WsClient::connect_authenticated(app.addr, &checks::token(&app, "root")).await;
+    let mut ws = WsClient::connect_authenticated(app.addr, &app.token("root")).await;
     ws.send(subscribe("p", "late", base)).await;
     let events = until_complete(&mut ws, "p").await;
     let numbers = seqs(&events);
@@ -146,13 +152,15 @@ async fn a_run_in_progress_is_followed_to_its_end_even_when_subscribed_late() {
 #[tokio::test]
 async fn another_tenants_member_cannot_subscribe_and_gets_nothing() {
     let stack = Stack::spawn().await;
-    let app = super::app_with(&stack, 0).await;
+    let mut app = super::app_with(&stack, 0).await;
     create_tenant(&app, "secret", None).await;
-    let mut conn = app.db.connect().await;
-    let other = seed::tenant(&mut conn, "other", None).await;
-    let mallory = seed::user(&mut conn, "mallory", false).await;
-    seed::membership(&mut conn, mallory, other, "owner", "active").await;
-    let mut ws = WsClient::connect_authenticated(app.addr, &checks::token(&app, "mallory")).await;
+    app.arrange(
+        World::new()
+            .tenant("other")
+            .member("mallory", "other", Role::Owner),
+    )
+    .await;
+    let mut ws = WsClient::connect_authenticated(app.addr, &app.token("mallory")).await;
     ws.send(subscribe("p", "secret", 0)).await;
     refused(&mut ws, "p", "NOT_FOUND").await;
     // Provisioning runs now; nothing reaches the refused client, which can still ping.

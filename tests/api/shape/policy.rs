@@ -5,14 +5,14 @@
 //! Each world draws partners (some suspended or terminated), tenants (every status, direct or
 //! sold by a partner), users with random memberships (owner/admin/member, active or suspended)
 //! and partner staff positions (member or admin), a few operators, and audit events pointing
-//! at random tenants and partners. Every user is then a viewer twice, with a portal and with
+//! at random tenants and partners, and arranges it with the `World` builder. Every user is then a viewer twice, with a portal and with
 //! an operator token; every (viewer, object) pair is judged by the Rust policy
 //! (`Viewer::tenant_access`, `partner_access`, `sees_audit_event`) and by the SQL the lists
 //! and `node` use (`domain::*::page`, `members::visible`, `audit::query::list`).
 
 use std::collections::{HashMap, HashSet};
 
-use diesel::sql_types::{Bool, Nullable, Text, Uuid as SqlUuid};
+use diesel::sql_types::{BigInt, Nullable, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use platform_api::auth::policy::AuditRef;
 use platform_api::auth::{Audience, TenantRef, VerifiedToken, Viewer};
@@ -23,7 +23,8 @@ use platform_api::domain::{members, partners, tenants, users};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::support::TestApp;
+use crate::support::world::AuditEvent;
+use crate::support::{Level, Role, Tenant, World};
 
 /// A small deterministic generator (xorshift64*), so a failing world can be replayed.
 struct Rng(u64);
@@ -46,13 +47,7 @@ impl Rng {
     }
 }
 
-#[derive(diesel::QueryableByName)]
-struct Id {
-    #[diesel(sql_type = SqlUuid)]
-    id: Uuid,
-}
-
-struct World {
+struct Drawn {
     /// Tenant → its partner.
     tenants: Vec<(TenantId, Option<PartnerId>)>,
     partners: Vec<PartnerId>,
@@ -63,128 +58,126 @@ struct World {
     subjects: Vec<String>,
 }
 
-async fn insert_id(conn: &mut AsyncPgConnection, sql: &str, binds: &[&str]) -> Uuid {
-    let mut q = diesel::sql_query(sql).into_boxed();
-    for b in binds {
-        q = q.bind::<Text, _>(b.to_string());
-    }
-    q.get_result::<Id>(conn).await.expect(sql).id
-}
-
-async fn build_world(conn: &mut AsyncPgConnection, rng: &mut Rng) -> World {
+/// Draws a world with `rng` and arranges it through the [`World`] builder.
+async fn draw_world(rng: &mut Rng) -> (World, Drawn) {
+    let mut arrange = World::new();
     let mut partners = Vec::new();
     let mut live_partners = Vec::new();
     for i in 0..5 {
+        let slug = format!("partner-{i}");
         let status = *rng.pick(&["active", "active", "suspended", "terminated"]);
-        let id = insert_id(
-            conn,
-            "INSERT INTO partners (slug, name, status) VALUES ($1, $1, $2) RETURNING id",
-            &[&format!("partner-{i}"), status],
-        )
-        .await;
-        partners.push(PartnerId(id));
+        arrange = arrange.partner_in(&slug, status);
         // A terminated partner's tenants were detached when it was terminated.
         if status != "terminated" {
-            live_partners.push(PartnerId(id));
+            live_partners.push(slug.clone());
         }
+        partners.push(slug);
     }
     let mut tenants = Vec::new();
     for i in 0..10 {
+        let slug = format!("tenant-{i}");
         let status = *rng.pick(&["pending", "active", "active", "suspended", "terminated"]);
         let partner =
-            (rng.chance(65) && !live_partners.is_empty()).then(|| *rng.pick(&live_partners));
-        let id = diesel::sql_query(
-            "INSERT INTO tenants (slug, name, status, partner_id) VALUES ($1, $1, $2, $3) RETURNING id",
-        )
-        .bind::<Text, _>(format!("tenant-{i}"))
-        .bind::<Text, _>(status)
-        .bind::<Nullable<SqlUuid>, _>(partner.map(|p| p.0))
-        .get_result::<Id>(conn)
-        .await
-        .expect("tenant")
-        .id;
-        tenants.push((TenantId(id), partner));
+            (rng.chance(65) && !live_partners.is_empty()).then(|| rng.pick(&live_partners).clone());
+        let tenant = match &partner {
+            Some(p) => Tenant::of(&slug, p),
+            None => Tenant::new(&slug),
+        };
+        arrange = arrange.tenant(tenant.status(status));
+        tenants.push((slug, partner));
     }
-    let mut members = Vec::new();
     let mut subjects = Vec::new();
     for i in 0..14 {
         let subject = format!("user-{i}");
-        let operator = i < 2 || rng.chance(5);
-        let user = diesel::sql_query(
-            "INSERT INTO users (authentik_subject, email, name, platform_admin)
-             VALUES ($1, $1 || '@example.com', $1, $2) RETURNING id",
-        )
-        .bind::<Text, _>(&subject)
-        .bind::<Bool, _>(operator)
-        .get_result::<Id>(conn)
-        .await
-        .expect("user")
-        .id;
+        arrange = if i < 2 || rng.chance(5) {
+            arrange.operator(&subject)
+        } else {
+            arrange.user(&subject)
+        };
         let mut joined = HashSet::new();
         for _ in 0..rng.below(4) {
-            let (tenant, _) = *rng.pick(&tenants);
-            if !joined.insert(tenant) {
+            let tenant = rng.pick(&tenants).0.clone();
+            if !joined.insert(tenant.clone()) {
                 continue;
             }
-            let role = *rng.pick(&["owner", "admin", "member", "member"]);
-            let status = *rng.pick(&["active", "active", "active", "suspended"]);
-            let id = diesel::sql_query(
-                "INSERT INTO memberships (user_id, tenant_id, role, status)
-                 VALUES ($1, $2, $3, $4) RETURNING id",
-            )
-            .bind::<SqlUuid, _>(user)
-            .bind::<SqlUuid, _>(tenant.0)
-            .bind::<Text, _>(role)
-            .bind::<Text, _>(status)
-            .get_result::<Id>(conn)
-            .await
-            .expect("membership")
-            .id;
-            members.push((MemberId(id), tenant));
+            let role = *rng.pick(&[Role::Owner, Role::Admin, Role::Member, Role::Member]);
+            arrange = if rng.chance(25) {
+                arrange.suspended_member(&subject, &tenant, role)
+            } else {
+                arrange.member(&subject, &tenant, role)
+            };
         }
         if rng.chance(40) {
-            let partner = *rng.pick(&partners);
-            let level = *rng.pick(&["admin", "member"]);
-            diesel::sql_query(
-                "INSERT INTO partner_staff (user_id, partner_id, access_level) VALUES ($1, $2, $3)",
-            )
-            .bind::<SqlUuid, _>(user)
-            .bind::<SqlUuid, _>(partner.0)
-            .bind::<Text, _>(level)
-            .execute(conn)
-            .await
-            .expect("staff");
+            let partner = rng.pick(&partners).clone();
+            let level = *rng.pick(&[Level::Admin, Level::Member]);
+            arrange = arrange.staff(&subject, &partner, level);
         }
         subjects.push(subject);
     }
-    let mut events = Vec::new();
-    for _ in 0..40 {
-        let tenant = rng.chance(60).then(|| rng.pick(&tenants).0);
-        let partner = rng.chance(40).then(|| *rng.pick(&partners));
-        #[derive(diesel::QueryableByName)]
-        struct Serial {
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            id: i64,
-        }
-        let id = diesel::sql_query(
-            "INSERT INTO audit_events (tenant_id, partner_id, action, target_type, outcome)
-             VALUES ($1, $2, 'test.event', 'test', 'success') RETURNING id",
-        )
-        .bind::<Nullable<SqlUuid>, _>(tenant.map(|t| t.0))
-        .bind::<Nullable<SqlUuid>, _>(partner.map(|p| p.0))
-        .get_result::<Serial>(conn)
-        .await
-        .expect("event")
-        .id;
-        events.push((id, tenant, partner));
+    for n in 0..40 {
+        let tenant = rng.chance(60).then(|| rng.pick(&tenants).0.clone());
+        let partner = rng.chance(40).then(|| rng.pick(&partners).clone());
+        arrange = arrange.event(AuditEvent {
+            label: format!("drawn-{n}"),
+            tenant,
+            partner,
+            actor_email: None,
+            action: "test.event".into(),
+            target_type: "test".into(),
+            target_id: None,
+            outcome: "success".into(),
+            at: chrono::Utc::now(),
+        });
     }
-    World {
-        tenants,
-        partners,
+    let w = arrange.spawn().await;
+
+    let tenant_ids: Vec<(TenantId, Option<PartnerId>)> = tenants
+        .iter()
+        .map(|(t, p)| (TenantId(w.id(t)), p.as_ref().map(|p| PartnerId(w.id(p)))))
+        .collect();
+    let partner_ids = partners.iter().map(|p| PartnerId(w.id(p))).collect();
+    // The ids the builder does not name, read back.
+    let mut conn = w.db.connect().await;
+    #[derive(diesel::QueryableByName)]
+    struct MemberRowIds {
+        #[diesel(sql_type = SqlUuid)]
+        id: Uuid,
+        #[diesel(sql_type = SqlUuid)]
+        tenant_id: Uuid,
+    }
+    let members = diesel::sql_query("SELECT id, tenant_id FROM memberships")
+        .load::<MemberRowIds>(&mut conn)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| (MemberId(m.id), TenantId(m.tenant_id)))
+        .collect();
+    #[derive(diesel::QueryableByName)]
+    struct EventIds {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+        #[diesel(sql_type = Nullable<SqlUuid>)]
+        tenant_id: Option<Uuid>,
+        #[diesel(sql_type = Nullable<SqlUuid>)]
+        partner_id: Option<Uuid>,
+    }
+    let events = diesel::sql_query(
+        "SELECT id, tenant_id, partner_id FROM audit_events WHERE request_id LIKE 'drawn-%'",
+    )
+    .load::<EventIds>(&mut conn)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|e| (e.id, e.tenant_id.map(TenantId), e.partner_id.map(PartnerId)))
+    .collect();
+    let drawn = Drawn {
+        tenants: tenant_ids,
+        partners: partner_ids,
         members,
         events,
         subjects,
-    }
+    };
+    (w, drawn)
 }
 
 async fn viewer(conn: &mut AsyncPgConnection, subject: &str, audience: Audience) -> Viewer {
@@ -213,10 +206,9 @@ struct Tally {
 }
 
 async fn check_world(seed: u64) -> HashMap<&'static str, Tally> {
-    let app = TestApp::spawn().await;
-    let mut conn = app.db.connect().await;
     let mut rng = Rng(seed);
-    let world = build_world(&mut conn, &mut rng).await;
+    let (app, world) = draw_world(&mut rng).await;
+    let mut conn = app.db.connect().await;
     let partner_of: HashMap<TenantId, Option<PartnerId>> = world.tenants.iter().copied().collect();
     let member_ids: Vec<MemberId> = world.members.iter().map(|m| m.0).collect();
     let mut tally: HashMap<&'static str, Tally> = HashMap::new();
@@ -305,7 +297,7 @@ async fn check_world(seed: u64) -> HashMap<&'static str, Tally> {
     // Through the graph: every partner a viewer sees on `tenant.partner` resolves through
     // `node(id:)`, and so does every tenant of the list.
     for subject in world.subjects.iter().take(8) {
-        let token = app.token(subject, "dezky-portal");
+        let token = app.who(subject).via_portal().sign(&app);
         let body = app
             .graphql_as(
                 &token,

@@ -8,7 +8,7 @@ use diesel_async::RunQueryDsl;
 use platform_api::domain::{partners, tenants};
 
 use crate::support::app::first_error_code;
-use crate::support::{TestApp, seed};
+use crate::support::{Role, Tenant, World};
 
 /// An error and its sources, as one line.
 fn chain(err: &dyn std::error::Error) -> String {
@@ -28,11 +28,13 @@ async fn exec(conn: &mut diesel_async::AsyncPgConnection, sql: &str) {
 
 #[tokio::test]
 async fn an_unknown_status_in_the_database_is_an_error_not_a_default() {
-    let app = TestApp::spawn().await;
+    let app = World::new()
+        .partner("odd-partner")
+        .tenant(Tenant::of("odd-tenant", "odd-partner"))
+        .operator("root")
+        .spawn()
+        .await;
     let mut conn = app.db.connect().await;
-    let p = seed::partner(&mut conn, "odd-partner").await;
-    seed::tenant(&mut conn, "odd-tenant", Some(p)).await;
-    seed::user(&mut conn, "root", true).await;
     // What a newer release (or a hand edit) could leave behind.
     exec(
         &mut conn,
@@ -71,15 +73,13 @@ async fn an_unknown_status_in_the_database_is_an_error_not_a_default() {
     );
 
     // Through the graph: an internal error (masked), never `PENDING` or `ACTIVE`.
-    let token = app.token("root", "dezky-operator");
-    app.graphql_as(&token, "{ me { operator } }").await;
     let body = app
-        .graphql_as(&token, r#"{ tenant(slug: "odd-tenant") { status } }"#)
+        .query("root", r#"{ tenant(slug: "odd-tenant") { status } }"#)
         .await;
     assert_eq!(first_error_code(&body), "INTERNAL", "{body}");
     assert!(!body.to_string().contains("PENDING"), "{body}");
     let body = app
-        .graphql_as(&token, r#"{ partner(slug: "odd-partner") { status } }"#)
+        .query("root", r#"{ partner(slug: "odd-partner") { status } }"#)
         .await;
     assert_eq!(first_error_code(&body), "INTERNAL", "{body}");
     assert!(!body.to_string().contains("ACTIVE"), "{body}");
@@ -87,11 +87,12 @@ async fn an_unknown_status_in_the_database_is_an_error_not_a_default() {
 
 #[tokio::test]
 async fn an_unknown_role_or_membership_status_is_an_error_too() {
-    let app = TestApp::spawn().await;
+    let app = World::new()
+        .tenant("acme")
+        .member("bob", "acme", Role::Member)
+        .spawn()
+        .await;
     let mut conn = app.db.connect().await;
-    let t = seed::tenant(&mut conn, "acme", None).await;
-    let u = seed::user(&mut conn, "bob", false).await;
-    seed::membership(&mut conn, u, t, "member", "active").await;
     exec(
         &mut conn,
         "ALTER TABLE memberships DROP CONSTRAINT memberships_role_valid",
@@ -99,12 +100,7 @@ async fn an_unknown_role_or_membership_status_is_an_error_too() {
     .await;
     exec(&mut conn, "UPDATE memberships SET role = 'guest'").await;
     // The Viewer itself cannot be read: the request fails instead of guessing a role.
-    let body = app
-        .graphql_as(
-            &app.token("bob", "dezky-portal"),
-            "{ me { memberships { role } } }",
-        )
-        .await;
+    let body = app.query("bob", "{ me { memberships { role } } }").await;
     assert_eq!(first_error_code(&body), "INTERNAL", "{body}");
     assert!(!body.to_string().contains("MEMBER"), "{body}");
 }

@@ -2,10 +2,8 @@
 //! port, driven with a real HTTP client.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use platform_api::app::{AppState, Application};
-use platform_api::auth::dev_issuer::DevTokenRequest;
 use platform_api::config::Config;
 use serde_json::{Value, json};
 
@@ -94,30 +92,6 @@ impl TestApp {
             .await;
         assert_eq!(response.status(), 200, "POST /graphql status");
         response.json().await.expect("JSON body")
-    }
-
-    /// A development-issuer token (the app runs with no `AUTH_ISSUERS`).
-    pub fn token(&self, sub: &str, aud: &str) -> String {
-        self.token_with(
-            &DevTokenRequest {
-                sub: sub.into(),
-                aud: aud.into(),
-                email: None,
-                name: None,
-                groups: None,
-            },
-            Duration::from_secs(3600),
-        )
-    }
-
-    /// A development-issuer token with any claims and lifetime.
-    pub fn token_with(&self, request: &DevTokenRequest, ttl: Duration) -> String {
-        let issuer = self
-            .state
-            .dev_issuer
-            .as_ref()
-            .expect("the development issuer is on");
-        issuer.sign(request, ttl).expect("sign a development token")
     }
 
     /// Runs a query as the bearer of `token` and returns the response body.

@@ -1,119 +1,132 @@
-//! Assertions for mutations: allowed (one `success` audit row), denied (only a `denied` audit
-//! row, nothing else changed) and invalid (`BAD_USER_INPUT` on the field, only a `failure` row).
-//! Callers are named by subject; `root` gets an operator token, everyone else a portal one.
+//! Assertions for mutations, run by the people of a [`World`]: allowed (one `success` audit
+//! row), denied (only a `denied` audit row, nothing else changed) and invalid
+//! (`BAD_USER_INPUT` on the field, only a `failure` row). `None` is an anonymous caller.
 
-use std::time::Duration;
-
-use platform_api::auth::dev_issuer::DevTokenRequest;
 use serde_json::Value;
 
 use super::app::first_error_code;
-use super::{TestApp, seed};
+use super::tables::{count, fingerprint};
+use super::world::World;
 
-pub fn token(app: &TestApp, who: &str) -> String {
-    let aud = if who == "root" {
-        "dezky-operator"
-    } else {
-        "dezky-portal"
-    };
-    let request = DevTokenRequest {
-        sub: who.into(),
-        aud: aud.into(),
-        email: None,
-        name: None,
-        groups: None,
-    };
-    app.token_with(&request, Duration::from_secs(600))
-}
-
-pub async fn run(app: &TestApp, who: Option<&str>, mutation: &str) -> Value {
-    match who {
-        Some(who) => app.graphql_as(&token(app, who), mutation).await,
-        None => app.graphql(mutation).await,
+impl World {
+    /// Runs `query` with `variables` as `who` (anonymously for `None`).
+    pub async fn run(&self, who: Option<&str>, query: &str, variables: Value) -> Value {
+        match who {
+            Some(who) => self.query_with(who, query, variables).await,
+            None => self.app.graphql_with(query, variables).await,
+        }
     }
-}
 
-pub async fn audit_rows(app: &TestApp, action: &str, outcome: &str) -> i64 {
-    let mut conn = app.db.connect().await;
-    seed::count(
-        &mut conn,
-        &format!("audit_events WHERE action = '{action}' AND outcome = '{outcome}'"),
-    )
-    .await
-}
+    /// Audit rows of `action` with `outcome`.
+    pub async fn audit_rows(&self, action: &str, outcome: &str) -> i64 {
+        let mut conn = self.db.connect().await;
+        count(
+            &mut conn,
+            &format!("audit_events WHERE action = '{action}' AND outcome = '{outcome}'"),
+        )
+        .await
+    }
 
-/// Asserts the call is refused with `code`, changes nothing, and leaves one audit row with
-/// `outcome` — except without a token (`who: None`): then no audit row at all (anyone could
-/// fill the log), and the anonymous-mutation counter moves instead.
-pub async fn refused(
-    app: &TestApp,
-    who: Option<&str>,
-    mutation: &str,
-    action: &str,
-    code: &str,
-    outcome: &str,
-) -> Value {
-    let mut conn = app.db.connect().await;
-    let before = seed::fingerprint(&mut conn).await;
-    let audited = audit_rows(app, action, outcome).await;
-    let all_audited = audit_rows_total(app).await;
-    let anonymous = app.state.metrics.anonymous_mutations();
-    let body = run(app, who, mutation).await;
-    assert_eq!(first_error_code(&body), code, "{who:?}: {mutation}\n{body}");
-    assert_eq!(
-        seed::fingerprint(&mut conn).await,
-        before,
-        "nothing changed: {mutation}"
-    );
-    if who.is_some() {
+    /// Asserts the call is refused with `code`, changes no table, and leaves exactly one
+    /// audit row, of `action` with `outcome` — except for an anonymous caller (`who: None`):
+    /// then no audit row at all (anyone could fill the log) and the anonymous-mutation
+    /// counter moves instead. Returns the response.
+    pub async fn refused(
+        &self,
+        who: Option<&str>,
+        query: &str,
+        variables: Value,
+        action: &str,
+        code: &str,
+        outcome: &str,
+    ) -> Value {
+        let mut conn = self.db.connect().await;
+        let before = fingerprint(&mut conn).await;
+        let audited = self.audit_rows(action, outcome).await;
+        let all_audited = count(&mut conn, "audit_events").await;
+        let anonymous = self.state.metrics.anonymous_mutations();
+        let body = self.run(who, query, variables.clone()).await;
         assert_eq!(
-            audit_rows(app, action, outcome).await,
+            first_error_code(&body),
+            code,
+            "{who:?}: {query} {variables}\n{body}"
+        );
+        assert_eq!(
+            fingerprint(&mut conn).await,
+            before,
+            "nothing changed: {query} {variables}"
+        );
+        if who.is_none() {
+            assert_eq!(
+                count(&mut conn, "audit_events").await,
+                all_audited,
+                "an anonymous attempt writes no audit row: {action}"
+            );
+            assert_eq!(self.state.metrics.anonymous_mutations(), anonymous + 1);
+            return body;
+        }
+        assert_eq!(
+            self.audit_rows(action, outcome).await,
             audited + 1,
             "one {outcome} row for {action}"
         );
-        assert_eq!(app.state.metrics.anonymous_mutations(), anonymous);
-    } else {
         assert_eq!(
-            audit_rows_total(app).await,
-            all_audited,
-            "an anonymous attempt writes no audit row: {action}"
+            count(&mut conn, "audit_events").await,
+            all_audited + 1,
+            "no other audit row for {action}"
         );
-        assert_eq!(app.state.metrics.anonymous_mutations(), anonymous + 1);
+        assert_eq!(self.state.metrics.anonymous_mutations(), anonymous);
+        body
     }
-    body
-}
 
-/// Every audit row.
-pub async fn audit_rows_total(app: &TestApp) -> i64 {
-    let mut conn = app.db.connect().await;
-    seed::count(&mut conn, "audit_events").await
-}
+    /// [`World::refused`] with a `denied` row.
+    pub async fn denied(
+        &self,
+        who: Option<&str>,
+        query: &str,
+        variables: Value,
+        action: &str,
+        code: &str,
+    ) {
+        self.refused(who, query, variables, action, code, "denied")
+            .await;
+    }
 
-pub async fn denied(app: &TestApp, who: Option<&str>, mutation: &str, action: &str, code: &str) {
-    refused(app, who, mutation, action, code, "denied").await;
-}
+    /// [`World::refused`] with `BAD_USER_INPUT` on `field` and a `failure` row.
+    pub async fn invalid(
+        &self,
+        who: &str,
+        query: &str,
+        variables: Value,
+        action: &str,
+        field: &str,
+    ) {
+        let body = self
+            .refused(
+                Some(who),
+                query,
+                variables,
+                action,
+                "BAD_USER_INPUT",
+                "failure",
+            )
+            .await;
+        assert_eq!(body["errors"][0]["extensions"]["field"], field, "{body}");
+    }
 
-pub async fn invalid(app: &TestApp, who: &str, mutation: &str, action: &str, field: &str) {
-    let body = refused(
-        app,
-        Some(who),
-        mutation,
-        action,
-        "BAD_USER_INPUT",
-        "failure",
-    )
-    .await;
-    assert_eq!(body["errors"][0]["extensions"]["field"], field, "{body}");
-}
-
-pub async fn allowed(app: &TestApp, who: &str, mutation: &str, action: &str) -> Value {
-    let before = audit_rows(app, action, "success").await;
-    let body = run(app, Some(who), mutation).await;
-    assert!(body.get("errors").is_none(), "{who}: {mutation}\n{body}");
-    assert_eq!(
-        audit_rows(app, action, "success").await,
-        before + 1,
-        "one success row for {action}"
-    );
-    body
+    /// Asserts the call succeeds and leaves one `success` row of `action`.
+    pub async fn allowed(&self, who: &str, query: &str, variables: Value, action: &str) -> Value {
+        let before = self.audit_rows(action, "success").await;
+        let body = self.run(Some(who), query, variables.clone()).await;
+        assert!(
+            body.get("errors").is_none(),
+            "{who}: {query} {variables}\n{body}"
+        );
+        assert_eq!(
+            self.audit_rows(action, "success").await,
+            before + 1,
+            "one success row for {action}"
+        );
+        body
+    }
 }

@@ -138,11 +138,6 @@ impl FakeIssuer {
         self.state.issuer.clone()
     }
 
-    /// Claims valid for an hour.
-    pub fn claims(&self, sub: &str, aud: &str) -> Value {
-        json!({ "iss": self.issuer(), "sub": sub, "aud": aud, "iat": now(), "exp": now() + 3600 })
-    }
-
     /// Replaces the published keys.
     pub fn publish(&self, keys: Vec<TestKey>) {
         *self.state.keys.lock().unwrap() = keys;

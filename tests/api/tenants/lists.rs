@@ -1,33 +1,49 @@
 //! Lists, nesting, pagination and statement counts.
 
-use std::time::Duration;
-
-use platform_api::auth::dev_issuer::DevTokenRequest;
 use serde_json::{Value, json};
 
 use crate::support::app::first_error_code;
-use crate::support::{TestApp, seed};
+use crate::support::{Tenant, TestApp, World};
 
-async fn operator(app: &TestApp) -> String {
-    let mut conn = app.db.connect().await;
-    seed::user(&mut conn, "root", true).await;
-    let request = DevTokenRequest {
-        sub: "root".into(),
-        aud: "dezky-operator".into(),
-        email: None,
-        name: None,
-        groups: None,
-    };
-    app.token_with(&request, Duration::from_secs(600))
+/// An operator `root` and the [`bulk`](crate::support::world::Arrange::bulk) volume; returns
+/// the world and root's token.
+async fn operator_with(partners: i32, tenants_each: i32, members_each: i32) -> (World, String) {
+    let w = World::new()
+        .operator("root")
+        .bulk(partners, tenants_each, members_each)
+        .spawn()
+        .await;
+    let token = w.token("root");
+    (w, token)
 }
 
-const DEEP: &str = "{ partners(first: 50) { edges { node { slug customerCount
-    tenants(first: 10) { edges { node { slug members(first: 10) { edges { node { user { email } } } } } } } } } } }";
+const DEEP: &str = r#"
+{
+  partners(first: 50) {
+    edges { node {
+      slug customerCount
+      tenants(first: 10) { edges { node {
+        slug
+        members(first: 10) { edges { node { user { email } } } }
+      } } }
+    } }
+  }
+}"#;
 
 /// Statements sent by one request.
 async fn statements_for(app: &TestApp, token: &str, query: &str) -> (u64, Value) {
+    statements_with(app, token, query, json!({})).await
+}
+
+/// Statements sent by one request with variables.
+async fn statements_with(
+    app: &TestApp,
+    token: &str,
+    query: &str,
+    variables: Value,
+) -> (u64, Value) {
     let before = app.statements();
-    let body = app.graphql_as(token, query).await;
+    let body = app.graphql_as_with(token, query, variables).await;
     assert!(body.get("errors").is_none(), "{body}");
     (app.statements() - before, body)
 }
@@ -36,9 +52,7 @@ async fn statements_for(app: &TestApp, token: &str, query: &str) -> (u64, Value)
 async fn nested_lists_cost_the_same_for_5_and_50_partners() {
     let mut counts = vec![];
     for partners in [5, 50] {
-        let app = TestApp::spawn().await;
-        let token = operator(&app).await;
-        seed::bulk(&mut app.db.connect().await, partners, 3, 2).await;
+        let (app, token) = operator_with(partners, 3, 2).await;
         let (statements, body) = statements_for(&app, &token, DEEP).await;
         let edges = body["data"]["partners"]["edges"].as_array().unwrap();
         assert_eq!(edges.len(), partners as usize);
@@ -64,9 +78,7 @@ async fn nested_lists_cost_the_same_for_5_and_50_partners() {
 
 #[tokio::test]
 async fn a_page_of_tenants_with_their_partner_is_three_statements() {
-    let app = TestApp::spawn().await;
-    let token = operator(&app).await;
-    seed::bulk(&mut app.db.connect().await, 40, 3, 0).await;
+    let (app, token) = operator_with(40, 3, 0).await;
     let (statements, body) = statements_for(
         &app,
         &token,
@@ -88,18 +100,21 @@ async fn a_page_of_tenants_with_their_partner_is_three_statements() {
     assert_eq!(with_total, statements + 1);
 }
 
+/// A page of tenants in either direction.
+const PAGE: &str = r#"
+query($first: Int, $after: String, $last: Int, $before: String, $filter: TenantFilterInput) {
+  tenants(first: $first, after: $after, last: $last, before: $before, filter: $filter) {
+    edges { cursor node { slug } }
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+  }
+}"#;
+
 #[tokio::test]
 async fn pages_walk_forward_and_backward_without_gaps() {
-    let app = TestApp::spawn().await;
-    let token = operator(&app).await;
-    seed::bulk(&mut app.db.connect().await, 1, 7, 0).await;
-    let page = |args: String| {
-        let q = format!(
-            "{{ tenants({args}) {{ edges {{ cursor node {{ slug }} }} pageInfo {{ hasNextPage hasPreviousPage startCursor endCursor }} }} }}"
-        );
-        let app = &app;
-        let token = token.clone();
-        async move { app.graphql_as(&token, &q).await["data"]["tenants"].clone() }
+    let (app, token) = operator_with(1, 7, 0).await;
+    let page = |variables: Value| {
+        let (app, token) = (&app, &token);
+        async move { app.graphql_as_with(token, PAGE, variables).await["data"]["tenants"].clone() }
     };
     let slugs = |conn: &Value| {
         conn["edges"]
@@ -110,64 +125,58 @@ async fn pages_walk_forward_and_backward_without_gaps() {
             .collect::<Vec<_>>()
     };
     let mut seen = vec![];
-    let mut args = "first: 3".to_string();
+    let mut variables = json!({ "first": 3 });
     loop {
-        let conn = page(args).await;
+        let conn = page(variables).await;
         seen.extend(slugs(&conn));
         if conn["pageInfo"]["hasNextPage"] != true {
             break;
         }
-        args = format!("first: 3, after: {}", conn["pageInfo"]["endCursor"]);
+        variables = json!({ "first": 3, "after": conn["pageInfo"]["endCursor"] });
     }
     let expected: Vec<String> = (0..7).map(|t| format!("p-000-t-0{t}")).collect();
     assert_eq!(seen, expected);
     // Backward from the end.
-    let last = page("last: 3".into()).await;
+    let last = page(json!({ "last": 3 })).await;
     assert_eq!(slugs(&last), expected[4..].to_vec());
     assert_eq!(last["pageInfo"]["hasPreviousPage"], true);
-    let before = page(format!(
-        "last: 3, before: {}",
-        last["pageInfo"]["startCursor"]
-    ))
-    .await;
+    let before = page(json!({ "last": 3, "before": last["pageInfo"]["startCursor"] })).await;
     assert_eq!(slugs(&before), expected[1..4].to_vec());
 }
 
 #[tokio::test]
 async fn page_arguments_are_validated() {
-    let app = TestApp::spawn().await;
-    let token = operator(&app).await;
-    let long_search = format!("filter: {{ search: \"{}\" }}", "x".repeat(201));
+    let w = World::new().operator("root").spawn().await;
     let cases = [
-        ("first: 101", "first"),
-        ("first: -1", "first"),
-        ("first: 1, last: 1", "last"),
-        ("after: \"garbage\"", "after"),
-        (long_search.as_str(), "filter.search"),
+        (json!({ "first": 101 }), "first"),
+        (json!({ "first": -1 }), "first"),
+        (json!({ "first": 1, "last": 1 }), "last"),
+        (json!({ "after": "garbage" }), "after"),
+        (
+            json!({ "filter": { "search": "x".repeat(201) } }),
+            "filter.search",
+        ),
     ];
-    for (args, field) in cases {
-        let body = app
-            .graphql_as(
-                &token,
-                &format!("{{ tenants({args}) {{ edges {{ cursor }} }} }}"),
-            )
-            .await;
-        assert_eq!(first_error_code(&body), "BAD_USER_INPUT", "{args}");
+    for (variables, field) in cases {
+        let body = w.query_with("root", PAGE, variables.clone()).await;
+        assert_eq!(first_error_code(&body), "BAD_USER_INPUT", "{variables}");
         assert_eq!(
             body["errors"][0]["extensions"]["field"],
             json!(field),
-            "{args}"
+            "{variables}"
         );
     }
 }
 
 #[tokio::test]
 async fn filters_narrow_the_lists() {
-    let app = TestApp::spawn().await;
-    let token = operator(&app).await;
-    let mut conn = app.db.connect().await;
-    seed::bulk(&mut conn, 2, 2, 0).await;
-    seed::tenant(&mut conn, "direct-pending", None).await;
+    let w = World::new()
+        .operator("root")
+        .bulk(2, 2, 0)
+        .tenant(Tenant::new("direct-pending"))
+        .spawn()
+        .await;
+    let (app, token) = (&w.app, w.token("root"));
     let slugs = |body: &Value| {
         body["data"]["tenants"]["edges"]
             .as_array()
@@ -176,26 +185,42 @@ async fn filters_narrow_the_lists() {
             .map(|e| e["node"]["slug"].as_str().unwrap().to_owned())
             .collect::<Vec<_>>()
     };
-    let q =
-        |filter: &str| format!("{{ tenants(filter: {filter}) {{ edges {{ node {{ slug }} }} }} }}");
+    let filtered = |filter: Value| {
+        let (app, token) = (app, &token);
+        async move {
+            let body = app
+                .graphql_as_with(token, PAGE, json!({ "filter": filter }))
+                .await;
+            slugs(&body)
+        }
+    };
     assert_eq!(
-        slugs(&app.graphql_as(&token, &q("{ partner: \"p-001\" }")).await),
+        filtered(json!({ "partner": "p-001" })).await,
         vec!["p-001-t-00", "p-001-t-01"]
     );
     assert_eq!(
-        slugs(&app.graphql_as(&token, &q("{ status: PENDING }")).await),
+        filtered(json!({ "status": "PENDING" })).await,
         vec!["direct-pending"]
     );
     assert_eq!(
-        slugs(&app.graphql_as(&token, &q("{ search: \"T-01\" }")).await),
+        filtered(json!({ "search": "T-01" })).await,
         vec!["p-000-t-01", "p-001-t-01"]
     );
     assert_eq!(
-        slugs(&app.graphql_as(&token, &q("{ search: \"%\" }")).await),
+        filtered(json!({ "search": "%" })).await,
         Vec::<String>::new(),
         "LIKE wildcards are literal"
     );
-    let body = app.graphql_as(&token, "{ partners(filter: { search: \"partner 1\" }) { totalCount edges { node { slug mrr { amountMinor currency } } } } }").await;
+    let body = app
+        .graphql_as(
+            &token,
+            r#"{
+              partners(filter: { search: "partner 1" }) {
+                totalCount edges { node { slug mrr { amountMinor currency } } }
+              }
+            }"#,
+        )
+        .await;
     assert_eq!(body["data"]["partners"]["totalCount"], 1);
     assert_eq!(
         body["data"]["partners"]["edges"][0]["node"]["mrr"],
@@ -206,12 +231,14 @@ async fn filters_narrow_the_lists() {
 #[tokio::test]
 async fn nodes_fetch_each_type_in_one_statement() {
     use platform_api::graphql::ids::{GlobalId, NodeType};
-    let app = TestApp::spawn().await;
-    let token = operator(&app).await;
-    let mut conn = app.db.connect().await;
-    seed::bulk(&mut conn, 3, 10, 0).await;
+    let (app, token) = operator_with(3, 10, 0).await;
     let ids: Vec<String> = {
-        let body = app.graphql_as(&token, "{ tenants(first: 30) { edges { node { id } } } partners { edges { node { id } } } }").await;
+        let body = app
+            .graphql_as(
+                &token,
+                "{ tenants(first: 30) { edges { node { id } } } partners { edges { node { id } } } }",
+            )
+            .await;
         let mut ids: Vec<String> = body["data"]["tenants"]["edges"]
             .as_array()
             .unwrap()
@@ -228,11 +255,13 @@ async fn nodes_fetch_each_type_in_one_statement() {
         ids.push(GlobalId::new(NodeType::Tenant, uuid::Uuid::new_v4()).encode());
         ids
     };
-    let query = format!(
-        "{{ nodes(ids: {}) {{ id }} }}",
-        serde_json::to_string(&ids).unwrap()
-    );
-    let (statements, body) = statements_for(&app, &token, &query).await;
+    let (statements, body) = statements_with(
+        &app,
+        &token,
+        "query($ids: [ID!]!) { nodes(ids: $ids) { id } }",
+        json!({ "ids": ids }),
+    )
+    .await;
     let nodes = body["data"]["nodes"].as_array().unwrap();
     assert_eq!(nodes.len(), 34);
     assert!(nodes[33].is_null(), "an unknown id gives null");

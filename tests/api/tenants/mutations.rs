@@ -1,38 +1,63 @@
 //! Every mutation: allowed, denied (only a `denied` audit row, nothing else changed) and
 //! invalid (`BAD_USER_INPUT` on the field, only a `failure` audit row).
 
+use serde_json::{Value, json};
+
 use crate::support::app::first_error_code;
-use crate::support::checks::{allowed, denied, invalid, refused, run};
-use crate::support::{TestApp, seed};
+use crate::support::tables::count;
+use crate::support::{Level, Role, Tenant, World};
 
 /// acme (partner p-one), other (direct); root = operator, tadmin = admin of acme,
 /// member = member of acme, pstaff = staff of p-one, stranger = nobody.
-async fn world() -> TestApp {
-    let app = TestApp::spawn().await;
-    let mut conn = app.db.connect().await;
-    let p1 = seed::partner(&mut conn, "p-one").await;
-    let acme = seed::tenant(&mut conn, "acme", Some(p1)).await;
-    seed::tenant(&mut conn, "other", None).await;
-    seed::user(&mut conn, "root", true).await;
-    let tadmin = seed::user(&mut conn, "tadmin", false).await;
-    let member = seed::user(&mut conn, "member", false).await;
-    let pstaff = seed::user(&mut conn, "pstaff", false).await;
-    seed::user(&mut conn, "stranger", false).await;
-    seed::membership(&mut conn, tadmin, acme, "admin", "active").await;
-    seed::membership(&mut conn, member, acme, "member", "active").await;
-    seed::staff(&mut conn, pstaff, p1, "member").await;
-    app
+async fn world() -> World {
+    World::new()
+        .partner("p-one")
+        .tenant(Tenant::of("acme", "p-one"))
+        .tenant("other")
+        .operator("root")
+        .member("tadmin", "acme", Role::Admin)
+        .member("member", "acme", Role::Member)
+        .staff("pstaff", "p-one", Level::Member)
+        .user("stranger")
+        .spawn()
+        .await
+}
+
+const CREATE_TENANT: &str = r#"
+mutation($input: CreateTenantInput!) {
+  createTenant(input: $input) {
+    tenant { slug status plan primaryDomain partner { slug } }
+  }
+}"#;
+
+const UPDATE_TENANT: &str = r#"
+mutation($input: UpdateTenantInput!) {
+  updateTenant(input: $input) {
+    tenant { name plan primaryDomain partner { slug } }
+  }
+}"#;
+
+/// `{ input: { tenant: "acme", ...fields } }`.
+fn acme_with(fields: Value) -> Value {
+    let mut input = json!({ "tenant": "acme" });
+    input
+        .as_object_mut()
+        .unwrap()
+        .extend(fields.as_object().unwrap().clone());
+    json!({ "input": input })
 }
 
 #[tokio::test]
 async fn create_tenant() {
-    let app = world().await;
-    let m = |slug: &str| {
-        format!(
-            r#"mutation {{ createTenant(input: {{ slug: "{slug}", name: "New Co", partner: "p-one", primaryDomain: "New.Example" }}) {{ tenant {{ slug status plan primaryDomain partner {{ slug }} }} }} }}"#
-        )
+    let w = world().await;
+    let new = |slug: &str| {
+        json!({ "input": {
+            "slug": slug, "name": "New Co", "partner": "p-one", "primaryDomain": "New.Example"
+        } })
     };
-    let body = allowed(&app, "root", &m("new-co"), "tenant.create").await;
+    let body = w
+        .allowed("root", CREATE_TENANT, new("new-co"), "tenant.create")
+        .await;
     let tenant = &body["data"]["createTenant"]["tenant"];
     assert_eq!(
         (tenant["status"].as_str(), tenant["plan"].as_str()),
@@ -40,45 +65,36 @@ async fn create_tenant() {
     );
     assert_eq!(tenant["primaryDomain"], "new.example");
     assert_eq!(tenant["partner"]["slug"], "p-one");
-    denied(
-        &app,
-        Some("pstaff"),
-        &m("by-staff"),
-        "tenant.create",
-        "FORBIDDEN",
-    )
-    .await;
-    denied(
-        &app,
-        Some("tadmin"),
-        &m("by-admin"),
-        "tenant.create",
-        "FORBIDDEN",
-    )
-    .await;
-    denied(
-        &app,
-        None,
-        &m("anonymous"),
-        "tenant.create",
-        "UNAUTHENTICATED",
-    )
-    .await;
-    invalid(&app, "root", &m("Bad Slug"), "tenant.create", "input.slug").await;
-    invalid(
-        &app,
-        "root",
-        r#"mutation { createTenant(input: { slug: "ok-slug", name: "  " }) { tenant { slug } } }"#,
-        "tenant.create",
-        "input.name",
-    )
-    .await;
-    invalid(&app, "root", r#"mutation { createTenant(input: { slug: "ok-slug", name: "x", partner: "nope" }) { tenant { slug } } }"#, "tenant.create", "input.partner").await;
-    invalid(&app, "root", r#"mutation { createTenant(input: { slug: "ok-slug", name: "x", primaryDomain: "localhost" }) { tenant { slug } } }"#, "tenant.create", "input.primaryDomain").await;
-    refused(
-        &app,
+    for (who, slug, code) in [
+        (Some("pstaff"), "by-staff", "FORBIDDEN"),
+        (Some("tadmin"), "by-admin", "FORBIDDEN"),
+        (None, "anonymous", "UNAUTHENTICATED"),
+    ] {
+        w.denied(who, CREATE_TENANT, new(slug), "tenant.create", code)
+            .await;
+    }
+    for (input, field) in [
+        (new("Bad Slug"), "input.slug"),
+        (
+            json!({ "input": { "slug": "ok-slug", "name": "  " } }),
+            "input.name",
+        ),
+        (
+            json!({ "input": { "slug": "ok-slug", "name": "x", "partner": "nope" } }),
+            "input.partner",
+        ),
+        (
+            json!({ "input": { "slug": "ok-slug", "name": "x", "primaryDomain": "localhost" } }),
+            "input.primaryDomain",
+        ),
+    ] {
+        w.invalid("root", CREATE_TENANT, input, "tenant.create", field)
+            .await;
+    }
+    w.refused(
         Some("root"),
-        &m("acme"),
+        CREATE_TENANT,
+        new("acme"),
         "tenant.create",
         "CONFLICT",
         "failure",
@@ -88,272 +104,266 @@ async fn create_tenant() {
 
 #[tokio::test]
 async fn update_tenant_by_role() {
-    let app = world().await;
-    let m = |fields: &str| {
-        format!(
-            r#"mutation {{ updateTenant(input: {{ tenant: "acme", {fields} }}) {{ tenant {{ name plan primaryDomain partner {{ slug }} }} }} }}"#
+    let w = world().await;
+    let update = |fields| acme_with(fields);
+    let body = w
+        .allowed(
+            "tadmin",
+            UPDATE_TENANT,
+            update(json!({ "name": "Acme Renamed" })),
+            "tenant.update",
         )
-    };
-    let body = allowed(
-        &app,
-        "tadmin",
-        &m(r#"name: "Acme Renamed""#),
-        "tenant.update",
-    )
-    .await;
+        .await;
     assert_eq!(
         body["data"]["updateTenant"]["tenant"]["name"],
         "Acme Renamed"
     );
-    let body = allowed(
-        &app,
-        "pstaff",
-        &m(r#"plan: "business", primaryDomain: "acme.example""#),
-        "tenant.update",
-    )
-    .await;
+    let body = w
+        .allowed(
+            "pstaff",
+            UPDATE_TENANT,
+            update(json!({ "plan": "business", "primaryDomain": "acme.example" })),
+            "tenant.update",
+        )
+        .await;
     assert_eq!(body["data"]["updateTenant"]["tenant"]["plan"], "business");
-    let body = allowed(
-        &app,
-        "root",
-        &m("partner: null, primaryDomain: null"),
-        "tenant.update",
-    )
-    .await;
+    let body = w
+        .allowed(
+            "root",
+            UPDATE_TENANT,
+            update(json!({ "partner": null, "primaryDomain": null })),
+            "tenant.update",
+        )
+        .await;
     assert!(
         body["data"]["updateTenant"]["tenant"]["partner"].is_null(),
         "{body}"
     );
     assert!(body["data"]["updateTenant"]["tenant"]["primaryDomain"].is_null());
-    let body = allowed(&app, "root", &m(r#"partner: "p-one""#), "tenant.update").await;
+    let body = w
+        .allowed(
+            "root",
+            UPDATE_TENANT,
+            update(json!({ "partner": "p-one" })),
+            "tenant.update",
+        )
+        .await;
     assert_eq!(
         body["data"]["updateTenant"]["tenant"]["partner"]["slug"],
         "p-one"
     );
 
-    denied(
-        &app,
-        Some("member"),
-        &m(r#"name: "x""#),
-        "tenant.update",
-        "FORBIDDEN",
-    )
-    .await;
-    denied(
-        &app,
-        Some("tadmin"),
-        &m(r#"plan: "business""#),
-        "tenant.update",
-        "FORBIDDEN",
-    )
-    .await;
-    denied(
-        &app,
-        Some("pstaff"),
-        &m("partner: null"),
-        "tenant.update",
-        "FORBIDDEN",
-    )
-    .await;
-    denied(
-        &app,
-        Some("stranger"),
-        &m(r#"name: "x""#),
-        "tenant.update",
-        "NOT_FOUND",
-    )
-    .await;
-    denied(
-        &app,
-        Some("tadmin"),
-        r#"mutation { updateTenant(input: { tenant: "other", name: "x" }) { tenant { name } } }"#,
-        "tenant.update",
-        "NOT_FOUND",
-    )
-    .await;
-    denied(
-        &app,
-        None,
-        &m(r#"name: "x""#),
-        "tenant.update",
-        "UNAUTHENTICATED",
-    )
-    .await;
+    let other = json!({ "input": { "tenant": "other", "name": "x" } });
+    for (who, variables, code) in [
+        (Some("member"), update(json!({ "name": "x" })), "FORBIDDEN"),
+        (
+            Some("tadmin"),
+            update(json!({ "plan": "business" })),
+            "FORBIDDEN",
+        ),
+        (
+            Some("pstaff"),
+            update(json!({ "partner": null })),
+            "FORBIDDEN",
+        ),
+        (
+            Some("stranger"),
+            update(json!({ "name": "x" })),
+            "NOT_FOUND",
+        ),
+        (Some("tadmin"), other, "NOT_FOUND"),
+        (None, update(json!({ "name": "x" })), "UNAUTHENTICATED"),
+    ] {
+        w.denied(who, UPDATE_TENANT, variables, "tenant.update", code)
+            .await;
+    }
 
-    invalid(
-        &app,
-        "tadmin",
-        &m(r#"name: """#),
-        "tenant.update",
-        "input.name",
-    )
-    .await;
-    invalid(
-        &app,
-        "root",
-        &m(r#"plan: "Gold Plan""#),
-        "tenant.update",
-        "input.plan",
-    )
-    .await;
-    invalid(
-        &app,
-        "root",
-        r#"mutation { updateTenant(input: { tenant: "acme" }) { tenant { name } } }"#,
-        "tenant.update",
-        "input",
-    )
-    .await;
+    for (who, variables, field) in [
+        ("tadmin", update(json!({ "name": "" })), "input.name"),
+        ("root", update(json!({ "plan": "Gold Plan" })), "input.plan"),
+        ("root", update(json!({})), "input"),
+    ] {
+        w.invalid(who, UPDATE_TENANT, variables, "tenant.update", field)
+            .await;
+    }
 }
+
+const SUSPEND_TENANT: &str = r#"
+mutation($input: TenantStatusInput!) {
+  suspendTenant(input: $input) { tenant { status } }
+}"#;
+
+const RESUME_TENANT: &str = r#"
+mutation($input: TenantStatusInput!) {
+  resumeTenant(input: $input) { tenant { status } }
+}"#;
+
+const TERMINATE_TENANT: &str = r#"
+mutation($input: TenantStatusInput!) {
+  terminateTenant(input: $input) { tenant { status } }
+}"#;
 
 #[tokio::test]
 async fn tenant_status_moves() {
-    let app = world().await;
-    let m = |op: &str, reason: &str| {
-        format!(
-            r#"mutation {{ {op}(input: {{ tenant: "acme", reason: "{reason}" }}) {{ tenant {{ status }} }} }}"#
-        )
-    };
-    let body = allowed(
-        &app,
-        "pstaff",
-        &m("suspendTenant", "unpaid"),
-        "tenant.suspend",
-    )
-    .await;
+    let w = world().await;
+    let (suspend, resume, terminate) = (SUSPEND_TENANT, RESUME_TENANT, TERMINATE_TENANT);
+    let reason = |reason: &str| json!({ "input": { "tenant": "acme", "reason": reason } });
+    let body = w
+        .allowed("pstaff", suspend, reason("unpaid"), "tenant.suspend")
+        .await;
     assert_eq!(
         body["data"]["suspendTenant"]["tenant"]["status"],
         "SUSPENDED"
     );
-    invalid(
-        &app,
+    w.invalid(
         "root",
-        &m("suspendTenant", "again"),
+        suspend,
+        reason("again"),
         "tenant.suspend",
         "input.tenant",
     )
     .await;
-    denied(
-        &app,
+    w.denied(
         Some("tadmin"),
-        &m("resumeTenant", "please"),
+        resume,
+        reason("please"),
         "tenant.resume",
         "FORBIDDEN",
     )
     .await;
-    let body = allowed(&app, "root", &m("resumeTenant", "paid"), "tenant.resume").await;
+    let body = w
+        .allowed("root", resume, reason("paid"), "tenant.resume")
+        .await;
     assert_eq!(body["data"]["resumeTenant"]["tenant"]["status"], "ACTIVE");
-    invalid(
-        &app,
+    w.invalid(
         "root",
-        &m("resumeTenant", "not suspended"),
+        resume,
+        reason("not suspended"),
         "tenant.resume",
         "input.tenant",
     )
     .await;
 
-    denied(
-        &app,
+    w.denied(
         Some("pstaff"),
-        &m("terminateTenant", "bye"),
+        terminate,
+        reason("bye"),
         "tenant.terminate",
         "FORBIDDEN",
     )
     .await;
-    invalid(
-        &app,
+    w.invalid(
         "root",
-        &m("terminateTenant", &"x".repeat(501)),
+        terminate,
+        reason(&"x".repeat(501)),
         "tenant.terminate",
         "input.reason",
     )
     .await;
-    let body = allowed(
-        &app,
-        "root",
-        &m("terminateTenant", "contract ended"),
-        "tenant.terminate",
-    )
-    .await;
+    let body = w
+        .allowed(
+            "root",
+            terminate,
+            reason("contract ended"),
+            "tenant.terminate",
+        )
+        .await;
     assert_eq!(
         body["data"]["terminateTenant"]["tenant"]["status"],
         "TERMINATED"
     );
-    invalid(
-        &app,
+    w.invalid(
         "root",
-        &m("resumeTenant", "back?"),
+        resume,
+        reason("back?"),
         "tenant.resume",
         "input.tenant",
     )
     .await;
-    invalid(
-        &app,
+    w.invalid(
         "root",
-        &m("updateTenant", "x").replace(r#", reason: "x""#, r#", name: "y""#),
+        UPDATE_TENANT,
+        acme_with(json!({ "name": "y" })),
         "tenant.update",
         "input.tenant",
     )
     .await;
 
     // The audit row of the termination carries the move and the reason.
-    let mut conn = app.db.connect().await;
+    let mut conn = w.db.connect().await;
     assert_eq!(
-        seed::count(&mut conn, "audit_events WHERE action = 'tenant.terminate' AND outcome = 'success' AND details->>'reason' = 'contract ended' AND details->>'from' = 'active' AND request_id IS NOT NULL AND actor_email = 'root@example.com'").await,
+        count(
+            &mut conn,
+            "audit_events WHERE action = 'tenant.terminate' AND outcome = 'success'
+               AND details->>'reason' = 'contract ended' AND details->>'from' = 'active'
+               AND request_id IS NOT NULL AND actor_email = 'root@example.com'"
+        )
+        .await,
         1
     );
 }
 
+const CREATE_PARTNER: &str = r#"
+mutation($input: CreatePartnerInput!) {
+  createPartner(input: $input) {
+    partner { slug marginPct contactInfo status }
+  }
+}"#;
+
+const UPDATE_PARTNER: &str = r#"
+mutation($input: UpdatePartnerInput!) {
+  updatePartner(input: $input) {
+    partner { name domain marginPct }
+  }
+}"#;
+
 #[tokio::test]
 async fn create_and_update_partner() {
-    let app = world().await;
-    let m = |slug: &str, margin: &str| {
-        format!(
-            r#"mutation {{ createPartner(input: {{ slug: "{slug}", name: "Reseller", domain: "reseller.example", marginPct: {margin}, contactInfo: {{ email: "ops@reseller.example" }} }}) {{ partner {{ slug marginPct contactInfo status }} }} }}"#
-        )
+    let w = world().await;
+    let new = |slug: &str, margin: f64| {
+        json!({ "input": {
+            "slug": slug, "name": "Reseller", "domain": "reseller.example", "marginPct": margin,
+            "contactInfo": { "email": "ops@reseller.example" }
+        } })
     };
-    let body = allowed(&app, "root", &m("p-two", "12.5"), "partner.create").await;
+    let body = w
+        .allowed("root", CREATE_PARTNER, new("p-two", 12.5), "partner.create")
+        .await;
     assert_eq!(body["data"]["createPartner"]["partner"]["marginPct"], 12.5);
     assert_eq!(
         body["data"]["createPartner"]["partner"]["contactInfo"]["email"],
         "ops@reseller.example"
     );
-    denied(
-        &app,
+    w.denied(
         Some("pstaff"),
-        &m("p-three", "1"),
+        CREATE_PARTNER,
+        new("p-three", 1.0),
         "partner.create",
         "FORBIDDEN",
     )
     .await;
-    invalid(
-        &app,
-        "root",
-        &m("p-three", "101"),
-        "partner.create",
-        "input.marginPct",
-    )
-    .await;
-    invalid(
-        &app,
-        "root",
-        &m("p-three", "1.234"),
-        "partner.create",
-        "input.marginPct",
-    )
-    .await;
-    refused(
-        &app,
+    for margin in [101.0, 1.234] {
+        w.invalid(
+            "root",
+            CREATE_PARTNER,
+            new("p-three", margin),
+            "partner.create",
+            "input.marginPct",
+        )
+        .await;
+    }
+    w.refused(
         Some("root"),
-        &m("p-one", "1"),
+        CREATE_PARTNER,
+        new("p-one", 1.0),
         "partner.create",
         "CONFLICT",
         "failure",
     )
     .await;
-    let mut conn = app.db.connect().await;
+    let mut conn = w.db.connect().await;
     assert_eq!(
-        seed::count(
+        count(
             &mut conn,
             "audit_events WHERE action = 'partner.create' AND details::text LIKE '%ops@reseller%'"
         )
@@ -362,56 +372,54 @@ async fn create_and_update_partner() {
         "contact details are not copied into the audit log"
     );
 
-    let u = |fields: &str| {
-        format!(
-            r#"mutation {{ updatePartner(input: {{ partner: "p-one", {fields} }}) {{ partner {{ name domain marginPct }} }} }}"#
-        )
+    let update = |fields: Value| {
+        let mut input = json!({ "partner": "p-one" });
+        input
+            .as_object_mut()
+            .unwrap()
+            .extend(fields.as_object().unwrap().clone());
+        json!({ "input": input })
     };
-    let body = allowed(
-        &app,
-        "root",
-        &u(r#"name: "Partner One", marginPct: 20, domain: null"#),
-        "partner.update",
-    )
-    .await;
+    let body = w
+        .allowed(
+            "root",
+            UPDATE_PARTNER,
+            update(json!({ "name": "Partner One", "marginPct": 20, "domain": null })),
+            "partner.update",
+        )
+        .await;
     assert_eq!(body["data"]["updatePartner"]["partner"]["marginPct"], 20.0);
     assert!(body["data"]["updatePartner"]["partner"]["domain"].is_null());
-    denied(
-        &app,
-        Some("pstaff"),
-        &u(r#"name: "mine""#),
-        "partner.update",
-        "FORBIDDEN",
-    )
-    .await;
-    denied(
-        &app,
-        None,
-        &u(r#"name: "anon""#),
-        "partner.update",
-        "UNAUTHENTICATED",
-    )
-    .await;
-    invalid(
-        &app,
-        "root",
-        &u(r#"domain: "not a domain""#),
-        "partner.update",
-        "input.domain",
-    )
-    .await;
-    invalid(
-        &app,
-        "root",
-        &u(r#"contactInfo: [1, 2]"#),
-        "partner.update",
-        "input.contactInfo",
-    )
-    .await;
-    refused(
-        &app,
+    for (who, name, code) in [
+        (Some("pstaff"), "mine", "FORBIDDEN"),
+        (None, "anon", "UNAUTHENTICATED"),
+    ] {
+        w.denied(
+            who,
+            UPDATE_PARTNER,
+            update(json!({ "name": name })),
+            "partner.update",
+            code,
+        )
+        .await;
+    }
+    for (fields, field) in [
+        (json!({ "domain": "not a domain" }), "input.domain"),
+        (json!({ "contactInfo": [1, 2] }), "input.contactInfo"),
+    ] {
+        w.invalid(
+            "root",
+            UPDATE_PARTNER,
+            update(fields),
+            "partner.update",
+            field,
+        )
+        .await;
+    }
+    w.refused(
         Some("root"),
-        r#"mutation { updatePartner(input: { partner: "nope", name: "x" }) { partner { name } } }"#,
+        UPDATE_PARTNER,
+        json!({ "input": { "partner": "nope", "name": "x" } }),
         "partner.update",
         "NOT_FOUND",
         "failure",
@@ -419,86 +427,97 @@ async fn create_and_update_partner() {
     .await;
 }
 
+const SUSPEND_PARTNER: &str = r#"
+mutation($input: PartnerStatusInput!) {
+  suspendPartner(input: $input) { partner { status } }
+}"#;
+
+const RESUME_PARTNER: &str = r#"
+mutation($input: PartnerStatusInput!) {
+  resumePartner(input: $input) { partner { status } }
+}"#;
+
+const TERMINATE_PARTNER: &str = r#"
+mutation($input: PartnerStatusInput!) {
+  terminatePartner(input: $input) { partner { status } }
+}"#;
+
 #[tokio::test]
 async fn partner_status_moves_and_termination_detaches_tenants() {
-    let app = world().await;
-    let m = |op: &str| {
-        format!(
-            r#"mutation {{ {op}(input: {{ partner: "p-one", reason: "r" }}) {{ partner {{ status }} }} }}"#
-        )
-    };
-    denied(
-        &app,
+    let w = world().await;
+    let (suspend, resume, terminate) = (SUSPEND_PARTNER, RESUME_PARTNER, TERMINATE_PARTNER);
+    let p_one = || json!({ "input": { "partner": "p-one", "reason": "r" } });
+    w.denied(
         Some("pstaff"),
-        &m("suspendPartner"),
+        suspend,
+        p_one(),
         "partner.suspend",
         "FORBIDDEN",
     )
     .await;
-    let body = allowed(&app, "root", &m("suspendPartner"), "partner.suspend").await;
+    let body = w.allowed("root", suspend, p_one(), "partner.suspend").await;
     assert_eq!(
         body["data"]["suspendPartner"]["partner"]["status"],
         "SUSPENDED"
     );
-    invalid(
-        &app,
-        "root",
-        &m("suspendPartner"),
-        "partner.suspend",
-        "input.partner",
-    )
-    .await;
-    allowed(&app, "root", &m("resumePartner"), "partner.resume").await;
-    invalid(
-        &app,
-        "root",
-        &m("resumePartner"),
-        "partner.resume",
-        "input.partner",
-    )
-    .await;
-    denied(
-        &app,
+    w.invalid("root", suspend, p_one(), "partner.suspend", "input.partner")
+        .await;
+    w.allowed("root", resume, p_one(), "partner.resume").await;
+    w.invalid("root", resume, p_one(), "partner.resume", "input.partner")
+        .await;
+    w.denied(
         Some("tadmin"),
-        &m("terminatePartner"),
+        terminate,
+        p_one(),
         "partner.terminate",
         "FORBIDDEN",
     )
     .await;
 
     // Before: the partner's staff see acme.
-    let staff_view = r#"{ tenant(slug: "acme") { slug partner { slug } } }"#;
+    const STAFF_VIEW: &str = r#"{ tenant(slug: "acme") { slug partner { slug } } }"#;
     assert_eq!(
-        run(&app, Some("pstaff"), staff_view).await["data"]["tenant"]["slug"],
+        w.run(Some("pstaff"), STAFF_VIEW, json!({})).await["data"]["tenant"]["slug"],
         "acme"
     );
-    let body = allowed(&app, "root", &m("terminatePartner"), "partner.terminate").await;
+    let body = w
+        .allowed("root", terminate, p_one(), "partner.terminate")
+        .await;
     assert_eq!(
         body["data"]["terminatePartner"]["partner"]["status"],
         "TERMINATED"
     );
     // After: acme is kept, detached, and invisible to the former partner's staff.
-    let body = run(&app, Some("root"), staff_view).await;
+    let body = w.run(Some("root"), STAFF_VIEW, json!({})).await;
     assert_eq!(body["data"]["tenant"]["slug"], "acme");
     assert!(body["data"]["tenant"]["partner"].is_null(), "{body}");
     assert_eq!(
-        first_error_code(&run(&app, Some("pstaff"), staff_view).await),
+        first_error_code(&w.run(Some("pstaff"), STAFF_VIEW, json!({})).await),
         "NOT_FOUND"
     );
-    let mut conn = app.db.connect().await;
-    assert_eq!(seed::count(&mut conn, "audit_events WHERE action = 'partner.terminate' AND outcome = 'success' AND details->'detachedTenants' = '[\"acme\"]'::jsonb").await, 1);
+    let mut conn = w.db.connect().await;
     assert_eq!(
-        seed::count(&mut conn, "partners WHERE slug = 'p-one'").await,
+        count(
+            &mut conn,
+            "audit_events WHERE action = 'partner.terminate' AND outcome = 'success'
+               AND details->'detachedTenants' = '[\"acme\"]'::jsonb"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(&mut conn, "partners WHERE slug = 'p-one'").await,
         1,
         "never deleted"
     );
-    invalid(
-        &app,
+    w.invalid("root", resume, p_one(), "partner.resume", "input.partner")
+        .await;
+    w.invalid(
         "root",
-        &m("resumePartner"),
-        "partner.resume",
+        UPDATE_PARTNER,
+        json!({ "input": { "partner": "p-one", "name": "x" } }),
+        "partner.update",
         "input.partner",
     )
     .await;
-    invalid(&app, "root", r#"mutation { updatePartner(input: { partner: "p-one", name: "x" }) { partner { name } } }"#, "partner.update", "input.partner").await;
 }

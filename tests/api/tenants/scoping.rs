@@ -2,25 +2,12 @@
 //! and under concurrency.
 
 use std::collections::HashSet;
-use std::time::Duration;
 
-use platform_api::auth::dev_issuer::DevTokenRequest;
 use platform_api::graphql::ids::{GlobalId, NodeType};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::support::app::first_error_code;
-use crate::support::{TestApp, seed};
-
-fn token(app: &TestApp, sub: &str) -> String {
-    let request = DevTokenRequest {
-        sub: sub.into(),
-        aud: "dezky-portal".into(),
-        email: None,
-        name: None,
-        groups: None,
-    };
-    app.token_with(&request, Duration::from_secs(600))
-}
+use crate::support::{Level, Role, Tenant, Token, World};
 
 /// Every tenant slug anywhere in a response.
 fn slugs_in(value: &Value, out: &mut HashSet<String>) {
@@ -40,31 +27,21 @@ fn slugs_in(value: &Value, out: &mut HashSet<String>) {
     }
 }
 
-struct World {
-    app: TestApp,
-    a: uuid::Uuid,
-    b: uuid::Uuid,
-    p1: uuid::Uuid,
-}
-
 /// Tenant A (direct), tenant B and C under partner P1, tenant D under partner P2.
-/// alice: member of A. bob: member of B. carol: staff of P1.
+/// alice: owner of A. bob: member of B. carol: staff (admin) of P1.
 async fn world() -> World {
-    let app = TestApp::spawn().await;
-    let mut conn = app.db.connect().await;
-    let p1 = seed::partner(&mut conn, "partner-one").await;
-    let p2 = seed::partner(&mut conn, "partner-two").await;
-    let a = seed::tenant(&mut conn, "tenant-a", None).await;
-    let b = seed::tenant(&mut conn, "tenant-b", Some(p1)).await;
-    seed::tenant(&mut conn, "tenant-c", Some(p1)).await;
-    seed::tenant(&mut conn, "tenant-d", Some(p2)).await;
-    let alice = seed::user(&mut conn, "alice", false).await;
-    let bob = seed::user(&mut conn, "bob", false).await;
-    let carol = seed::user(&mut conn, "carol", false).await;
-    seed::membership(&mut conn, alice, a, "owner", "active").await;
-    seed::membership(&mut conn, bob, b, "member", "active").await;
-    seed::staff(&mut conn, carol, p1, "admin").await;
-    World { app, a, b, p1 }
+    World::new()
+        .partner("partner-one")
+        .partner("partner-two")
+        .tenant("tenant-a")
+        .tenant(Tenant::of("tenant-b", "partner-one"))
+        .tenant(Tenant::of("tenant-c", "partner-one"))
+        .tenant(Tenant::of("tenant-d", "partner-two"))
+        .member("alice", "tenant-a", Role::Owner)
+        .member("bob", "tenant-b", Role::Member)
+        .staff("carol", "partner-one", Level::Admin)
+        .spawn()
+        .await
 }
 
 const LIST: &str =
@@ -73,10 +50,10 @@ const LIST: &str =
 #[tokio::test]
 async fn lists_show_only_what_each_caller_may_see() {
     let w = world().await;
-    let seen = |sub: &'static str| {
-        let app = &w.app;
+    let seen = |token: String| {
+        let w = &w;
         async move {
-            let body = app.graphql_as(&token(app, sub), LIST).await;
+            let body = w.graphql_as(&token, LIST).await;
             assert!(body.get("errors").is_none(), "{body}");
             let mut slugs = HashSet::new();
             for edge in body["data"]["tenants"]["edges"].as_array().unwrap() {
@@ -89,15 +66,18 @@ async fn lists_show_only_what_each_caller_may_see() {
         }
     };
     let set = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<HashSet<_>>();
-    assert_eq!(seen("alice").await, (set(&["tenant-a"]), 1));
-    assert_eq!(seen("bob").await, (set(&["tenant-b"]), 1));
-    assert_eq!(seen("carol").await, (set(&["tenant-b", "tenant-c"]), 2));
-    assert_eq!(seen("stranger").await, (set(&[]), 0));
+    assert_eq!(seen(w.token("alice")).await, (set(&["tenant-a"]), 1));
+    assert_eq!(seen(w.token("bob")).await, (set(&["tenant-b"]), 1));
+    assert_eq!(
+        seen(w.token("carol")).await,
+        (set(&["tenant-b", "tenant-c"]), 2)
+    );
+    let stranger = Token::portal("stranger").sign(&w);
+    assert_eq!(seen(stranger).await, (set(&[]), 0));
     // A partner filter naming someone else's partner yields nothing.
     let body = w
-        .app
-        .graphql_as(
-            &token(&w.app, "alice"),
+        .query(
+            "alice",
             r#"{ tenants(filter: { partner: "partner-one" }) { totalCount } }"#,
         )
         .await;
@@ -105,48 +85,55 @@ async fn lists_show_only_what_each_caller_may_see() {
     // Partners: staff see their own only; members see the partner of their tenant (who it
     // is, not its business), alice (a direct customer) none.
     let body = w
-        .app
-        .graphql_as(
-            &token(&w.app, "carol"),
-            "{ partners { edges { node { slug } } } }",
-        )
+        .query("carol", "{ partners { edges { node { slug } } } }")
         .await;
     assert_eq!(
         body["data"]["partners"]["edges"].as_array().unwrap().len(),
         1
     );
     let body = w
-        .app
-        .graphql_as(
-            &token(&w.app, "bob"),
-            "{ partners { totalCount nodes { slug } } }",
-        )
+        .query("bob", "{ partners { totalCount nodes { slug } } }")
         .await;
     assert_eq!(body["data"]["partners"]["totalCount"], 1, "{body}");
     assert_eq!(body["data"]["partners"]["nodes"][0]["slug"], "partner-one");
     let body = w
-        .app
-        .graphql_as(
-            &token(&w.app, "bob"),
+        .query(
+            "bob",
             r#"{ partner(slug: "partner-one") { slug customerCount } }"#,
         )
         .await;
     assert_eq!(first_error_code(&body), "FORBIDDEN", "{body}");
-    let body = w
-        .app
-        .graphql_as(&token(&w.app, "alice"), "{ partners { totalCount } }")
-        .await;
+    let body = w.query("alice", "{ partners { totalCount } }").await;
     assert_eq!(body["data"]["partners"]["totalCount"], 0);
 }
+
+/// One field of tenant B's partner, as bob.
+const PARTNER_FIELD_OF_B: [(&str, &str); 4] = [
+    (
+        "marginPct",
+        r#"{ tenant(slug: "tenant-b") { partner { marginPct } } }"#,
+    ),
+    (
+        "customerCount",
+        r#"{ tenant(slug: "tenant-b") { partner { customerCount } } }"#,
+    ),
+    (
+        "mrr",
+        r#"{ tenant(slug: "tenant-b") { partner { mrr { amountMinor } } } }"#,
+    ),
+    (
+        "contactInfo",
+        r#"{ tenant(slug: "tenant-b") { partner { contactInfo } } }"#,
+    ),
+];
 
 #[tokio::test]
 async fn nested_paths_leak_nothing() {
     let w = world().await;
     // bob sees tenant B and its partner's name, but not the partner's other customers.
     let body = w
-        .app
-        .graphql_as(
-            &token(&w.app, "bob"),
+        .query(
+            "bob",
             r#"{ tenant(slug: "tenant-b") { slug partner { slug name } } }"#,
         )
         .await;
@@ -155,9 +142,8 @@ async fn nested_paths_leak_nothing() {
         "{body}"
     );
     let body = w
-        .app
-        .graphql_as(
-            &token(&w.app, "bob"),
+        .query(
+            "bob",
             r#"{ tenant(slug: "tenant-b") { partner { tenants { edges { node { slug } } } } } }"#,
         )
         .await;
@@ -166,31 +152,28 @@ async fn nested_paths_leak_nothing() {
     slugs_in(&body["data"], &mut slugs);
     assert!(!slugs.contains("tenant-c"), "{body}");
     // ...nor its commercial details, nor the tenant's billing (bob is a plain member).
-    for field in [
-        "marginPct",
-        "customerCount",
-        "mrr { amountMinor }",
-        "contactInfo",
-    ] {
-        let body = w
-            .app
-            .graphql_as(
-                &token(&w.app, "bob"),
-                &format!(r#"{{ tenant(slug: "tenant-b") {{ partner {{ {field} }} }} }}"#),
-            )
-            .await;
+    for (field, query) in PARTNER_FIELD_OF_B {
+        let body = w.query("bob", query).await;
         assert_eq!(first_error_code(&body), "FORBIDDEN", "{field}");
     }
     let body = w
-        .app
-        .graphql_as(
-            &token(&w.app, "bob"),
+        .query(
+            "bob",
             r#"{ tenant(slug: "tenant-b") { subscription { plan } } }"#,
         )
         .await;
     assert_eq!(first_error_code(&body), "FORBIDDEN");
     // carol (staff of partner-one) sees the partner's tenants through the nested path.
-    let body = w.app.graphql_as(&token(&w.app, "carol"), r#"{ partner(slug: "partner-one") { slug customerCount tenants { edges { node { slug } } } } }"#).await;
+    let body = w
+        .query(
+            "carol",
+            r#"{
+              partner(slug: "partner-one") {
+                slug customerCount tenants { edges { node { slug } } }
+              }
+            }"#,
+        )
+        .await;
     let mut slugs = HashSet::new();
     slugs_in(&body["data"], &mut slugs);
     assert_eq!(
@@ -206,45 +189,45 @@ async fn nested_paths_leak_nothing() {
 #[tokio::test]
 async fn node_and_nodes_apply_the_same_scope() {
     let w = world().await;
-    let id = |ty, uuid| GlobalId::new(ty, uuid).encode();
-    let alice = token(&w.app, "alice");
-    let q = format!(
-        r#"{{ nodes(ids: ["{}", "{}", "{}"]) {{ id ... on Tenant {{ slug }} ... on Partner {{ slug }} }} }}"#,
-        id(NodeType::Tenant, w.a),
-        id(NodeType::Tenant, w.b),
-        id(NodeType::Partner, w.p1)
-    );
-    let body = w.app.graphql_as(&alice, &q).await;
+    let id = |ty, name| GlobalId::new(ty, w.id(name)).encode();
+    let body = w
+        .query_with(
+            "alice",
+            r#"query($ids: [ID!]!) {
+              nodes(ids: $ids) { id ... on Tenant { slug } ... on Partner { slug } }
+            }"#,
+            json!({ "ids": [
+                id(NodeType::Tenant, "tenant-a"),
+                id(NodeType::Tenant, "tenant-b"),
+                id(NodeType::Partner, "partner-one"),
+            ] }),
+        )
+        .await;
     let nodes = body["data"]["nodes"].as_array().unwrap();
     assert_eq!(nodes[0]["slug"], "tenant-a");
     assert!(nodes[1].is_null() && nodes[2].is_null(), "{body}");
     // Members of a foreign tenant are invisible through node(id:) too.
     let members = w
-        .app
-        .graphql_as(
-            &token(&w.app, "bob"),
+        .query(
+            "bob",
             r#"{ tenant(slug: "tenant-b") { members { edges { node { id } } } } }"#,
         )
         .await;
-    let member_id = members["data"]["tenant"]["members"]["edges"][0]["node"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let member_id = &members["data"]["tenant"]["members"]["edges"][0]["node"]["id"];
+    assert!(member_id.is_string(), "{members}");
     let body = w
-        .app
-        .graphql_as(
-            &alice,
-            &format!(r#"{{ node(id: "{member_id}") {{ id }} }}"#),
+        .query_with(
+            "alice",
+            "query($id: ID!) { node(id: $id) { id } }",
+            json!({ "id": member_id }),
         )
         .await;
     assert_eq!(first_error_code(&body), "NOT_FOUND");
     let body = w
-        .app
-        .graphql_as(
-            &token(&w.app, "bob"),
-            &format!(
-                r#"{{ node(id: "{member_id}") {{ ... on Member {{ role user {{ email }} }} }} }}"#
-            ),
+        .query_with(
+            "bob",
+            "query($id: ID!) { node(id: $id) { ... on Member { role user { email } } } }",
+            json!({ "id": member_id }),
         )
         .await;
     assert_eq!(body["data"]["node"]["role"], "MEMBER", "{body}");
@@ -253,23 +236,25 @@ async fn node_and_nodes_apply_the_same_scope() {
 #[tokio::test]
 async fn concurrent_requests_from_two_tenants_never_cross() {
     let w = world().await;
-    let (alice, bob) = (token(&w.app, "alice"), token(&w.app, "bob"));
-    let query = format!(
-        r#"{{ tenants {{ edges {{ node {{ slug members {{ edges {{ node {{ user {{ email }} }} }} }} }} }} }}
-            nodes(ids: ["{}", "{}"]) {{ ... on Tenant {{ slug }} }} }}"#,
-        GlobalId::new(NodeType::Tenant, w.a).encode(),
-        GlobalId::new(NodeType::Tenant, w.b).encode()
-    );
+    let (alice, bob) = (w.token("alice"), w.token("bob"));
+    const QUERY: &str = r#"
+    query($ids: [ID!]!) {
+      tenants { edges { node { slug members { edges { node { user { email } } } } } } }
+      nodes(ids: $ids) { ... on Tenant { slug } }
+    }"#;
+    let variables = json!({ "ids": [
+        GlobalId::new(NodeType::Tenant, w.id("tenant-a")).encode(),
+        GlobalId::new(NodeType::Tenant, w.id("tenant-b")).encode(),
+    ] });
     let requests = (0..40).map(|i| {
         let (t, own) = if i % 2 == 0 {
             (alice.clone(), "tenant-a")
         } else {
             (bob.clone(), "tenant-b")
         };
-        let app = &w.app;
-        let query = query.clone();
+        let (w, variables) = (&w, variables.clone());
         async move {
-            let body = app.graphql_as(&t, &query).await;
+            let body = w.graphql_as_with(&t, QUERY, variables).await;
             assert!(body.get("errors").is_none(), "{body}");
             let mut slugs = HashSet::new();
             slugs_in(&body["data"], &mut slugs);

@@ -5,18 +5,9 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::{all_released, close_code, query, still_serves};
+use super::{all_released, close_code, member_of_acme, query, still_serves, ws_user};
 use crate::support::TestApp;
-use crate::support::seed;
 use crate::support::ws::{Incoming, WsClient};
-
-/// A tenant `acme` with `ws-user` as a member, so `featureFlagsChanged` runs until stopped.
-async fn member_of_acme(app: &TestApp) {
-    let mut conn = app.db.connect().await;
-    let tenant = seed::tenant(&mut conn, "acme", None).await;
-    let user = seed::user(&mut conn, "ws-user", false).await;
-    seed::membership(&mut conn, user, tenant, "member", "active").await;
-}
 
 /// Starts `featureFlagsChanged` under `id` and waits for its first values (it is running).
 async fn subscribe_flags(ws: &mut WsClient, id: &str) {
@@ -36,7 +27,7 @@ async fn subscribe_flags(ws: &mut WsClient, id: &str) {
 }
 
 async fn authenticated(app: &TestApp) -> WsClient {
-    WsClient::connect_authenticated(app.addr, &app.token("ws-user", "dezky-portal")).await
+    WsClient::connect_authenticated(app.addr, &ws_user(app)).await
 }
 
 #[tokio::test]
@@ -72,7 +63,7 @@ async fn no_init_within_the_timeout_is_4408() {
 #[tokio::test]
 async fn a_second_init_is_4429() {
     let app = TestApp::spawn().await;
-    let token = app.token("ws-user", "dezky-portal");
+    let token = ws_user(&app);
     let mut ws = authenticated(&app).await;
     query(&mut ws, "1").await;
     ws.send(json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } }))
@@ -85,8 +76,7 @@ async fn a_second_init_is_4429() {
 
 #[tokio::test]
 async fn reusing_a_running_id_is_4409_and_nothing_leaks() {
-    let app = TestApp::spawn().await;
-    member_of_acme(&app).await;
+    let app = member_of_acme().await;
     let mut ws = authenticated(&app).await;
     subscribe_flags(&mut ws, "live").await;
     assert_eq!(app.state.metrics.websocket.operations(), 1);
@@ -108,8 +98,7 @@ async fn reusing_a_running_id_is_4409_and_nothing_leaks() {
 
 #[tokio::test]
 async fn an_id_is_free_again_once_its_operation_completed() {
-    let app = TestApp::spawn().await;
-    member_of_acme(&app).await;
+    let app = member_of_acme().await;
     let mut ws = authenticated(&app).await;
     // Completed by the server: the id may be used again.
     query(&mut ws, "q").await;
@@ -133,8 +122,7 @@ async fn an_id_is_free_again_once_its_operation_completed() {
 
 #[tokio::test]
 async fn malformed_messages_after_the_ack_are_4400() {
-    let app = TestApp::spawn().await;
-    member_of_acme(&app).await;
+    let app = member_of_acme().await;
     let cases = [
         ("not JSON", "{\"type\": \"subscribe\",".to_owned()),
         ("JSON but no object", "[1, 2]".to_owned()),

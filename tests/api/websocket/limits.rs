@@ -6,13 +6,12 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{all_released, close_code, query, still_serves, wait_for};
+use super::{all_released, close_code, query, still_serves, wait_for, ws_user};
 use crate::support::TestApp;
-use crate::support::seed;
 use crate::support::ws::{Incoming, WsClient};
 
 async fn authenticated(app: &TestApp) -> WsClient {
-    WsClient::connect_authenticated(app.addr, &app.token("ws-user", "dezky-portal")).await
+    WsClient::connect_authenticated(app.addr, &ws_user(app)).await
 }
 
 /// `{ apiVersion }` padded with a comment to `len` bytes of query text.
@@ -52,13 +51,7 @@ async fn a_message_over_64_kib_is_closed_with_1009() {
 
 #[tokio::test]
 async fn operations_per_connection_are_capped_at_100() {
-    let app = TestApp::spawn().await;
-    {
-        let mut conn = app.db.connect().await;
-        let tenant = seed::tenant(&mut conn, "acme", None).await;
-        let user = seed::user(&mut conn, "ws-user", false).await;
-        seed::membership(&mut conn, user, tenant, "member", "active").await;
-    }
+    let app = super::member_of_acme().await;
     let mut ws = authenticated(&app).await;
     let subscription = r#"subscription { featureFlagsChanged(tenantSlug: "acme") { key value } }"#;
     for i in 0..100 {

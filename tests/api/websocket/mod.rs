@@ -6,12 +6,25 @@ mod limits;
 
 use std::time::{Duration, Instant};
 
-use platform_api::auth::dev_issuer::DevTokenRequest;
 use platform_api::metrics::OperationKind;
 use serde_json::json;
 
-use crate::support::TestApp;
 use crate::support::ws::{Incoming, WsClient};
+use crate::support::{Role, TestApp, Token, World};
+
+/// A portal token of `ws-user`, who needs no rows: the first request creates the user.
+fn ws_user(app: &TestApp) -> String {
+    Token::portal("ws-user").sign(app)
+}
+
+/// A tenant `acme` with `ws-user` as a member, so `featureFlagsChanged` runs until stopped.
+async fn member_of_acme() -> World {
+    World::new()
+        .tenant("acme")
+        .member("ws-user", "acme", Role::Member)
+        .spawn()
+        .await
+}
 
 fn close_code(incoming: Incoming) -> u16 {
     match incoming {
@@ -64,15 +77,14 @@ async fn query(ws: &mut WsClient, id: &str) {
 
 /// A fresh connection still works: the app serves after whatever the test did.
 async fn still_serves(app: &TestApp) {
-    let mut ws =
-        WsClient::connect_authenticated(app.addr, &app.token("ws-user", "dezky-portal")).await;
+    let mut ws = WsClient::connect_authenticated(app.addr, &ws_user(app)).await;
     query(&mut ws, "after").await;
 }
 
 #[tokio::test]
 async fn speaks_graphql_transport_ws() {
     let app = TestApp::spawn().await;
-    let token = app.token("ws-user", "dezky-portal");
+    let token = ws_user(&app);
     let mut ws = WsClient::connect_authenticated(app.addr, &token).await;
     ws.send(json!({ "type": "ping" })).await;
     match ws.next().await {
@@ -123,7 +135,7 @@ async fn other_subprotocols_are_refused() {
 #[tokio::test]
 async fn init_without_a_valid_token_is_closed_with_4403() {
     let app = TestApp::spawn().await;
-    let wrong_audience = app.token("x", "someone-else");
+    let wrong_audience = Token::portal("x").audience("someone-else").sign(&app);
     for payload in [
         json!(null),
         json!({}),
@@ -173,14 +185,9 @@ async fn subscribe_before_init_is_4401_and_garbage_first_is_4400() {
 #[tokio::test]
 async fn sockets_close_with_4403_when_the_token_expires() {
     let app = TestApp::spawn_with(|c| c.auth.leeway = Duration::ZERO).await;
-    let request = DevTokenRequest {
-        sub: "short".into(),
-        aud: "dezky-portal".into(),
-        email: None,
-        name: None,
-        groups: None,
-    };
-    let token = app.token_with(&request, Duration::from_secs(2));
+    let token = Token::portal("short")
+        .ttl(Duration::from_secs(2))
+        .sign(&app);
     let mut ws = WsClient::connect_authenticated(app.addr, &token).await;
     // Nothing is sent; the server closes the socket when `exp` passes.
     assert_eq!(close_code(ws.next().await), 4403);
@@ -189,8 +196,7 @@ async fn sockets_close_with_4403_when_the_token_expires() {
 #[tokio::test]
 async fn shutdown_closes_sockets_with_1001() {
     let app = TestApp::spawn().await;
-    let mut ws =
-        WsClient::connect_authenticated(app.addr, &app.token("ws-user", "dezky-portal")).await;
+    let mut ws = WsClient::connect_authenticated(app.addr, &ws_user(&app)).await;
     app.state.shutdown.cancel();
     assert_eq!(close_code(ws.next().await), 1001);
 }
@@ -200,7 +206,7 @@ async fn messages_larger_than_the_read_buffer_arrive_whole() {
     // The read buffer is 4 KiB; a 60 KiB operation (within the 64 KiB limit) still arrives
     // in one piece and is answered.
     let app = TestApp::spawn().await;
-    let token = app.token("ws-big", "dezky-portal");
+    let token = Token::portal("ws-big").sign(&app);
     let mut ws = WsClient::connect_authenticated(app.addr, &token).await;
     let query = format!("{{ apiVersion }}\n#{}", "x".repeat(60 * 1024));
     ws.send(json!({ "id": "big", "type": "subscribe", "payload": { "query": query } }))
