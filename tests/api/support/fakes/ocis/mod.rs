@@ -81,9 +81,17 @@ pub async fn spawn() -> Fake<OcisState> {
         )
         .route("/graph/v1beta1/drives/{id}/root/invite", post(invite))
         .layer(middleware::from_fn(authenticate));
-    super::spawn(router, OcisState::default(), |status| {
-        odata(status, "serviceNotAvailable", "injected fault")
-    })
+    let options = super::Options {
+        contract: Some(&super::contract::LIBREGRAPH),
+        refusal: Some(|status, message, _| odata(status, "invalidRequest", message)),
+        interceptor: None,
+    };
+    super::spawn_with(
+        router,
+        OcisState::default(),
+        |status| odata(status, "serviceNotAvailable", "injected fault"),
+        options,
+    )
     .await
 }
 
@@ -196,7 +204,7 @@ async fn create_drive(State(state): State<Shared>, body: Bytes) -> Response {
         "driveAlias": format!("project/{}", name.to_lowercase()),
         "description": body.get("description").cloned().unwrap_or(json!("")),
         "lastModifiedDateTime": "2025-11-23T12:00:00Z",
-        "owner": {"user": {"id": "space-admin"}},
+        "owner": {"user": {"id": "space-admin", "displayName": "Space Admin"}},
         "root": {"id": id, "webDavUrl": format!("https://cloud.example/dav/spaces/{id}"), "permissions": []},
         "quota": quota_of(total, 0),
     });
