@@ -51,6 +51,16 @@ pub struct StalwartState {
 }
 
 impl StalwartState {
+    /// Adds a domain straight to the registry (for volume tests); returns its id.
+    pub fn seed_domain(&mut self, name: &str) -> String {
+        let id = self.id("d");
+        let domain = json!({"id": id, "name": name, "aliases": {}, "isEnabled": true,
+            "reportAddressUri": "mailto:postmaster", "dkimManagement": {"@type": "Manual"},
+            "dnsManagement": {"@type": "Manual"}, "createdAt": "2025-11-23T12:00:00Z"});
+        self.domains.insert(id.clone(), domain);
+        id
+    }
+
     fn id(&mut self, prefix: &str) -> String {
         self.next_id += 1;
         format!("{prefix}{}", self.next_id)
@@ -123,7 +133,7 @@ async fn session(headers: HeaderMap) -> Response {
         .unwrap_or("localhost");
     let capabilities = json!({
         "urn:ietf:params:jmap:core": {"maxSizeRequest": 10_000_000, "maxCallsInRequest": 16,
-            "maxObjectsInGet": 500, "maxObjectsInSet": 500},
+            "maxObjectsInGet": objects::MAX_OBJECTS_IN_GET, "maxObjectsInSet": 500},
         "urn:ietf:params:jmap:mail": {},
         "urn:stalwart:jmap": {},
     });
