@@ -121,7 +121,7 @@ async fn secrets_never_reach_the_logs() {
         .ensure_user(&platform_api::upstream::ocis::NewUser {
             username: "logs".into(),
             display_name: "Logs".into(),
-            mail: None,
+            mail: "files@logs.example".into(),
             password: Secret::new("files-pw-Mm3#q"),
         })
         .await
