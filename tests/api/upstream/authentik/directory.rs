@@ -97,7 +97,7 @@ async fn invalid_users_are_refused_field_by_field() {
     let mut bad = new_user("dave");
     bad.email = Some("dave-at-nowhere".into());
     let err = c.ensure_user(&bad).await.unwrap_err();
-    let AuthentikError::Invalid { fields } = err else {
+    let AuthentikError::Invalid { fields, .. } = err else {
         panic!("{err:?}");
     };
     assert_eq!(fields["email"], ["Enter a valid email address."]);

@@ -59,6 +59,9 @@ pub struct AuthentikState {
     pub scope_mappings: Vec<Value>,
     /// Simulates a server that ignores `user__username` on the sessions list.
     pub ignore_session_filter: bool,
+    /// Paths (under `/api/v3`, by prefix) our token lacks the permission for: 403 with DRF's
+    /// `PermissionDenied` detail.
+    pub denied: Vec<String>,
     next_pk: i64,
 }
 
@@ -109,6 +112,7 @@ impl AuthentikState {
                 .map(scope)
                 .collect(),
             ignore_session_filter: false,
+            denied: Vec::new(),
             next_pk: 0,
         }
     }
@@ -202,15 +206,32 @@ pub async fn spawn() -> Fake<AuthentikState> {
     let options = super::Options {
         contract: Some(&super::contract::AUTHENTIK),
         refusal: Some(refusal),
-        interceptor: None,
+        interceptor: Some(Box::new(|state| Arc::new(Permissions(state)))),
     };
+    let state = AuthentikState::seeded();
     super::spawn_with(
         router,
-        AuthentikState::seeded(),
+        state,
         |_| axum::Json(json!({"detail": "injected fault"})).into_response(),
         options,
     )
     .await
+}
+
+/// Answers 403 `PermissionDenied` on the paths listed in [`AuthentikState::denied`].
+struct Permissions(Shared);
+
+impl super::Interceptor for Permissions {
+    fn before(&self, call: &super::Call) -> Option<Response> {
+        let path = call.path.strip_prefix("/api/v3")?;
+        let denied = self.0.lock().unwrap().denied.iter().any(|p| path.starts_with(p.as_str()));
+        denied.then(|| {
+            let detail = "You do not have permission to perform this action.";
+            (StatusCode::FORBIDDEN, axum::Json(json!({ "detail": detail }))).into_response()
+        })
+    }
+
+    fn faulted(&self, _: &super::Call, _: u16) {}
 }
 
 /// How Authentik refuses a request outside its schema: DRF's 400 `ValidationError`, field
