@@ -368,9 +368,18 @@ mod tests {
         let AuthentikError::Invalid { fields, .. } = error_from(&nested, "provider") else {
             panic!("a validation error");
         };
-        assert_eq!(fields["redirect_uris[1].url"], ["This field may not be blank."]);
-        let denied = response(403, r#"{"detail":"You do not have permission to perform this action."}"#);
-        assert!(matches!(error_from(&denied, "group"), AuthentikError::Denied { .. }));
+        assert_eq!(
+            fields["redirect_uris[1].url"],
+            ["This field may not be blank."]
+        );
+        let denied = response(
+            403,
+            r#"{"detail":"You do not have permission to perform this action."}"#,
+        );
+        assert!(matches!(
+            error_from(&denied, "group"),
+            AuthentikError::Denied { .. }
+        ));
         assert!(matches!(
             error_from(&response(404, "{}"), "group"),
             AuthentikError::NotFound { what: "group" }

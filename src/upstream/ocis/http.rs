@@ -335,7 +335,10 @@ mod tests {
             error_from(&response(422, "invalidRequest"), "space"),
             OcisError::InvalidId { what: "space", .. }
         ));
-        assert_eq!(missing_attribute("missing required Attribute: 'mail'").as_deref(), Some("mail"));
+        assert_eq!(
+            missing_attribute("missing required Attribute: 'mail'").as_deref(),
+            Some("mail")
+        );
     }
 
     #[test]

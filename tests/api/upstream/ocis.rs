@@ -386,17 +386,30 @@ async fn a_missing_space_permission_is_a_denial() {
         .ensure_project_space(&space(None, 10 * GIB))
         .await
         .unwrap_err();
-    assert!(matches!(err, OcisError::Denied { ref code, .. } if code == "notAllowed"), "{err:?}");
-    assert_eq!(fake.calls_to(Method::POST, "/graph/v1.0/drives").len(), 1, "not retried");
+    assert!(
+        matches!(err, OcisError::Denied { ref code, .. } if code == "notAllowed"),
+        "{err:?}"
+    );
+    assert_eq!(
+        fake.calls_to(Method::POST, "/graph/v1.0/drives").len(),
+        1,
+        "not retried"
+    );
     fake.state().deny_create_space = false;
-    let made = c.ensure_project_space(&space(None, 10 * GIB)).await.unwrap();
+    let made = c
+        .ensure_project_space(&space(None, 10 * GIB))
+        .await
+        .unwrap();
     fake.state().deny_set_quota = true;
     let err = c
         .ensure_project_space(&space(Some(&made.id), 20 * GIB))
         .await
         .unwrap_err();
     assert!(matches!(err, OcisError::Denied { .. }), "{err:?}");
-    assert!(!matches!(err, OcisError::Call(CallError::Unauthorized { .. })));
+    assert!(!matches!(
+        err,
+        OcisError::Call(CallError::Unauthorized { .. })
+    ));
 }
 
 /// Finding 4 of issue 25: an id oCIS cannot parse is answered 422; the adapter reads it as
@@ -406,7 +419,10 @@ async fn an_unparsable_drive_id_is_not_found_and_the_name_wins() {
     let fake = fake::spawn().await;
     let c = client(&fake);
     let err = c.space_usage("not-a-drive-id").await.unwrap_err();
-    assert!(matches!(err, OcisError::InvalidId { what: "space", .. }), "{err:?}");
+    assert!(
+        matches!(err, OcisError::InvalidId { what: "space", .. }),
+        "{err:?}"
+    );
     assert_eq!(
         platform_api::AppError::from(err).code(),
         platform_api::ErrorCode::NotFound
@@ -463,7 +479,11 @@ async fn the_fake_catches_requests_outside_the_contract() {
             .json(&body)
             .send()
     };
-    let missing = send(Method::POST, "/graph/v1.0/users", serde_json::json!({"displayName": "X"}));
+    let missing = send(
+        Method::POST,
+        "/graph/v1.0/users",
+        serde_json::json!({"displayName": "X"}),
+    );
     let bad_type = send(
         Method::POST,
         "/graph/v1.0/drives",
@@ -475,7 +495,9 @@ async fn the_fake_catches_requests_outside_the_contract() {
     assert_eq!(unknown.await.unwrap().status(), 404);
     let violations = fake.take_violations();
     assert_eq!(violations.len(), 3, "{violations:#?}");
-    assert!(violations[0].contains("CreateUser") && violations[0].contains("onPremisesSamAccountName"));
+    assert!(
+        violations[0].contains("CreateUser") && violations[0].contains("onPremisesSamAccountName")
+    );
     assert!(violations[1].contains("CreateDrive") && violations[1].contains("body.description"));
     assert!(violations[2].contains("no libregraph operation has the path /graph/v1.0/nowhere"));
 }

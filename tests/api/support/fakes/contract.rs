@@ -98,10 +98,7 @@ impl Contract {
             .filter(|o| matches_template(o["path"].as_str().unwrap_or_default(), rest))
             .collect();
         if matching.is_empty() {
-            return Err(format!(
-                "no {} operation has the path {path}",
-                self.system
-            ));
+            return Err(format!("no {} operation has the path {path}", self.system));
         }
         match matching.iter().find(|o| o["method"] == method) {
             Some(raw) => Ok(Operation {
@@ -113,7 +110,11 @@ impl Contract {
                 self.system,
                 matching
                     .iter()
-                    .map(|o| format!("{} ({})", o["method"].as_str().unwrap(), o["id"].as_str().unwrap()))
+                    .map(|o| format!(
+                        "{} ({})",
+                        o["method"].as_str().unwrap(),
+                        o["id"].as_str().unwrap()
+                    ))
                     .collect::<Vec<_>>()
                     .join(", ")
             )),
@@ -209,7 +210,10 @@ impl Contract {
             _ => true,
         };
         if !ok {
-            out.push(format!("query {name}: {value:?} is not a {}", schema["type"]));
+            out.push(format!(
+                "query {name}: {value:?} is not a {}",
+                schema["type"]
+            ));
         }
     }
 
@@ -232,7 +236,13 @@ impl Contract {
             if schema.get("ref").is_none() {
                 break;
             }
-            out.extend(schema["required"].as_array().into_iter().flatten().filter_map(Value::as_str));
+            out.extend(
+                schema["required"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str),
+            );
             schema = self
                 .schemas
                 .get(schema["ref"].as_str().unwrap_or_default())
@@ -264,8 +274,15 @@ impl Checker<'_> {
             // `group_obj`, …) non-nullable, but the serializer answers null for an empty
             // relation: in answers, a null read-only object is accepted.
             let empty_relation = !self.request && read_only_ref;
-            if !(nullable || empty_relation || schema["nullable"] == true || schema["type"] == "any") {
-                self.out.push(format!("{at}: null where the spec wants a {}", schema["type"]));
+            if !(nullable
+                || empty_relation
+                || schema["nullable"] == true
+                || schema["type"] == "any")
+            {
+                self.out.push(format!(
+                    "{at}: null where the spec wants a {}",
+                    schema["type"]
+                ));
             }
             return;
         }
@@ -293,11 +310,19 @@ impl Checker<'_> {
         }
         if let Some(text) = value.as_str() {
             let length = text.chars().count() as u64;
-            if schema["min_length"].as_u64().is_some_and(|min| length < min) {
-                self.out.push(format!("{at}: shorter than {}", schema["min_length"]));
+            if schema["min_length"]
+                .as_u64()
+                .is_some_and(|min| length < min)
+            {
+                self.out
+                    .push(format!("{at}: shorter than {}", schema["min_length"]));
             }
-            if schema["max_length"].as_u64().is_some_and(|max| length > max) {
-                self.out.push(format!("{at}: longer than {}", schema["max_length"]));
+            if schema["max_length"]
+                .as_u64()
+                .is_some_and(|max| length > max)
+            {
+                self.out
+                    .push(format!("{at}: longer than {}", schema["max_length"]));
             }
         }
         if let (Some(items), Some(values)) = (schema.get("items"), value.as_array()) {
@@ -305,12 +330,14 @@ impl Checker<'_> {
                 self.check(&format!("{at}[{i}]"), item, items, depth + 1);
             }
         }
-        if let (Some(properties), Some(object)) = (schema["properties"].as_object(), value.as_object())
+        if let (Some(properties), Some(object)) =
+            (schema["properties"].as_object(), value.as_object())
         {
             self.check_object(at, object, properties, schema, depth);
             for name in extra_required {
                 if !object.contains_key(name) {
-                    self.out.push(format!("{at}.{name}: required field missing"));
+                    self.out
+                        .push(format!("{at}.{name}: required field missing"));
                 }
             }
         }
@@ -327,7 +354,8 @@ impl Checker<'_> {
         for required in schema["required"].as_array().into_iter().flatten() {
             let name = required.as_str().unwrap_or_default();
             if !object.contains_key(name) {
-                self.out.push(format!("{at}.{name}: required field missing"));
+                self.out
+                    .push(format!("{at}.{name}: required field missing"));
             }
         }
         for (name, value) in object {

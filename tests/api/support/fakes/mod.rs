@@ -406,7 +406,9 @@ async fn record_and_fault(
         Some(FaultKind::Delay(delay)) => tokio::time::sleep(delay).await,
         None => {}
     }
-    let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
     match operation {
         Some(id) => check_response(&control, &call, &id, response).await,
         None => response,
@@ -431,7 +433,11 @@ fn check_request(control: &Control, call: &Call) -> Result<Option<String>, Respo
         Ok(op) => op,
         Err(why) => {
             let status = if why.contains("has only") { 405 } else { 404 };
-            return Err(refuse(status, format!("{} contract: {why}", contract.system), &[]));
+            return Err(refuse(
+                status,
+                format!("{} contract: {why}", contract.system),
+                &[],
+            ));
         }
     };
     control.saw_operation(op.id);
@@ -442,8 +448,15 @@ fn check_request(control: &Control, call: &Call) -> Result<Option<String>, Respo
         match serde_json::from_slice(&call.body) {
             Ok(value) => Some(value),
             Err(_) => {
-                let why = format!("{} ({} {}): the body is not JSON", op.id, call.method, call.path);
-                return Err(refuse(400, format!("{} contract: {why}", contract.system), &[]));
+                let why = format!(
+                    "{} ({} {}): the body is not JSON",
+                    op.id, call.method, call.path
+                );
+                return Err(refuse(
+                    400,
+                    format!("{} contract: {why}", contract.system),
+                    &[],
+                ));
             }
         }
     };

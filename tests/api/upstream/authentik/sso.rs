@@ -269,9 +269,15 @@ async fn a_permission_denial_is_not_a_refused_token() {
     assert!(matches!(err, AuthentikError::Denied { .. }), "{err:?}");
     // A bad token is still refused credentials.
     let wrong = super::client_with(&fx.fake, "wrong-token", &super::settings());
-    let err = wrong.flow_by_slug(fake::INVALIDATION_FLOW).await.unwrap_err();
+    let err = wrong
+        .flow_by_slug(fake::INVALIDATION_FLOW)
+        .await
+        .unwrap_err();
     assert!(
-        matches!(err, AuthentikError::Call(CallError::Unauthorized { status: 403 })),
+        matches!(
+            err,
+            AuthentikError::Call(CallError::Unauthorized { status: 403 })
+        ),
         "{err:?}"
     );
 }
@@ -301,7 +307,12 @@ async fn the_fake_catches_requests_outside_the_contract() {
     assert_eq!(unknown.await.unwrap().status(), 404);
     let violations = fx.fake.take_violations();
     assert_eq!(violations.len(), 3, "{violations:#?}");
-    assert!(violations[0].contains("core_users_create") && violations[0].contains("body.name: required"));
-    assert!(violations[1].contains("providers_oauth2_create") && violations[1].contains("client_type"));
+    assert!(
+        violations[0].contains("core_users_create")
+            && violations[0].contains("body.name: required")
+    );
+    assert!(
+        violations[1].contains("providers_oauth2_create") && violations[1].contains("client_type")
+    );
     assert!(violations[2].contains("no authentik operation has the path /api/v3/core/nowhere/"));
 }

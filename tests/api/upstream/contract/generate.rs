@@ -63,7 +63,10 @@ const LIBREGRAPH_OPERATIONS: &[(&str, &str)] = &[
     ("get", "/v1.0/users/{user-id}"),
     ("delete", "/v1.0/users/{user-id}"),
     ("get", "/v1beta1/drives/{drive-id}/root/permissions"),
-    ("patch", "/v1beta1/drives/{drive-id}/root/permissions/{perm-id}"),
+    (
+        "patch",
+        "/v1beta1/drives/{drive-id}/root/permissions/{perm-id}",
+    ),
     ("post", "/v1beta1/drives/{drive-id}/root/invite"),
 ];
 
@@ -267,8 +270,7 @@ impl Reader<'_> {
             add_flags(raw, &mut inner);
             return inner;
         }
-        if raw.get("oneOf").is_some() || raw.get("anyOf").is_some() || raw.get("allOf").is_some()
-        {
+        if raw.get("oneOf").is_some() || raw.get("anyOf").is_some() || raw.get("allOf").is_some() {
             out.insert("type".into(), json!("any"));
         } else if let Some(kind) = raw["type"].as_str() {
             out.insert("type".into(), json!(kind));

@@ -224,10 +224,20 @@ struct Permissions(Shared);
 impl super::Interceptor for Permissions {
     fn before(&self, call: &super::Call) -> Option<Response> {
         let path = call.path.strip_prefix("/api/v3")?;
-        let denied = self.0.lock().unwrap().denied.iter().any(|p| path.starts_with(p.as_str()));
+        let denied = self
+            .0
+            .lock()
+            .unwrap()
+            .denied
+            .iter()
+            .any(|p| path.starts_with(p.as_str()));
         denied.then(|| {
             let detail = "You do not have permission to perform this action.";
-            (StatusCode::FORBIDDEN, axum::Json(json!({ "detail": detail }))).into_response()
+            (
+                StatusCode::FORBIDDEN,
+                axum::Json(json!({ "detail": detail })),
+            )
+                .into_response()
         })
     }
 

@@ -177,10 +177,16 @@ async fn list_drives(State(state): State<Shared>, RawQuery(raw): RawQuery) -> Re
     let value: Vec<Value> = s
         .drives
         .values()
-        .filter(|d| clauses.as_ref().is_none_or(|(any, terms)| {
-            let hit = |(field, value): &(String, String)| d[field.as_str()] == value.as_str();
-            if *any { terms.iter().any(hit) } else { terms.iter().all(hit) }
-        }))
+        .filter(|d| {
+            clauses.as_ref().is_none_or(|(any, terms)| {
+                let hit = |(field, value): &(String, String)| d[field.as_str()] == value.as_str();
+                if *any {
+                    terms.iter().any(hit)
+                } else {
+                    terms.iter().all(hit)
+                }
+            })
+        })
         .cloned()
         .collect();
     axum::Json(json!({ "value": value })).into_response()
@@ -220,7 +226,11 @@ async fn create_drive(State(state): State<Shared>, body: Bytes) -> Response {
         Err(refused) => return refused,
     };
     if state.lock().unwrap().deny_create_space {
-        return odata(401, "notAllowed", "insufficient permissions to create a space.");
+        return odata(
+            401,
+            "notAllowed",
+            "insufficient permissions to create a space.",
+        );
     }
     let Some(name) = body
         .get("name")
@@ -275,7 +285,11 @@ async fn patch_drive(State(state): State<Shared>, Path(id): Path<String>, body: 
     }
     let mut s = state.lock().unwrap();
     if body.contains_key("quota") && s.deny_set_quota {
-        return odata(401, "notAllowed", "user is not allowed to set the space quota");
+        return odata(
+            401,
+            "notAllowed",
+            "user is not allowed to set the space quota",
+        );
     }
     let Some(drive) = s.drives.get_mut(&id) else {
         return odata(404, "itemNotFound", "drive not found");
