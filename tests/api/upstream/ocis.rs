@@ -501,3 +501,61 @@ async fn the_fake_catches_requests_outside_the_contract() {
     assert!(violations[1].contains("CreateDrive") && violations[1].contains("body.description"));
     assert!(violations[2].contains("no libregraph operation has the path /graph/v1.0/nowhere"));
 }
+
+/// Every adapter operation and the libregraph v1.0.4 operations it maps to (run against the
+/// validating fake: a call outside the contract table is refused and fails the test).
+const SPEC_OPERATIONS: [(&str, &[&str]); 5] = [
+    ("ensure_project_space", &["GetDrive"]),
+    ("space_usage", &["GetDrive"]),
+    ("ensure_user", &["GetUser"]),
+    ("delete_user", &["DeleteUser"]),
+    ("add_user_to_space", &["ListPermissionsSpaceRoot"]),
+];
+
+#[tokio::test]
+async fn every_operation_maps_to_spec_operations_in_the_table() {
+    let table = crate::support::fakes::contract::LIBREGRAPH.operation_ids();
+    for (op, spec) in SPEC_OPERATIONS {
+        assert!(OPERATIONS.contains(&op), "{op}");
+        for id in spec {
+            assert!(
+                table.contains(id),
+                "{op}: {id} is not in the contract table"
+            );
+        }
+        let fx = Fixture::new().await;
+        fx.fake.clear_operations();
+        run(op, &client(&fx.fake), &fx)
+            .await
+            .unwrap_or_else(|e| panic!("{op}: {e:?}"));
+        let mut seen = fx.fake.operations();
+        seen.dedup();
+        assert_eq!(seen, spec, "{op}");
+    }
+    // Creation paths, from an empty fake.
+    let fake = fake::spawn().await;
+    let c = client(&fake);
+    let made = c.ensure_project_space(&space(None, GIB)).await.unwrap();
+    let user = c.ensure_user(&person("zed")).await.unwrap();
+    c.add_user_to_space(&made.id, &user.id, SpaceRole::Viewer)
+        .await
+        .unwrap();
+    c.add_user_to_space(&made.id, &user.id, SpaceRole::Editor)
+        .await
+        .unwrap();
+    let mut seen = fake.operations();
+    seen.dedup();
+    assert_eq!(
+        seen,
+        [
+            "ListAllDrives",
+            "CreateDrive",
+            "GetUser",
+            "CreateUser",
+            "ListPermissionsSpaceRoot",
+            "InviteSpaceRoot",
+            "ListPermissionsSpaceRoot",
+            "UpdatePermissionSpaceRoot",
+        ]
+    );
+}
