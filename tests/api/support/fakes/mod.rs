@@ -105,6 +105,9 @@ pub trait Interceptor: Send + Sync {
     fn faulted(&self, call: &Call, status: u16);
 }
 
+/// Builds a fake's interceptor from its state.
+pub type BuildInterceptor<S> = Box<dyn FnOnce(Arc<Mutex<S>>) -> Arc<dyn Interceptor>>;
+
 /// How a fake is held to its contract and what sits around its faults.
 pub struct Options<S> {
     /// The OpenAPI contract its requests and answers must meet.
@@ -112,7 +115,7 @@ pub struct Options<S> {
     /// How it refuses a request that breaks the contract.
     pub refusal: Option<Refusal>,
     /// Built from the fake's state once it exists.
-    pub interceptor: Option<Box<dyn FnOnce(Arc<Mutex<S>>) -> Arc<dyn Interceptor>>>,
+    pub interceptor: Option<BuildInterceptor<S>>,
 }
 
 impl<S> Default for Options<S> {
