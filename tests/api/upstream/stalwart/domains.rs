@@ -211,3 +211,24 @@ async fn the_fake_refuses_a_get_of_more_than_500_ids() {
     assert_eq!(answer["methodResponses"][0][0], "error");
     assert_eq!(answer["methodResponses"][0][1]["type"], "requestTooLarge");
 }
+
+/// Finding 5 of issue 25: the server generates a new domain's DKIM keys in the background,
+/// so right after creation the DNS answer has no DKIM key or record yet.
+#[tokio::test]
+async fn dkim_keys_appear_once_the_background_task_ran() {
+    let fake = fake::spawn().await;
+    fake.state().dkim_in_background = true;
+    let c = client(&fake);
+    let domain = c.ensure_domain("later.example").await.unwrap();
+    let early = c.domain_dns(&domain.id).await.unwrap();
+    assert!(early.dkim.is_empty(), "{:?}", early.dkim);
+    assert!(
+        !early.zone_file.contains("_domainkey"),
+        "{}",
+        early.zone_file
+    );
+    fake.state().run_dkim_task();
+    let later = c.domain_dns(&domain.id).await.unwrap();
+    assert_eq!(later.dkim.len(), 2);
+    assert!(later.zone_file.contains("_domainkey.later.example."));
+}

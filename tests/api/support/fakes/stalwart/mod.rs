@@ -47,10 +47,22 @@ pub struct StalwartState {
     pub dkim: BTreeMap<String, Value>,
     /// The plaintext passwords the server would hash, by account id.
     pub passwords: HashMap<String, String>,
+    /// Like the real server, generate a new domain's DKIM keys in the background: they stay
+    /// in [`Self::pending_dkim`] until [`Self::run_dkim_task`] (the test decides when).
+    pub dkim_in_background: bool,
+    /// Keys generated but not yet stored.
+    pub pending_dkim: Vec<(String, Value)>,
     next_id: u64,
 }
 
 impl StalwartState {
+    /// Runs the background `DkimManagement` task: pending keys appear.
+    pub fn run_dkim_task(&mut self) {
+        for (id, key) in std::mem::take(&mut self.pending_dkim) {
+            self.dkim.insert(id, key);
+        }
+    }
+
     /// Adds a domain straight to the registry (for volume tests); returns its id.
     pub fn seed_domain(&mut self, name: &str) -> String {
         let id = self.id("d");
