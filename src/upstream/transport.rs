@@ -34,6 +34,7 @@ pub(crate) struct Request {
     body: Body,
     retry_safe: bool,
     idempotency_key: Option<String>,
+    replays_server_errors: bool,
 }
 
 impl Request {
@@ -45,6 +46,7 @@ impl Request {
             body: Body::Empty,
             retry_safe,
             idempotency_key: None,
+            replays_server_errors: false,
         }
     }
 
@@ -91,6 +93,14 @@ impl Request {
     pub fn form(mut self, pairs: &[(String, String)]) -> Self {
         let encoded = serde_urlencoded::to_string(pairs).expect("pairs of strings encode");
         self.body = Body::Form(encoded);
+        self
+    }
+
+    /// Declares that the upstream saves a 5xx under this request's idempotency key and
+    /// replays it (Stripe): repeating the request after a 5xx is pointless, so it is not done
+    /// (connect errors, broken connections and 429 are still retried with the same key).
+    pub fn replays_server_errors(mut self) -> Self {
+        self.replays_server_errors = true;
         self
     }
 
@@ -246,6 +256,9 @@ impl Transport {
             Err(CallError::Connection(_)) if request.retry_safe => Some(backoff()),
             // 429 and 5xx (503 often) may say when to come back; a wait beyond the cap
             // ends the call and leaves the timing to the caller.
+            Ok(response) if request.replays_server_errors && response.status.is_server_error() => {
+                None
+            }
             Ok(response) if request.retry_safe && matches!(response.code(), 429 | 500..=599) => {
                 match response.retry_after() {
                     Some(wait) if wait <= self.settings.retry_max => Some(wait),

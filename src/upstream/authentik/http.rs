@@ -114,37 +114,75 @@ impl HttpAuthentikClient {
     }
 }
 
-/// Maps an error answer: 403 is how Authentik refuses a token (DRF without
-/// `authenticate_header`), 400 carries field errors, 404 a `detail`.
+/// The `detail`s of Authentik's token refusals (`authentik/api/authentication.py`) and DRF's
+/// `NotAuthenticated`; any other 403 is a permission denial.
+const TOKEN_REFUSALS: [&str; 3] = [
+    "Token invalid/expired",
+    "Unsupported authentication type",
+    "Authentication credentials were not provided.",
+];
+
+/// Maps an error answer: a 403 about the token is how Authentik refuses credentials (DRF
+/// without `authenticate_header`), any other 403 a missing permission; 400 carries field
+/// errors (nested for nested serializers) and `code`; 404 a `detail`.
 fn error_from(response: &Response, what: &'static str) -> AuthentikError {
     if let Some(err) = response.common_error() {
         return err.into();
     }
     match response.code() {
-        403 => CallError::Unauthorized { status: 403 }.into(),
+        403 => {
+            let body: Value = response.json().unwrap_or_default();
+            let detail = body["detail"].as_str().unwrap_or_default().to_owned();
+            let code = body["code"].as_str().unwrap_or_default();
+            let token = matches!(code, "authentication_failed" | "not_authenticated")
+                || TOKEN_REFUSALS.contains(&detail.as_str())
+                || detail.is_empty();
+            if token {
+                CallError::Unauthorized { status: 403 }.into()
+            } else {
+                AuthentikError::Denied { detail }
+            }
+        }
         404 => AuthentikError::NotFound { what },
         400 => {
             let body: BTreeMap<String, Value> = response.json().unwrap_or_default();
-            let fields = body
-                .into_iter()
-                .filter_map(|(field, value)| {
-                    let messages: Vec<String> = match value {
-                        Value::Array(items) => items
-                            .into_iter()
-                            .filter_map(|m| m.as_str().map(str::to_owned))
-                            .collect(),
-                        _ => return None,
-                    };
-                    Some((field, messages))
-                })
-                .collect();
-            AuthentikError::Invalid { fields }
+            let mut fields = BTreeMap::new();
+            let mut code = None;
+            for (field, value) in body {
+                match (field.as_str(), value) {
+                    ("code", Value::String(c)) => code = Some(c),
+                    (_, value) => flatten_errors(&field, value, &mut fields),
+                }
+            }
+            AuthentikError::Invalid { fields, code }
         }
         status => CallError::Unexpected {
             status,
             detail: format!("while handling a {what}"),
         }
         .into(),
+    }
+}
+
+/// DRF's error tree to paths: `{"a": ["m"]}` → `a`; a list of per-item objects (a nested
+/// list serializer) → `a[1].b`; an object (a nested serializer) → `a.b`.
+fn flatten_errors(at: &str, value: Value, out: &mut BTreeMap<String, Vec<String>>) {
+    match value {
+        Value::String(message) => out.entry(at.to_owned()).or_default().push(message),
+        Value::Array(items) => {
+            for (i, item) in items.into_iter().enumerate() {
+                match item {
+                    Value::String(message) => out.entry(at.to_owned()).or_default().push(message),
+                    nested => flatten_errors(&format!("{at}[{i}]"), nested, out),
+                }
+            }
+        }
+        Value::Object(map) => {
+            for (key, nested) in map {
+                flatten_errors(&format!("{at}.{key}"), nested, out);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -172,6 +210,7 @@ pub(super) fn slug_segment(value: &str) -> Result<&str, AuthentikError> {
 fn invalid(field: &str, message: &str) -> AuthentikError {
     AuthentikError::Invalid {
         fields: [(field.to_owned(), vec![message.to_owned()])].into(),
+        code: None,
     }
 }
 
@@ -315,12 +354,32 @@ mod tests {
             400,
             r#"{"username":["This field is required."],"non_field_errors":["x"],"code":"invalid"}"#,
         );
-        let AuthentikError::Invalid { fields } = error_from(&refused, "user") else {
+        let AuthentikError::Invalid { fields, code } = error_from(&refused, "user") else {
             panic!("a validation error");
         };
         assert_eq!(fields["username"], ["This field is required."]);
         assert_eq!(fields["non_field_errors"], ["x"]);
         assert!(!fields.contains_key("code"));
+        assert_eq!(code.as_deref(), Some("invalid"));
+        let nested = response(
+            400,
+            r#"{"redirect_uris":[{},{"url":["This field may not be blank."]}],"code":"invalid"}"#,
+        );
+        let AuthentikError::Invalid { fields, .. } = error_from(&nested, "provider") else {
+            panic!("a validation error");
+        };
+        assert_eq!(
+            fields["redirect_uris[1].url"],
+            ["This field may not be blank."]
+        );
+        let denied = response(
+            403,
+            r#"{"detail":"You do not have permission to perform this action."}"#,
+        );
+        assert!(matches!(
+            error_from(&denied, "group"),
+            AuthentikError::Denied { .. }
+        ));
         assert!(matches!(
             error_from(&response(404, "{}"), "group"),
             AuthentikError::NotFound { what: "group" }

@@ -30,10 +30,19 @@ pub enum AuthentikError {
         what: &'static str,
     },
     /// 400: the request was refused field by field (`non_field_errors` for the rest).
-    #[error("refused by Authentik: {fields:?}")]
+    #[error("refused by Authentik ({code:?}): {fields:?}")]
     Invalid {
-        /// Field name → messages.
+        /// Field path → messages; nested serializer errors keep their path
+        /// (`redirect_uris[1].url`).
         fields: std::collections::BTreeMap<String, Vec<String>>,
+        /// `ValidationError.code`, when sent.
+        code: Option<String>,
+    },
+    /// 403 that is not about the token: our account lacks a permission.
+    #[error("permission denied by Authentik: {detail}")]
+    Denied {
+        /// `GenericError.detail`.
+        detail: String,
     },
     /// An object with our name exists but is not ours (e.g. a group of another tenant).
     #[error("{0}")]
@@ -48,7 +57,9 @@ impl From<AuthentikError> for AppError {
         match err {
             AuthentikError::NotFound { what } => AppError::NotFound { what },
             AuthentikError::Conflict(message) => AppError::Conflict(message),
-            AuthentikError::Call(_) => unavailable("authentik", err),
+            AuthentikError::Call(_) | AuthentikError::Denied { .. } => {
+                unavailable("authentik", err)
+            }
             AuthentikError::Invalid { .. } => AppError::internal(err),
         }
     }
@@ -173,6 +184,7 @@ mod tests {
                 vec!["This field is required.".to_owned()],
             )]
             .into(),
+            code: None,
         };
         assert_eq!(AppError::from(invalid).code(), ErrorCode::Internal);
     }

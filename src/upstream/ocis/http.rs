@@ -124,12 +124,18 @@ impl HttpOcisClient {
     }
 }
 
-/// Reads the OData error shape; 401 is shared, 403 is a missing permission.
+/// Reads the OData error shape. 401 is refused credentials — unless it carries an OData
+/// `notAllowed`/`accessDenied` body, which is how older oCIS answers a missing create-space or
+/// set-quota permission (drives.go). 403 is a missing permission, 422 an id oCIS cannot parse.
 fn error_from(response: &Response, what: &'static str) -> OcisError {
-    if let Some(err) = response.common_error() {
+    let body: Value = response.json().unwrap_or_default();
+    let odata_code = body["error"]["code"].as_str().unwrap_or_default();
+    let permission = matches!(odata_code, "notAllowed" | "accessDenied");
+    if !(response.code() == 401 && permission)
+        && let Some(err) = response.common_error()
+    {
         return err.into();
     }
-    let body: Value = response.json().unwrap_or_default();
     let code = body["error"]["code"]
         .as_str()
         .unwrap_or_default()
@@ -141,14 +147,24 @@ fn error_from(response: &Response, what: &'static str) -> OcisError {
     match (response.code(), code.as_str()) {
         (404, _) | (_, "itemNotFound") => OcisError::NotFound { what },
         (409, _) | (_, "nameAlreadyExists") => OcisError::AlreadyExists { what },
-        (403, _) => OcisError::Denied { code, message },
-        (400, _) => OcisError::Invalid { code, message },
+        (401 | 403, _) => OcisError::Denied { code, message },
+        (422, _) => OcisError::InvalidId { what, message },
+        (400, _) => match missing_attribute(&message) {
+            Some(attribute) => OcisError::MissingAttribute { attribute, message },
+            None => OcisError::Invalid { code, message },
+        },
         (status, _) => CallError::Unexpected {
             status,
             detail: format!("OData error {code:?}"),
         }
         .into(),
     }
+}
+
+/// `missing required Attribute: 'mail'` → `mail`.
+fn missing_attribute(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("missing required Attribute: ")?;
+    Some(rest.trim_matches(|c| c == '\'' || c == '"').to_owned())
 }
 
 /// Ids and login names in paths: drive ids hold `$`; nothing may add a path segment.
@@ -178,7 +194,8 @@ impl OcisClient for HttpOcisClient {
                 Ok(drive) if !drive.is_disabled() => {
                     return self.with_quota(drive, space.quota_bytes).await;
                 }
-                Ok(_) | Err(OcisError::NotFound { .. }) => {}
+                // Gone, trashed, or an id oCIS cannot parse: find or create by name.
+                Ok(_) | Err(OcisError::NotFound { .. } | OcisError::InvalidId { .. }) => {}
                 Err(other) => return Err(other),
             }
         }
@@ -218,14 +235,12 @@ impl OcisClient for HttpOcisClient {
             Err(OcisError::NotFound { .. }) => {}
             Err(other) => return Err(other),
         }
-        let mut body = json!({
+        let body = json!({
             "displayName": user.display_name,
             "onPremisesSamAccountName": user.username,
+            "mail": user.mail,
             "passwordProfile": { "password": user.password.expose() },
         });
-        if let Some(mail) = &user.mail {
-            body["mail"] = json!(mail);
-        }
         let create = Request::post("/graph/v1.0/users").json(&body);
         let created: UserWire = self.json(create, "user").await?;
         Ok(created.into())
@@ -312,6 +327,18 @@ mod tests {
             error_from(&response(401, "unauthenticated"), "user"),
             OcisError::Call(CallError::Unauthorized { status: 401 })
         ));
+        assert!(matches!(
+            error_from(&response(401, "notAllowed"), "space"),
+            OcisError::Denied { .. }
+        ));
+        assert!(matches!(
+            error_from(&response(422, "invalidRequest"), "space"),
+            OcisError::InvalidId { what: "space", .. }
+        ));
+        assert_eq!(
+            missing_attribute("missing required Attribute: 'mail'").as_deref(),
+            Some("mail")
+        );
     }
 
     #[test]

@@ -64,8 +64,9 @@ pub struct NewUser {
     pub username: String,
     /// `displayName`.
     pub display_name: String,
-    /// `mail`.
-    pub mail: Option<String>,
+    /// `mail`: always sent — older oCIS refuses a user without it (400 "missing required
+    /// Attribute: 'mail'"), and a member's address is always known.
+    pub mail: String,
     /// `passwordProfile.password`.
     pub password: Secret,
 }
@@ -129,7 +130,24 @@ pub enum OcisError {
         /// The server's message.
         message: String,
     },
-    /// 403 (`accessDenied`, …): our account lacks a permission.
+    /// 400 "missing required Attribute: '<name>'" (older oCIS requires `mail`).
+    #[error("oCIS requires the attribute {attribute:?}: {message}")]
+    MissingAttribute {
+        /// The attribute named (`mail`, `displayName`, …).
+        attribute: String,
+        /// The server's message.
+        message: String,
+    },
+    /// 422: oCIS cannot parse the id in the path (a drive id is `<storage>$<space>`).
+    #[error("{what} id not understood: {message}")]
+    InvalidId {
+        /// `space`, `user`.
+        what: &'static str,
+        /// The server's message.
+        message: String,
+    },
+    /// 403 (`accessDenied`, …), or the older releases' 401 with `notAllowed` for a missing
+    /// create-space or set-quota permission: our account lacks a permission.
     #[error("permission denied ({code}): {message}")]
     Denied {
         /// The OData error code.
@@ -149,6 +167,11 @@ impl From<OcisError> for AppError {
             OcisError::AlreadyExists { what } => {
                 AppError::Conflict(format!("the {what} already exists"))
             }
+            OcisError::InvalidId { what, .. } => AppError::NotFound { what },
+            OcisError::MissingAttribute { ref attribute, .. } => AppError::bad_input(
+                attribute.clone(),
+                format!("the file service requires {attribute}"),
+            ),
             OcisError::Denied { .. } | OcisError::Call(_) => unavailable("ocis", err),
             OcisError::Invalid { .. } => AppError::internal(err),
         }
@@ -209,5 +232,15 @@ mod tests {
             message: "x".into(),
         };
         assert_eq!(AppError::from(invalid).code(), ErrorCode::Internal);
+        let no_mail = OcisError::MissingAttribute {
+            attribute: "mail".into(),
+            message: "missing required Attribute: 'mail'".into(),
+        };
+        assert_eq!(AppError::from(no_mail).code(), ErrorCode::BadUserInput);
+        let garbled = OcisError::InvalidId {
+            what: "space",
+            message: "invalid driveID".into(),
+        };
+        assert_eq!(AppError::from(garbled).code(), ErrorCode::NotFound);
     }
 }

@@ -162,16 +162,47 @@ impl StalwartClient for HttpStalwartClient {
         }
     }
 
+    /// Pages through `x:Domain/query` (`position` + `limit`, `calculateTotal`), each page
+    /// fetched by a back-referenced `x:Domain/get` of at most `maxObjectsInGet` ids: one get of
+    /// every id is refused past 500 (`requestTooLarge`), and an unpaged query stops at the
+    /// server's 5,000.
     #[tracing::instrument(name = "stalwart.list_domains", skip_all)]
     async fn list_domains(&self) -> Result<Vec<Domain>, StalwartError> {
-        let found = self.find_domains(json!({})).await?;
-        Ok(found
-            .into_iter()
-            .map(|d| Domain {
-                id: d.id,
-                name: d.name,
-            })
-            .collect())
+        let page = self.jmap.max_objects_in_get().await?;
+        let mut domains = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        loop {
+            let position = domains.len();
+            let query = json!({
+                "filter": {},
+                "position": position, "limit": page, "calculateTotal": true,
+            });
+            let get = json!({
+                "#ids": ids_of(0, "x:Domain/query"), "properties": ["id", "name"],
+            });
+            let answers = self
+                .jmap
+                .call(vec![("x:Domain/query", query), ("x:Domain/get", get)], true)
+                .await?;
+            let total = answers.get(0, "x:Domain/query")?["total"].as_u64();
+            let found: Vec<DomainWire> = list(answers.get(1, "x:Domain/get")?)?;
+            let fresh = found.len();
+            for d in found {
+                if seen.insert(d.id.clone()) {
+                    domains.push(Domain {
+                        id: d.id,
+                        name: d.name,
+                    });
+                }
+            }
+            let done = match total {
+                Some(total) => domains.len() as u64 >= total,
+                None => fresh < page,
+            };
+            if done || fresh == 0 || domains.len() == position {
+                return Ok(domains);
+            }
+        }
     }
 
     #[tracing::instrument(name = "stalwart.delete_domain", skip_all)]

@@ -22,7 +22,12 @@ const CAPABILITY: &str = "urn:stalwart:jmap";
 pub(super) struct Session {
     api_path: String,
     account_id: String,
+    max_objects_in_get: usize,
 }
+
+/// RFC 8620's floor for `maxObjectsInGet` when a session does not say (Stalwart's default
+/// is 500).
+const DEFAULT_MAX_OBJECTS_IN_GET: usize = 500;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -33,7 +38,7 @@ struct SessionWire {
     #[serde(default)]
     accounts: BTreeMap<String, Value>,
     #[serde(default)]
-    capabilities: BTreeMap<String, Value>,
+    capabilities: serde_json::Map<String, Value>,
 }
 
 /// A JMAP client: one transport, one session (discovered once, on first use).
@@ -88,10 +93,20 @@ impl Jmap {
             status: response.code(),
             detail: "the session lists no account".into(),
         })?;
+        let max_objects_in_get = wire.capabilities["urn:ietf:params:jmap:core"]
+            .get("maxObjectsInGet")
+            .and_then(Value::as_u64)
+            .map_or(DEFAULT_MAX_OBJECTS_IN_GET, |n| n.clamp(1, 5_000) as usize);
         Ok(Session {
             api_path: api_path(&wire.api_url),
             account_id,
+            max_objects_in_get,
         })
+    }
+
+    /// The most ids one `/get` may name (the session's `maxObjectsInGet`).
+    pub async fn max_objects_in_get(&self) -> Result<usize, StalwartError> {
+        Ok(self.session().await?.max_objects_in_get)
     }
 
     /// Sends method calls in one request; call `i` gets the id `c<i>` (for back-references)

@@ -19,6 +19,17 @@ pub const TENANT_METADATA_KEY: &str = "dezky_tenant_id";
 /// Most pages [`StripeClient::list_card_payment_methods`] follows (100 cards each).
 const MAX_PAGES: usize = 20;
 
+/// Most idempotency keys one creation walks through (each burned by a saved 5xx).
+const MAX_KEY_GENERATIONS: u32 = 16;
+
+/// The answer to a keyed creation.
+enum Keyed<T> {
+    /// Created (or the replay of a creation).
+    Done(T),
+    /// Stripe replayed a 5xx saved under this key: the key is spent.
+    Spent,
+}
+
 /// Stripe over HTTPS.
 #[derive(Debug)]
 pub struct HttpStripeClient {
@@ -32,6 +43,48 @@ impl HttpStripeClient {
         Ok(Self {
             transport: Transport::new("stripe", &config.api_base, credentials, http)?,
         })
+    }
+
+    /// POSTs a creation under `key`. Stripe saves the first answer under a key, 500s
+    /// included, and replays it (marked `Idempotent-Replayed: true`) for at least 24 h; a
+    /// replayed 5xx means the key is spent. A fresh 5xx is returned as the error: the
+    /// caller's next attempt sees the replay and moves on to the next key.
+    async fn create_keyed<T: for<'de> Deserialize<'de>>(
+        &self,
+        path: &str,
+        form: &[(String, String)],
+        key: &str,
+    ) -> Result<Keyed<T>, StripeError> {
+        let request = Request::post(path)
+            .form(form)
+            .idempotency_key(key)
+            .replays_server_errors();
+        let response = self.transport.send(request).await?;
+        if response.status.is_success() {
+            return Ok(Keyed::Done(response.json()?));
+        }
+        let replayed = response
+            .headers
+            .get("idempotent-replayed")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
+        if replayed && response.status.is_server_error() {
+            return Ok(Keyed::Spent);
+        }
+        Err(error_from(&response))
+    }
+
+    /// The live customer whose `metadata[dezky_tenant_id]` is the tenant, if any (Stripe's
+    /// search; eventually consistent, so used only after a spent key, never on a hot path).
+    async fn customer_of_tenant(
+        &self,
+        tenant_id: &str,
+    ) -> Result<Option<CustomerWire>, StripeError> {
+        let query = format!("metadata['{TENANT_METADATA_KEY}']:'{tenant_id}'");
+        let request = Request::get("/v1/customers/search")
+            .query("query", query)
+            .query("limit", "10");
+        let found: List<CustomerWire> = self.call(request).await?;
+        Ok(found.data.into_iter().find(|c| !c.deleted))
     }
 
     async fn call<T: for<'de> Deserialize<'de>>(&self, request: Request) -> Result<T, StripeError> {
@@ -231,10 +284,31 @@ impl StripeClient for HttpStripeClient {
         if let Some(email) = &request.email {
             form.push(pair("email", email));
         }
-        let create = Request::post("/v1/customers")
-            .form(&form)
-            .idempotency_key(key);
-        Ok(self.call::<CustomerWire>(create).await?.into())
+        // Key generation 0 is `dezky-customer-<tenant>`; a key spent by a saved 5xx moves to
+        // the next one, but only after a search shows that no customer of the tenant exists
+        // (the failed attempt may have created one).
+        for generation in 0..MAX_KEY_GENERATIONS {
+            let attempt = match generation {
+                0 => key.clone(),
+                n => format!("{key}-retry{n}"),
+            };
+            match self
+                .create_keyed::<CustomerWire>("/v1/customers", &form, &attempt)
+                .await?
+            {
+                Keyed::Done(customer) => return Ok(customer.into()),
+                Keyed::Spent => {
+                    if let Some(found) = self.customer_of_tenant(&request.tenant_id).await? {
+                        return Ok(found.into());
+                    }
+                }
+            }
+        }
+        Err(CallError::Unexpected {
+            status: 500,
+            detail: format!("{MAX_KEY_GENERATIONS} idempotency keys spent by saved failures"),
+        }
+        .into())
     }
 
     #[tracing::instrument(name = "stripe.create_setup_intent", skip_all)]
@@ -247,10 +321,30 @@ impl StripeClient for HttpStripeClient {
             pair("usage", "off_session"),
             pair("payment_method_types[]", "card"),
         ];
-        let create = Request::post("/v1/setup_intents")
-            .form(&form)
-            .idempotency_key(&request.idempotency_key);
-        let intent: SetupIntentWire = self.call(create).await?;
+        // A key spent by a saved 5xx moves to the next generation: an unused SetupIntent is
+        // harmless, and the keys are derived, so repeating the call still finds the same one.
+        let form: Vec<(String, String)> = form.to_vec();
+        let mut intent = None;
+        for generation in 0..MAX_KEY_GENERATIONS {
+            let key = match generation {
+                0 => request.idempotency_key.clone(),
+                n => format!("{}-retry{n}", request.idempotency_key),
+            };
+            if let Keyed::Done(done) = self
+                .create_keyed::<SetupIntentWire>("/v1/setup_intents", &form, &key)
+                .await?
+            {
+                intent = Some(done);
+                break;
+            }
+        }
+        let Some(intent) = intent else {
+            return Err(CallError::Unexpected {
+                status: 500,
+                detail: format!("{MAX_KEY_GENERATIONS} idempotency keys spent by saved failures"),
+            }
+            .into());
+        };
         Ok(SetupIntent {
             id: intent.id,
             client_secret: intent.client_secret.into(),
@@ -309,7 +403,8 @@ impl StripeClient for HttpStripeClient {
         // makes this call's own retries replay, and never replays an older change.
         let update = Request::post(path)
             .form(&form)
-            .idempotency_key(uuid::Uuid::new_v4().to_string());
+            .idempotency_key(uuid::Uuid::new_v4().to_string())
+            .replays_server_errors();
         Ok(self.call::<CustomerWire>(update).await?.into())
     }
 

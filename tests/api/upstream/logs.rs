@@ -37,12 +37,17 @@ async fn secrets_never_reach_the_logs() {
         })
         .await
         .unwrap();
-    stripe.fail_status(1, 503);
     let intent = client
         .create_setup_intent(&NewSetupIntent {
             customer_id: customer.id.clone(),
             idempotency_key: "logs-job".into(),
         })
+        .await
+        .unwrap();
+    // A GET is retried after a 503 (a keyed POST is not: Stripe would replay the 503).
+    stripe.fail_status(1, 503);
+    client
+        .list_card_payment_methods(&customer.id)
         .await
         .unwrap();
     let wrong = StripeConfig {
@@ -121,7 +126,7 @@ async fn secrets_never_reach_the_logs() {
         .ensure_user(&platform_api::upstream::ocis::NewUser {
             username: "logs".into(),
             display_name: "Logs".into(),
-            mail: None,
+            mail: "files@logs.example".into(),
             password: Secret::new("files-pw-Mm3#q"),
         })
         .await

@@ -3,6 +3,7 @@
 //! reaches the logs.
 
 mod authentik;
+mod contract;
 mod logs;
 mod ocis;
 mod readyz;

@@ -44,7 +44,7 @@ fn person(username: &str) -> NewUser {
     NewUser {
         username: username.into(),
         display_name: format!("{username} Example"),
-        mail: Some(format!("{username}@acme.example")),
+        mail: format!("{username}@acme.example"),
         password: Secret::new("files-pw-Kk2!"),
     }
 }
@@ -253,11 +253,14 @@ async fn users_are_ensured_once_and_deleted() {
     let c = client(&fx.fake);
     let again = c.ensure_user(&person("alice")).await.unwrap();
     assert_eq!(again, fx.user);
-    assert_eq!(fx.user.mail.as_deref(), Some("alice@acme.example"));
+    // Newer oCIS leaves `mail` out of its answers; it was sent and stored all the same.
+    assert_eq!(fx.user.mail, None);
+    let stored = fx.fake.state().users[&fx.user.id]["mail"].clone();
+    assert_eq!(stored, "alice@acme.example");
     assert_eq!(fx.fake.state().users.len(), 1);
     assert_eq!(fx.fake.state().passwords[&fx.user.id], "files-pw-Kk2!");
     let mut bad = person("bob");
-    bad.mail = Some("bob-at-nowhere".into());
+    bad.mail = "bob-at-nowhere".into();
     let err = c.ensure_user(&bad).await.unwrap_err();
     assert!(matches!(err, OcisError::Invalid { .. }), "{err:?}");
     c.delete_user(&fx.user.id).await.unwrap();
@@ -345,4 +348,214 @@ async fn creating_posts_are_not_retried() {
     );
     let s = fx.fake.state();
     assert_eq!((s.drives.len(), s.users.len(), s.grants.len()), (1, 2, 1));
+}
+
+/// Finding 2 of issue 25: older oCIS refuses a user without `mail` (400 "missing required
+/// Attribute: 'mail'"). The adapter always sends it, and the refusal is a typed error.
+#[tokio::test]
+async fn older_ocis_gets_the_mail_it_requires() {
+    let fake = fake::spawn().await;
+    fake.state().require_mail = true;
+    fake.state().show_mail = true;
+    let c = client(&fake);
+    let user = c.ensure_user(&person("carol")).await.unwrap();
+    assert_eq!(user.mail.as_deref(), Some("carol@acme.example"));
+    let sent = fake.calls_to(Method::POST, "/graph/v1.0/users")[0].json();
+    assert_eq!(sent["mail"], "carol@acme.example");
+    // An empty address is refused as missing: a typed error, BAD_USER_INPUT on `mail`.
+    let mut blank = person("dan");
+    blank.mail = String::new();
+    let err = c.ensure_user(&blank).await.unwrap_err();
+    assert!(
+        matches!(err, OcisError::MissingAttribute { ref attribute, .. } if attribute == "mail"),
+        "{err:?}"
+    );
+    let app = platform_api::AppError::from(err);
+    assert_eq!(app.code(), platform_api::ErrorCode::BadUserInput);
+    assert_eq!(fake.state().users.len(), 1);
+}
+
+/// Finding 4 of issue 25: older oCIS answers a missing create-space or set-quota permission
+/// with 401 `notAllowed` — a denial, not refused credentials.
+#[tokio::test]
+async fn a_missing_space_permission_is_a_denial() {
+    let fake = fake::spawn().await;
+    let c = client(&fake);
+    fake.state().deny_create_space = true;
+    let err = c
+        .ensure_project_space(&space(None, 10 * GIB))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, OcisError::Denied { ref code, .. } if code == "notAllowed"),
+        "{err:?}"
+    );
+    assert_eq!(
+        fake.calls_to(Method::POST, "/graph/v1.0/drives").len(),
+        1,
+        "not retried"
+    );
+    fake.state().deny_create_space = false;
+    let made = c
+        .ensure_project_space(&space(None, 10 * GIB))
+        .await
+        .unwrap();
+    fake.state().deny_set_quota = true;
+    let err = c
+        .ensure_project_space(&space(Some(&made.id), 20 * GIB))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, OcisError::Denied { .. }), "{err:?}");
+    assert!(!matches!(
+        err,
+        OcisError::Call(CallError::Unauthorized { .. })
+    ));
+}
+
+/// Finding 4 of issue 25: an id oCIS cannot parse is answered 422; the adapter reads it as
+/// "no such space" and falls back to the name.
+#[tokio::test]
+async fn an_unparsable_drive_id_is_not_found_and_the_name_wins() {
+    let fake = fake::spawn().await;
+    let c = client(&fake);
+    let err = c.space_usage("not-a-drive-id").await.unwrap_err();
+    assert!(
+        matches!(err, OcisError::InvalidId { what: "space", .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        platform_api::AppError::from(err).code(),
+        platform_api::ErrorCode::NotFound
+    );
+    let made = c
+        .ensure_project_space(&space(Some("not-a-drive-id"), 10 * GIB))
+        .await
+        .unwrap();
+    assert_eq!(fake.state().drives.len(), 1);
+    assert!(made.id.contains('$'));
+}
+
+/// Finding 5 of issue 25: the spec's `user` fields the fake used to refuse are accepted, and
+/// `$filter` takes `id eq …` too.
+#[tokio::test]
+async fn spec_user_fields_and_drive_filters_are_understood() {
+    let fake = fake::spawn().await;
+    let c = client(&fake);
+    let made = c.ensure_project_space(&space(None, GIB)).await.unwrap();
+    let http = reqwest::Client::new();
+    let body = serde_json::json!({"displayName": "Eve", "onPremisesSamAccountName": "eve",
+        "mail": "eve@acme.example", "externalID": "ext-1",
+        "identities": [{"issuer": "idp.example", "issuerAssignedId": "eve"}]});
+    let created = http
+        .post(format!("{}/graph/v1.0/users", fake.url))
+        .bearer_auth(fake::TOKEN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let filter = format!("driveType eq 'project' and id eq '{}'", made.id);
+    let listed: serde_json::Value = http
+        .get(format!("{}/graph/v1.0/drives", fake.url))
+        .query(&[("$filter", filter)])
+        .bearer_auth(fake::TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["value"].as_array().unwrap().len(), 1);
+}
+
+/// A request outside the libregraph contract is caught by the fake, naming the operation.
+#[tokio::test]
+async fn the_fake_catches_requests_outside_the_contract() {
+    let fake = fake::spawn().await;
+    let http = reqwest::Client::new();
+    let send = |method: reqwest::Method, path: &str, body: serde_json::Value| {
+        http.request(method, format!("{}{path}", fake.url))
+            .bearer_auth(fake::TOKEN)
+            .json(&body)
+            .send()
+    };
+    let missing = send(
+        Method::POST,
+        "/graph/v1.0/users",
+        serde_json::json!({"displayName": "X"}),
+    );
+    let bad_type = send(
+        Method::POST,
+        "/graph/v1.0/drives",
+        serde_json::json!({"name": "x", "description": 7}),
+    );
+    let unknown = send(Method::GET, "/graph/v1.0/nowhere", serde_json::json!(null));
+    assert_eq!(missing.await.unwrap().status(), 400);
+    assert_eq!(bad_type.await.unwrap().status(), 400);
+    assert_eq!(unknown.await.unwrap().status(), 404);
+    let violations = fake.take_violations();
+    assert_eq!(violations.len(), 3, "{violations:#?}");
+    assert!(
+        violations[0].contains("CreateUser") && violations[0].contains("onPremisesSamAccountName")
+    );
+    assert!(violations[1].contains("CreateDrive") && violations[1].contains("body.description"));
+    assert!(violations[2].contains("no libregraph operation has the path /graph/v1.0/nowhere"));
+}
+
+/// Every adapter operation and the libregraph v1.0.4 operations it maps to (run against the
+/// validating fake: a call outside the contract table is refused and fails the test).
+const SPEC_OPERATIONS: [(&str, &[&str]); 5] = [
+    ("ensure_project_space", &["GetDrive"]),
+    ("space_usage", &["GetDrive"]),
+    ("ensure_user", &["GetUser"]),
+    ("delete_user", &["DeleteUser"]),
+    ("add_user_to_space", &["ListPermissionsSpaceRoot"]),
+];
+
+#[tokio::test]
+async fn every_operation_maps_to_spec_operations_in_the_table() {
+    let table = crate::support::fakes::contract::LIBREGRAPH.operation_ids();
+    for (op, spec) in SPEC_OPERATIONS {
+        assert!(OPERATIONS.contains(&op), "{op}");
+        for id in spec {
+            assert!(
+                table.contains(id),
+                "{op}: {id} is not in the contract table"
+            );
+        }
+        let fx = Fixture::new().await;
+        fx.fake.clear_operations();
+        run(op, &client(&fx.fake), &fx)
+            .await
+            .unwrap_or_else(|e| panic!("{op}: {e:?}"));
+        let mut seen = fx.fake.operations();
+        seen.dedup();
+        assert_eq!(seen, spec, "{op}");
+    }
+    // Creation paths, from an empty fake.
+    let fake = fake::spawn().await;
+    let c = client(&fake);
+    let made = c.ensure_project_space(&space(None, GIB)).await.unwrap();
+    let user = c.ensure_user(&person("zed")).await.unwrap();
+    c.add_user_to_space(&made.id, &user.id, SpaceRole::Viewer)
+        .await
+        .unwrap();
+    c.add_user_to_space(&made.id, &user.id, SpaceRole::Editor)
+        .await
+        .unwrap();
+    let mut seen = fake.operations();
+    seen.dedup();
+    assert_eq!(
+        seen,
+        [
+            "ListAllDrives",
+            "CreateDrive",
+            "GetUser",
+            "CreateUser",
+            "ListPermissionsSpaceRoot",
+            "InviteSpaceRoot",
+            "ListPermissionsSpaceRoot",
+            "UpdatePermissionSpaceRoot",
+        ]
+    );
 }

@@ -323,24 +323,26 @@ async fn every_operation_times_out() {
 }
 
 #[tokio::test]
-async fn every_operation_is_retried_after_a_503() {
-    // All Stripe calls may be repeated: GETs are safe and every POST carries an
-    // Idempotency-Key, so Stripe replays instead of repeating.
+async fn every_operation_recovers_from_a_503() {
+    // GETs are safe and retried as they are. A keyed POST is not retried after a 5xx:
+    // Stripe saved that answer under the key and would only replay it. The next call walks
+    // past the spent key and succeeds, creating nothing twice.
     for op in OPERATIONS {
         let (fake, customer, card) = fixture().await;
         fake.fail_status(1, 503);
-        run(op, &client(&fake), &customer, &card)
-            .await
-            .unwrap_or_else(|e| panic!("{op}: {e:?}"));
+        let c = client(&fake);
+        let first = run(op, &c, &customer, &card).await;
         let calls = fake.calls();
         assert!(calls[0].faulted, "{op}");
-        assert_eq!(calls[1].path, calls[0].path, "{op}: the same call again");
         if calls[0].method == Method::POST {
-            assert_eq!(
-                calls[0].header("idempotency-key"),
-                calls[1].header("idempotency-key"),
-                "{op}: a retry reuses its key"
-            );
+            assert!(first.is_err(), "{op}: the 503 is the answer");
+            assert_eq!(calls.len(), 1, "{op}: not repeated under a spent key");
+            run(op, &c, &customer, &card)
+                .await
+                .unwrap_or_else(|e| panic!("{op}: {e:?}"));
+        } else {
+            first.unwrap_or_else(|e| panic!("{op}: {e:?}"));
+            assert_eq!(calls[1].path, calls[0].path, "{op}: the same call again");
         }
     }
 }
@@ -380,4 +382,81 @@ async fn a_dropped_connection_is_retried_for_a_keyed_post() {
     assert!(intent.id.starts_with("seti_"));
     assert_eq!(fake.calls().len(), 2);
     assert_eq!(fake.state().setup_intents.len(), 1);
+}
+
+/// Finding 3 of issue 25: Stripe saves a 500 under its idempotency key and replays it for a
+/// day. One upstream 500 must not block the tenant's customer: the next attempt sees the
+/// replay, searches for a customer of the tenant, and creates under the next key.
+#[tokio::test]
+async fn a_saved_500_does_not_block_the_customer() {
+    let fake = fake::spawn().await;
+    let c = client(&fake);
+    fake.fail_next_on(
+        1,
+        FaultKind::Status {
+            status: 500,
+            retry_after: None,
+        },
+        Method::POST,
+        "/v1/customers",
+    );
+    let err = c.ensure_customer(&ensure("t-500", None)).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StripeError::Call(CallError::Unavailable { status: 500 })
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        fake.calls().len(),
+        1,
+        "a 500 is not retried under the same key"
+    );
+    let customer = c.ensure_customer(&ensure("t-500", None)).await.unwrap();
+    assert_eq!(fake.state().live_customers(), 1);
+    let posts = fake.calls_to(Method::POST, "/v1/customers");
+    let keys: Vec<_> = posts
+        .iter()
+        .map(|p| p.header("idempotency-key").unwrap().to_owned())
+        .collect();
+    assert_eq!(keys.len(), 3, "{keys:?}");
+    assert_eq!(
+        keys[0], keys[1],
+        "the spent key was tried once more and replayed"
+    );
+    assert_ne!(keys[1], keys[2], "then a new key");
+    assert_eq!(fake.calls_to(Method::GET, "/v1/customers/search").len(), 1);
+    // Repeating the call returns the same customer and creates nothing.
+    let again = c.ensure_customer(&ensure("t-500", None)).await.unwrap();
+    assert_eq!(again.id, customer.id);
+    assert_eq!(fake.state().live_customers(), 1);
+}
+
+/// A creation that ran and then answered 500: the search finds the customer, so no second
+/// one is made.
+#[tokio::test]
+async fn a_500_after_the_customer_was_made_creates_no_second_one() {
+    let fake = fake::spawn().await;
+    let c = client(&fake);
+    fake.state().fail_after_executing = 1;
+    assert!(c.ensure_customer(&ensure("t-ran", None)).await.is_err());
+    assert_eq!(fake.state().live_customers(), 1, "it ran");
+    let customer = c.ensure_customer(&ensure("t-ran", None)).await.unwrap();
+    assert_eq!(fake.state().live_customers(), 1, "found, not made again");
+    assert_eq!(customer.metadata["dezky_tenant_id"], "t-ran");
+}
+
+/// Finding 5: Stripe also takes the key over Basic auth (key as user name, empty password).
+#[tokio::test]
+async fn the_fake_takes_basic_auth_like_stripe() {
+    let (fake, customer, _) = fixture().await;
+    let answer = reqwest::Client::new()
+        .get(format!("{}/v1/invoices", fake.url))
+        .basic_auth(fake::SECRET_KEY, Some(""))
+        .query(&[("customer", customer.as_str()), ("limit", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
 }

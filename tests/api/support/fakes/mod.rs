@@ -4,6 +4,12 @@
 //! Every fake shares the plumbing here: it records every call it receives (faulted ones
 //! too), and injects faults on demand — answer the next N matching calls with a status,
 //! delay them, or drop the connection without an answer.
+//!
+//! A fake may also be held to its upstream's published contract ([`contract`]): then every
+//! request is matched to a spec operation and checked, every answer is checked against the
+//! response schema, and any miss is a *violation*. Violations are kept on the [`Control`];
+//! a [`Fake`] dropped with violations nobody took ([`Control::take_violations`]) fails the
+//! test that made them.
 
 #![expect(
     clippy::result_large_err,
@@ -11,6 +17,7 @@
 )]
 
 pub mod authentik;
+pub mod contract;
 pub mod ocis;
 pub mod stalwart;
 pub mod stripe;
@@ -25,7 +32,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
@@ -86,14 +93,79 @@ struct Fault {
 /// Builds the body of an injected error status in the upstream's own error format.
 pub type ErrorBody = fn(u16) -> Response;
 
+/// Builds the upstream's refusal of a request that breaks its contract: status, a message
+/// naming the spec operation, and each problem as `<where>: <what>` (`body.a[0].b: …`).
+pub type Refusal = fn(u16, &str, &[String]) -> Response;
+
+/// A fake-specific step around faults (Stripe's idempotency layer sits there).
+pub trait Interceptor: Send + Sync {
+    /// Answers a request before faults and handlers are considered (e.g. a replay).
+    fn before(&self, call: &Call) -> Option<Response>;
+    /// Sees a request answered by an injected status fault.
+    fn faulted(&self, call: &Call, status: u16);
+}
+
+/// Builds a fake's interceptor from its state.
+pub type BuildInterceptor<S> = Box<dyn FnOnce(Arc<Mutex<S>>) -> Arc<dyn Interceptor>>;
+
+/// How a fake is held to its contract and what sits around its faults.
+pub struct Options<S> {
+    /// The OpenAPI contract its requests and answers must meet.
+    pub contract: Option<&'static contract::Contract>,
+    /// How it refuses a request that breaks the contract.
+    pub refusal: Option<Refusal>,
+    /// Built from the fake's state once it exists.
+    pub interceptor: Option<BuildInterceptor<S>>,
+}
+
+impl<S> Default for Options<S> {
+    fn default() -> Self {
+        Self {
+            contract: None,
+            refusal: None,
+            interceptor: None,
+        }
+    }
+}
+
 /// The shared recording and fault-injection state of one fake.
 pub struct Control {
     calls: Mutex<Vec<Call>>,
     faults: Mutex<VecDeque<Fault>>,
     error_body: ErrorBody,
+    contract: Option<&'static contract::Contract>,
+    refusal: Option<Refusal>,
+    interceptor: Option<Arc<dyn Interceptor>>,
+    violations: Mutex<Vec<String>>,
+    operations: Mutex<Vec<String>>,
 }
 
 impl Control {
+    /// Records a contract violation (the test fails unless it takes them).
+    pub fn violate(&self, what: String) {
+        self.violations.lock().unwrap().push(what);
+    }
+
+    /// Takes the violations recorded so far: the test has looked at them.
+    pub fn take_violations(&self) -> Vec<String> {
+        std::mem::take(&mut *self.violations.lock().unwrap())
+    }
+
+    /// The spec operations the requests so far were matched to, in order (validating fakes).
+    pub fn operations(&self) -> Vec<String> {
+        self.operations.lock().unwrap().clone()
+    }
+
+    /// Forgets the operations seen so far.
+    pub fn clear_operations(&self) {
+        self.operations.lock().unwrap().clear();
+    }
+
+    /// Notes the spec operation a request was matched to.
+    pub fn saw_operation(&self, id: &str) {
+        self.operations.lock().unwrap().push(id.to_owned());
+    }
+
     /// Every call received so far.
     pub fn calls(&self) -> Vec<Call> {
         self.calls.lock().unwrap().clone()
@@ -193,6 +265,21 @@ impl<S> Fake<S> {
     }
 }
 
+/// A fake that saw requests or answers outside its contract fails the test that made them.
+impl<S> Drop for Fake<S> {
+    fn drop(&mut self) {
+        let violations = self.control.take_violations();
+        if !violations.is_empty() && !std::thread::panicking() {
+            panic!(
+                "the fake at {} saw {} contract violation(s):\n  {}",
+                self.url,
+                violations.len(),
+                violations.join("\n  ")
+            );
+        }
+    }
+}
+
 /// Per-connection switch: cancelling it closes that connection at once.
 #[derive(Clone)]
 struct ConnectionKill(CancellationToken);
@@ -204,11 +291,26 @@ pub async fn spawn<S: Send + 'static>(
     state: S,
     error_body: ErrorBody,
 ) -> Fake<S> {
+    spawn_with(router, state, error_body, Options::default()).await
+}
+
+/// [`spawn`], held to a contract and/or with an interceptor.
+pub async fn spawn_with<S: Send + 'static>(
+    router: Router<Arc<Mutex<S>>>,
+    state: S,
+    error_body: ErrorBody,
+    options: Options<S>,
+) -> Fake<S> {
     let state = Arc::new(Mutex::new(state));
     let control = Arc::new(Control {
         calls: Mutex::new(Vec::new()),
         faults: Mutex::new(VecDeque::new()),
         error_body,
+        contract: options.contract,
+        refusal: options.refusal,
+        interceptor: options.interceptor.map(|build| build(Arc::clone(&state))),
+        violations: Mutex::new(Vec::new()),
+        operations: Mutex::new(Vec::new()),
     });
     let app = router
         .with_state(Arc::clone(&state))
@@ -258,21 +360,36 @@ async fn record_and_fault(
     let bytes = axum::body::to_bytes(body, 16 * 1024 * 1024)
         .await
         .unwrap_or_default();
-    let fault = control.take_fault(&parts.method, parts.uri.path());
-    let faulted = matches!(fault, Some(FaultKind::Status { .. } | FaultKind::Drop));
-    control.calls.lock().unwrap().push(Call {
+    let mut call = Call {
         method: parts.method.clone(),
         path: parts.uri.path().to_owned(),
         query: parts.uri.query().map(str::to_owned),
         headers: parts.headers.clone(),
         body: bytes.clone(),
-        faulted,
-    });
+        faulted: false,
+    };
+    let operation = match check_request(&control, &call) {
+        Ok(operation) => operation,
+        Err(refusal) => {
+            control.calls.lock().unwrap().push(call);
+            return refusal;
+        }
+    };
+    if let Some(answer) = control.interceptor.as_ref().and_then(|i| i.before(&call)) {
+        control.calls.lock().unwrap().push(call);
+        return answer;
+    }
+    let fault = control.take_fault(&parts.method, parts.uri.path());
+    call.faulted = matches!(fault, Some(FaultKind::Status { .. } | FaultKind::Drop));
+    control.calls.lock().unwrap().push(call.clone());
     match fault {
         Some(FaultKind::Status {
             status,
             retry_after,
         }) => {
+            if let Some(interceptor) = &control.interceptor {
+                interceptor.faulted(&call, status);
+            }
             let mut response = (control.error_body)(status);
             *response.status_mut() = StatusCode::from_u16(status).unwrap();
             if let Some(secs) = retry_after {
@@ -292,8 +409,98 @@ async fn record_and_fault(
         Some(FaultKind::Delay(delay)) => tokio::time::sleep(delay).await,
         None => {}
     }
-    next.run(Request::from_parts(parts, Body::from(bytes)))
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
+    match operation {
+        Some(id) => check_response(&control, &call, &id, response).await,
+        None => response,
+    }
+}
+
+/// Matches a request to its spec operation and checks it; a violation is recorded and
+/// answered with the upstream's refusal.
+#[expect(clippy::result_large_err, reason = "the Err is the refusal answer")]
+fn check_request(control: &Control, call: &Call) -> Result<Option<String>, Response> {
+    let Some(contract) = control.contract else {
+        return Ok(None);
+    };
+    let refuse = |status: u16, message: String, problems: &[String]| {
+        control.violate(message.clone());
+        match control.refusal {
+            Some(refusal) => refusal(status, &message, problems),
+            None => (StatusCode::from_u16(status).unwrap(), message).into_response(),
+        }
+    };
+    let op = match contract.find(call.method.as_str(), &call.path) {
+        Ok(op) => op,
+        Err(why) => {
+            let status = if why.contains("has only") { 405 } else { 404 };
+            return Err(refuse(
+                status,
+                format!("{} contract: {why}", contract.system),
+                &[],
+            ));
+        }
+    };
+    control.saw_operation(op.id);
+    let query = call.query.as_deref().map(pairs).unwrap_or_default();
+    let body = if call.body.is_empty() {
+        None
+    } else {
+        match serde_json::from_slice(&call.body) {
+            Ok(value) => Some(value),
+            Err(_) => {
+                let why = format!(
+                    "{} ({} {}): the body is not JSON",
+                    op.id, call.method, call.path
+                );
+                return Err(refuse(
+                    400,
+                    format!("{} contract: {why}", contract.system),
+                    &[],
+                ));
+            }
+        }
+    };
+    let problems = contract.check_request(&op, &query, body.as_ref());
+    if !problems.is_empty() {
+        let message = format!(
+            "{} contract: {} ({} {}): {}",
+            contract.system,
+            op.id,
+            call.method,
+            call.path,
+            problems.join("; ")
+        );
+        return Err(refuse(400, message, &problems));
+    }
+    Ok(Some(op.id.to_owned()))
+}
+
+/// Checks the fake's own answer against the response schema; a miss is a violation (the
+/// answer still goes out, so the test sees what the fake did).
+async fn check_response(control: &Control, call: &Call, id: &str, response: Response) -> Response {
+    let Some(contract) = control.contract else {
+        return response;
+    };
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, 64 * 1024 * 1024)
         .await
+        .unwrap_or_default();
+    if let Ok(op) = contract.find(call.method.as_str(), &call.path) {
+        let problems = contract.check_response(&op, parts.status.as_u16(), &bytes);
+        if !problems.is_empty() {
+            control.violate(format!(
+                "{} contract: the fake's answer to {id} ({} {}) breaks the response schema: {}",
+                contract.system,
+                call.method,
+                call.path,
+                problems.join("; ")
+            ));
+        }
+    }
+    Response::from_parts(parts, Body::from(bytes))
 }
 
 /// Parses a query string or form body into ordered pairs.

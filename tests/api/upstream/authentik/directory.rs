@@ -97,7 +97,7 @@ async fn invalid_users_are_refused_field_by_field() {
     let mut bad = new_user("dave");
     bad.email = Some("dave-at-nowhere".into());
     let err = c.ensure_user(&bad).await.unwrap_err();
-    let AuthentikError::Invalid { fields } = err else {
+    let AuthentikError::Invalid { fields, .. } = err else {
         panic!("{err:?}");
     };
     assert_eq!(fields["email"], ["Enter a valid email address."]);
@@ -106,9 +106,17 @@ async fn invalid_users_are_refused_field_by_field() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, AuthentikError::Invalid { ref fields } if fields.contains_key("username"))
+        matches!(err, AuthentikError::Invalid { ref fields, .. } if fields.contains_key("username"))
     );
     assert!(fake.state().users.is_empty());
+    // The 151-character name breaks the schema's `maxLength: 150`: the fake caught it and
+    // named the spec operation.
+    let violations = fake.take_violations();
+    assert_eq!(violations.len(), 1, "{violations:?}");
+    assert!(
+        violations[0].contains("core_users_create") && violations[0].contains("body.username"),
+        "{violations:?}"
+    );
 }
 
 #[tokio::test]
@@ -142,7 +150,12 @@ async fn passwords_are_set_and_blank_ones_refused() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, AuthentikError::Invalid { ref fields } if fields.contains_key("password"))
+        matches!(err, AuthentikError::Invalid { ref fields, .. } if fields.contains_key("password"))
+    );
+    let violations = fx.fake.take_violations();
+    assert!(
+        violations.len() == 1 && violations[0].contains("core_users_set_password_create"),
+        "a blank password breaks `minLength: 1`: {violations:?}"
     );
     let err = c.set_password(9_999, &Secret::new("pw")).await.unwrap_err();
     assert!(

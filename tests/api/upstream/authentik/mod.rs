@@ -281,3 +281,69 @@ async fn creating_posts_are_not_retried() {
     assert_eq!(fake.state().groups.len(), 1);
     assert_eq!(fake.state().users.len(), 1);
 }
+
+/// Every adapter operation and the spec operations (Authentik 2025.10.4 `operationId`s) it
+/// maps to. The test runs each operation against the validating fake: a call the contract
+/// table does not have is refused there (and fails the test), and the operations actually
+/// hit must be exactly these.
+const SPEC_OPERATIONS: [(&str, &[&str]); 21] = [
+    ("ensure_tenant_group", &["core_groups_list"]),
+    ("delete_group", &["core_groups_destroy"]),
+    ("ensure_user", &["core_users_list"]),
+    ("update_user", &["core_users_partial_update"]),
+    ("set_user_active", &["core_users_partial_update"]),
+    ("delete_user", &["core_users_destroy"]),
+    ("add_user_to_group", &["core_groups_add_user_create"]),
+    (
+        "remove_user_from_group",
+        &["core_groups_remove_user_create"],
+    ),
+    ("set_password", &["core_users_set_password_create"]),
+    ("list_sessions", &["core_authenticated_sessions_list"]),
+    (
+        "terminate_sessions",
+        &[
+            "core_authenticated_sessions_list",
+            "core_authenticated_sessions_destroy",
+        ],
+    ),
+    ("count_authenticators", &["authenticators_admin_all_list"]),
+    ("ensure_oauth2_provider", &["providers_oauth2_list"]),
+    ("delete_oauth2_provider", &["providers_oauth2_destroy"]),
+    ("ensure_application", &["core_applications_retrieve"]),
+    ("delete_application", &["core_applications_destroy"]),
+    ("ensure_group_binding", &["policies_bindings_list"]),
+    ("delete_policy_binding", &["policies_bindings_destroy"]),
+    ("flow_by_slug", &["flows_instances_list"]),
+    ("signing_key_by_name", &["crypto_certificatekeypairs_list"]),
+    ("scope_mappings", &["propertymappings_provider_scope_list"]),
+];
+
+#[tokio::test]
+async fn every_operation_maps_to_spec_operations_in_the_table() {
+    let table = crate::support::fakes::contract::AUTHENTIK.operation_ids();
+    assert_eq!(
+        SPEC_OPERATIONS.len(),
+        OPERATIONS.len(),
+        "every adapter operation is listed"
+    );
+    for (op, spec) in SPEC_OPERATIONS {
+        assert!(OPERATIONS.contains(&op), "{op}");
+        for id in spec {
+            assert!(
+                table.contains(id),
+                "{op}: {id} is not in the contract table"
+            );
+        }
+        // The fixture's objects exist, so the ensure_* operations find them (creation is
+        // covered by the fixture itself: core_groups_create, core_users_create, …).
+        let fx = Fixture::new().await;
+        fx.fake.clear_operations();
+        run(op, &client(&fx.fake), &fx)
+            .await
+            .unwrap_or_else(|e| panic!("{op}: {e:?}"));
+        let mut seen = fx.fake.operations();
+        seen.dedup();
+        assert_eq!(seen, spec, "{op}");
+    }
+}

@@ -136,7 +136,7 @@ async fn the_fake_refuses_what_authentik_refuses() {
     spec.invalidation_flow = "00000000-0000-4000-8000-000000000000".into();
     let err = c.ensure_oauth2_provider(&spec).await.unwrap_err();
     assert!(
-        matches!(err, AuthentikError::Invalid { ref fields } if fields.contains_key("invalidation_flow")),
+        matches!(err, AuthentikError::Invalid { ref fields, .. } if fields.contains_key("invalidation_flow")),
         "{err:?}"
     );
     let err = c
@@ -144,14 +144,14 @@ async fn the_fake_refuses_what_authentik_refuses() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, AuthentikError::Invalid { ref fields } if fields.contains_key("group")),
+        matches!(err, AuthentikError::Invalid { ref fields, .. } if fields.contains_key("group")),
         "{err:?}"
     );
     let mut app = app_spec(fx.provider.pk);
     app.slug = "second-app".into();
     let err = c.ensure_application(&app).await.unwrap_err();
     assert!(
-        matches!(err, AuthentikError::Invalid { ref fields } if fields.contains_key("provider")),
+        matches!(err, AuthentikError::Invalid { ref fields, .. } if fields.contains_key("provider")),
         "a provider serves one application: {err:?}"
     );
     let err = c.delete_application("no/slash").await.unwrap_err();
@@ -227,4 +227,92 @@ async fn creating_posts_are_not_retried() {
         (s.providers.len(), s.applications.len(), s.bindings.len()),
         (1, 1, 1)
     );
+}
+
+/// Finding 4 of issue 25: nested validation errors (a `redirect_uris` item) and `code` are
+/// kept, with their path. The blank URL breaks the schema, so the fake also records it as a
+/// violation naming `providers_oauth2_create`.
+#[tokio::test]
+async fn nested_validation_errors_keep_their_path_and_code() {
+    let fx = Fixture::new().await;
+    let c = client(&fx.fake);
+    let mut spec = provider_spec(&fx.fake.state());
+    spec.name = "nested".into();
+    spec.redirect_uris.push(RedirectUri {
+        matching_mode: MatchingMode::Strict,
+        url: String::new(),
+    });
+    let err = c.ensure_oauth2_provider(&spec).await.unwrap_err();
+    let AuthentikError::Invalid { fields, code } = err else {
+        panic!("{err:?}");
+    };
+    let key = format!("redirect_uris[{}].url", spec.redirect_uris.len() - 1);
+    assert!(fields.contains_key(&key), "{fields:?}");
+    assert_eq!(code.as_deref(), Some("invalid"));
+    let violations = fx.fake.take_violations();
+    assert!(
+        violations.len() == 1 && violations[0].contains("providers_oauth2_create"),
+        "{violations:?}"
+    );
+}
+
+/// Finding 4 of issue 25: a 403 that is not about the token is a permission denial, not
+/// "credentials refused".
+#[tokio::test]
+async fn a_permission_denial_is_not_a_refused_token() {
+    let fx = Fixture::new().await;
+    let c = client(&fx.fake);
+    fx.fake.state().denied.push("/providers/oauth2/".into());
+    let mut spec = provider_spec(&fx.fake.state());
+    spec.name = "denied".into();
+    let err = c.ensure_oauth2_provider(&spec).await.unwrap_err();
+    assert!(matches!(err, AuthentikError::Denied { .. }), "{err:?}");
+    // A bad token is still refused credentials.
+    let wrong = super::client_with(&fx.fake, "wrong-token", &super::settings());
+    let err = wrong
+        .flow_by_slug(fake::INVALIDATION_FLOW)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            AuthentikError::Call(CallError::Unauthorized { status: 403 })
+        ),
+        "{err:?}"
+    );
+}
+
+/// A request outside the Authentik contract is caught by the fake, naming the operation:
+/// a missing required field, a bad enum value and an unknown path.
+#[tokio::test]
+async fn the_fake_catches_requests_outside_the_contract() {
+    let fx = Fixture::new().await;
+    let http = reqwest::Client::new();
+    let post = |path: &str, body: serde_json::Value| {
+        http.post(format!("{}/api/v3{path}", fx.fake.url))
+            .bearer_auth(fake::TOKEN)
+            .json(&body)
+            .send()
+    };
+    let flow = fx.fake.state().flow_pk(fake::INVALIDATION_FLOW);
+    let missing = post("/core/users/", serde_json::json!({"username": "x"}));
+    let bad_enum = post(
+        "/providers/oauth2/",
+        serde_json::json!({"name": "p", "authorization_flow": flow, "invalidation_flow": flow,
+            "redirect_uris": [], "client_type": "secretive"}),
+    );
+    let unknown = post("/core/nowhere/", serde_json::json!({}));
+    assert_eq!(missing.await.unwrap().status(), 400);
+    assert_eq!(bad_enum.await.unwrap().status(), 400);
+    assert_eq!(unknown.await.unwrap().status(), 404);
+    let violations = fx.fake.take_violations();
+    assert_eq!(violations.len(), 3, "{violations:#?}");
+    assert!(
+        violations[0].contains("core_users_create")
+            && violations[0].contains("body.name: required")
+    );
+    assert!(
+        violations[1].contains("providers_oauth2_create") && violations[1].contains("client_type")
+    );
+    assert!(violations[2].contains("no authentik operation has the path /api/v3/core/nowhere/"));
 }

@@ -161,3 +161,74 @@ async fn a_duplicate_domain_is_a_primary_key_violation() {
         "{err:?}"
     );
 }
+
+/// Finding 1 of issue 25: past 500 domains one `x:Domain/get` of every id is refused
+/// (`requestTooLarge`, the server's `maxObjectsInGet`); the adapter pages the query instead.
+#[tokio::test]
+async fn listing_1200_domains_returns_all_of_them() {
+    let fake = fake::spawn().await;
+    {
+        let mut s = fake.state();
+        for i in 0..1_200 {
+            s.seed_domain(&format!("d{i:04}.example"));
+        }
+    }
+    let domains = client(&fake).list_domains().await.unwrap();
+    assert_eq!(domains.len(), 1_200);
+    let names: std::collections::BTreeSet<_> = domains.iter().map(|d| d.name.clone()).collect();
+    assert_eq!(names.len(), 1_200, "no domain twice");
+    assert!(names.contains("d0000.example") && names.contains("d1199.example"));
+    // No get asked for more than the session's maxObjectsInGet.
+    for call in fake.calls_to(Method::POST, "/jmap/") {
+        let body = call.json();
+        for invocation in body["methodCalls"].as_array().unwrap() {
+            if invocation[0] == "x:Domain/query" {
+                let limit = invocation[1]["limit"].as_u64();
+                assert!(limit.is_some_and(|l| l <= 500), "{invocation}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_fake_refuses_a_get_of_more_than_500_ids() {
+    let fake = fake::spawn().await;
+    let ids: Vec<String> = (0..501).map(|i| format!("d{i}")).collect();
+    let body = serde_json::json!({
+        "using": ["urn:ietf:params:jmap:core", "urn:stalwart:jmap"],
+        "methodCalls": [["x:Domain/get", {"accountId": fake::ACCOUNT, "ids": ids}, "c0"]],
+    });
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/jmap/", fake.url))
+        .bearer_auth(fake::API_KEY)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["methodResponses"][0][0], "error");
+    assert_eq!(answer["methodResponses"][0][1]["type"], "requestTooLarge");
+}
+
+/// Finding 5 of issue 25: the server generates a new domain's DKIM keys in the background,
+/// so right after creation the DNS answer has no DKIM key or record yet.
+#[tokio::test]
+async fn dkim_keys_appear_once_the_background_task_ran() {
+    let fake = fake::spawn().await;
+    fake.state().dkim_in_background = true;
+    let c = client(&fake);
+    let domain = c.ensure_domain("later.example").await.unwrap();
+    let early = c.domain_dns(&domain.id).await.unwrap();
+    assert!(early.dkim.is_empty(), "{:?}", early.dkim);
+    assert!(
+        !early.zone_file.contains("_domainkey"),
+        "{}",
+        early.zone_file
+    );
+    fake.state().run_dkim_task();
+    let later = c.domain_dns(&domain.id).await.unwrap();
+    assert_eq!(later.dkim.len(), 2);
+    assert!(later.zone_file.contains("_domainkey.later.example."));
+}

@@ -59,20 +59,31 @@ pub struct AuthentikState {
     pub scope_mappings: Vec<Value>,
     /// Simulates a server that ignores `user__username` on the sessions list.
     pub ignore_session_filter: bool,
+    /// Paths (under `/api/v3`, by prefix) our token lacks the permission for: 403 with DRF's
+    /// `PermissionDenied` detail.
+    pub denied: Vec<String>,
     next_pk: i64,
 }
 
 impl AuthentikState {
     fn seeded() -> Self {
+        // `Flow`, `CertificateKeyPair` and `ScopeMapping` with every field the schema requires.
         let flow = |slug: &str, designation: &str| {
             json!({"pk": uuid(), "slug": slug, "name": slug, "title": slug,
-                   "designation": designation, "policybindingmodel_ptr_id": uuid()})
+                   "designation": designation, "policybindingmodel_ptr_id": uuid(),
+                   "background": "/static/dist/assets/images/flow_background.jpg",
+                   "stages": [], "policies": [], "cache_count": 0,
+                   "export_url": format!("/api/v3/flows/instances/{slug}/export/")})
         };
         let scope = |name: &str| {
             json!({"pk": uuid(), "managed": format!("goauthentik.io/providers/oauth2/scope-{name}"),
                    "name": format!("authentik default OAuth Mapping: OpenID '{name}'"),
-                   "scope_name": name, "expression": "return {}", "description": ""})
+                   "scope_name": name, "expression": "return {}", "description": "",
+                   "component": "ak-property-mapping-provider-scope-form",
+                   "verbose_name": "Scope Mapping", "verbose_name_plural": "Scope Mappings",
+                   "meta_model_name": "authentik_providers_oauth2.scopemapping"})
         };
+        let key_pk = uuid();
         Self {
             groups: BTreeMap::new(),
             users: BTreeMap::new(),
@@ -90,13 +101,18 @@ impl AuthentikState {
                 ),
                 flow(INVALIDATION_FLOW, "invalidation"),
             ],
-            keypairs: vec![json!({"pk": uuid(), "name": SIGNING_KEY,
-                "private_key_available": true, "private_key_type": "rsa", "managed": null})],
+            keypairs: vec![json!({"pk": key_pk, "name": SIGNING_KEY,
+                "private_key_available": true, "private_key_type": "rsa", "managed": null,
+                "fingerprint_sha256": "00:11", "fingerprint_sha1": "00:11",
+                "cert_expiry": "2026-11-01T00:00:00Z", "cert_subject": "CN=authentik Self-signed Certificate",
+                "certificate_download_url": format!("/api/v3/crypto/certificatekeypairs/{key_pk}/view_certificate/?download"),
+                "private_key_download_url": format!("/api/v3/crypto/certificatekeypairs/{key_pk}/view_private_key/?download")})],
             scope_mappings: ["openid", "email", "profile", "offline_access"]
                 .into_iter()
                 .map(scope)
                 .collect(),
             ignore_session_filter: false,
+            denied: Vec::new(),
             next_pk: 0,
         }
     }
@@ -187,18 +203,116 @@ pub async fn spawn() -> Fake<AuthentikState> {
         )
         .layer(middleware::from_fn(authenticate));
     let router = Router::new().nest("/api/v3", api);
-    super::spawn(router, AuthentikState::seeded(), |_| {
-        axum::Json(json!({"detail": "injected fault"})).into_response()
-    })
+    let options = super::Options {
+        contract: Some(&super::contract::AUTHENTIK),
+        refusal: Some(refusal),
+        interceptor: Some(Box::new(|state| Arc::new(Permissions(state)))),
+    };
+    let state = AuthentikState::seeded();
+    super::spawn_with(
+        router,
+        state,
+        |_| axum::Json(json!({"detail": "injected fault"})).into_response(),
+        options,
+    )
     .await
+}
+
+/// Answers 403 `PermissionDenied` on the paths listed in [`AuthentikState::denied`].
+struct Permissions(Shared);
+
+impl super::Interceptor for Permissions {
+    fn before(&self, call: &super::Call) -> Option<Response> {
+        let path = call.path.strip_prefix("/api/v3")?;
+        let denied = self
+            .0
+            .lock()
+            .unwrap()
+            .denied
+            .iter()
+            .any(|p| path.starts_with(p.as_str()));
+        denied.then(|| {
+            let detail = "You do not have permission to perform this action.";
+            (
+                StatusCode::FORBIDDEN,
+                axum::Json(json!({ "detail": detail })),
+            )
+                .into_response()
+        })
+    }
+
+    fn faulted(&self, _: &super::Call, _: u16) {}
+}
+
+/// How Authentik refuses a request outside its schema: DRF's 400 `ValidationError`, field
+/// errors under their (nested) field names — `{"redirect_uris": [{}, {"url": [msg]}]}` —
+/// the rest under `non_field_errors`, each message naming the spec operation; an unknown
+/// path or method is DRF's 404 / 405 `{"detail": …}`.
+fn refusal(status: u16, message: &str, problems: &[String]) -> Response {
+    if status != 400 || problems.is_empty() {
+        let status = StatusCode::from_u16(status).unwrap();
+        return (status, axum::Json(json!({ "detail": message }))).into_response();
+    }
+    let operation = message.split(": ").nth(1).unwrap_or(message);
+    let mut body = json!({ "code": "invalid" });
+    for problem in problems {
+        let (at, what) = problem.split_once(": ").unwrap_or(("", problem));
+        let text = json!(format!("{what} ({operation})"));
+        match at.strip_prefix("body.") {
+            Some(path) => push_error(&mut body, path, text),
+            None => push_error(&mut body, "non_field_errors", text),
+        }
+    }
+    (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+}
+
+/// Puts `message` at `a[1].b` as DRF nests serializer errors (lists of per-item objects).
+fn push_error(body: &mut Value, path: &str, message: Value) {
+    let (head, rest) = match path.find(['.', '[']) {
+        Some(i) => (&path[..i], &path[i..]),
+        None => (path, ""),
+    };
+    if rest.is_empty() {
+        let slot = &mut body[head];
+        if !slot.is_array() {
+            *slot = json!([]);
+        }
+        slot.as_array_mut().unwrap().push(message);
+        return;
+    }
+    if let Some(index_rest) = rest.strip_prefix('[') {
+        let (index, after) = index_rest.split_once(']').unwrap_or((index_rest, ""));
+        let index: usize = index.parse().unwrap_or(0);
+        let slot = &mut body[head];
+        if !slot.is_array() {
+            *slot = json!([]);
+        }
+        let items = slot.as_array_mut().unwrap();
+        while items.len() <= index {
+            items.push(json!({}));
+        }
+        push_error(&mut items[index], after.trim_start_matches('.'), message);
+    } else {
+        let slot = &mut body[head];
+        if !slot.is_object() {
+            *slot = json!({});
+        }
+        push_error(slot, rest.trim_start_matches('.'), message);
+    }
 }
 
 impl Fake<AuthentikState> {
     /// Adds a session for a user; returns its uuid.
     pub fn add_session(&self, user_pk: i64) -> String {
         let id = uuid();
+        let user_agent = json!({
+            "device": {"brand": "Other", "family": "Other", "model": "Other"},
+            "os": {"family": "Other", "major": "", "minor": "", "patch": "", "patch_minor": ""},
+            "string": "curl/8.5.0",
+            "user_agent": {"family": "curl", "major": "8", "minor": "5", "patch": "0"},
+        });
         self.state().sessions.push(json!({
-            "uuid": id, "user": user_pk, "current": false, "user_agent": {}, "geo_ip": null,
+            "uuid": id, "user": user_pk, "current": false, "user_agent": user_agent, "geo_ip": null,
             "asn": null, "last_ip": "192.0.2.1", "last_user_agent": "curl",
             "last_used": "2025-11-01T10:00:00Z", "expires": "2025-12-01T10:00:00Z",
         }));
@@ -207,9 +321,14 @@ impl Fake<AuthentikState> {
 
     /// Adds an MFA device for a user.
     pub fn add_device(&self, user_pk: i64, kind: &str) {
+        // `Device` (every field the schema requires), plus `user` for the fake's filter.
         self.state().devices.push(json!({
             "pk": uuid(), "name": kind, "type": format!("authentik_stages_authenticator_{kind}.device"),
-            "confirmed": true, "user": user_pk,
+            "confirmed": true, "user": user_pk, "verbose_name": format!("{kind} device"),
+            "verbose_name_plural": format!("{kind} devices"),
+            "meta_model_name": format!("authentik_stages_authenticator_{kind}.{kind}device"),
+            "created": "2025-11-01T00:00:00Z", "last_updated": "2025-11-01T00:00:00Z",
+            "last_used": null, "extra_description": null, "external_id": null,
         }));
     }
 }

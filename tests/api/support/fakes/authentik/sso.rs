@@ -100,6 +100,13 @@ pub async fn create_provider(State(state): State<Shared>, body: Bytes) -> Respon
     )));
     provider.insert("assigned_application_slug".into(), json!(""));
     provider.insert("assigned_application_name".into(), json!(""));
+    provider.insert("assigned_backchannel_application_slug".into(), json!(""));
+    provider.insert("assigned_backchannel_application_name".into(), json!(""));
+    provider.insert("verbose_name".into(), json!("OAuth2/OpenID Provider"));
+    provider.insert(
+        "verbose_name_plural".into(),
+        json!("OAuth2/OpenID Providers"),
+    );
     provider.insert("component".into(), json!("ak-provider-oauth2-form"));
     provider.insert(
         "meta_model_name".into(),

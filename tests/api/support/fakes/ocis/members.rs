@@ -8,26 +8,19 @@ use serde_json::{Value, json};
 
 use super::{SPACE_ROLES, Shared, object, odata, uuid};
 
-/// `user` requires `displayName` and `onPremisesSamAccountName`; unknown fields and a
-/// client-chosen `id` are refused (StrictJSONUnmarshal); a taken name is a 409.
+/// `user` requires `displayName` and `onPremisesSamAccountName` (older oCIS also `mail`, see
+/// [`super::OcisState::require_mail`]); fields outside the spec's `user` and a client-chosen
+/// `id` are refused by the contract check (oCIS's StrictJSONUnmarshal); a taken name is a 409.
 pub(super) async fn create_user(State(state): State<Shared>, body: Bytes) -> Response {
     let body = match object(&body) {
         Ok(body) => body,
         Err(refused) => return refused,
     };
-    const KNOWN: [&str; 7] = [
-        "displayName",
-        "onPremisesSamAccountName",
-        "mail",
-        "passwordProfile",
-        "surname",
-        "givenName",
-        "accountEnabled",
-    ];
-    if let Some(unknown) = body.keys().find(|k| !KNOWN.contains(&k.as_str())) {
-        return odata(400, "invalidRequest", &format!("unknown field {unknown:?}"));
+    let mut required = vec!["displayName", "onPremisesSamAccountName"];
+    if state.lock().unwrap().require_mail {
+        required.push("mail");
     }
-    for required in ["displayName", "onPremisesSamAccountName"] {
+    for required in required {
         if body
             .get(required)
             .and_then(Value::as_str)
@@ -65,13 +58,31 @@ pub(super) async fn create_user(State(state): State<Shared>, body: Bytes) -> Res
         );
     }
     let id = uuid();
-    let user = json!({"id": id, "displayName": body["displayName"], "onPremisesSamAccountName": name,
+    let mut user = json!({"id": id, "displayName": body["displayName"], "onPremisesSamAccountName": name,
         "mail": body.get("mail").cloned().unwrap_or(json!("")), "accountEnabled": true, "userType": "Member"});
-    if let Some(password) = body["passwordProfile"]["password"].as_str() {
+    for field in ["identities", "externalID", "surname", "givenName"] {
+        if let Some(value) = body.get(field) {
+            user[field] = value.clone();
+        }
+    }
+    if let Some(password) = body
+        .get("passwordProfile")
+        .and_then(|p| p["password"].as_str())
+    {
         s.passwords.insert(id.clone(), password.to_owned());
     }
     s.users.insert(id, user.clone());
-    (StatusCode::CREATED, axum::Json(user)).into_response()
+    let shown = shown_user(&s, &user);
+    (StatusCode::CREATED, axum::Json(shown)).into_response()
+}
+
+/// Newer oCIS leaves `mail` out of its answers unless configured to show it.
+fn shown_user(s: &super::OcisState, user: &Value) -> Value {
+    let mut user = user.clone();
+    if !s.show_mail {
+        user.as_object_mut().unwrap().remove("mail");
+    }
+    user
 }
 
 /// `{user-id}` is the id or the name of a user.
@@ -83,7 +94,7 @@ pub(super) async fn get_user(State(state): State<Shared>, Path(key): Path<String
             .find(|u| u["onPremisesSamAccountName"] == key.as_str())
     });
     match found {
-        Some(user) => axum::Json(user.clone()).into_response(),
+        Some(user) => axum::Json(shown_user(&s, user)).into_response(),
         None => odata(404, "itemNotFound", "user not found"),
     }
 }

@@ -51,6 +51,15 @@ pub struct OcisState {
     pub passwords: BTreeMap<String, String>,
     /// Grants on space roots: (drive id, permission).
     pub grants: Vec<(String, Value)>,
+    /// Behave like older oCIS: a user without `mail` is refused (400 "missing required
+    /// Attribute: 'mail'").
+    pub require_mail: bool,
+    /// Answer users with their `mail` (newer oCIS leaves it out unless configured to show it).
+    pub show_mail: bool,
+    /// Our account lacks the create-space permission (older oCIS: 401 `notAllowed`).
+    pub deny_create_space: bool,
+    /// Our account lacks the set-space-quota permission (older oCIS: 401 `notAllowed`).
+    pub deny_set_quota: bool,
 }
 
 impl OcisState {
@@ -81,9 +90,17 @@ pub async fn spawn() -> Fake<OcisState> {
         )
         .route("/graph/v1beta1/drives/{id}/root/invite", post(invite))
         .layer(middleware::from_fn(authenticate));
-    super::spawn(router, OcisState::default(), |status| {
-        odata(status, "serviceNotAvailable", "injected fault")
-    })
+    let options = super::Options {
+        contract: Some(&super::contract::LIBREGRAPH),
+        refusal: Some(|status, message, _| odata(status, "invalidRequest", message)),
+        interceptor: None,
+    };
+    super::spawn_with(
+        router,
+        OcisState::default(),
+        |status| odata(status, "serviceNotAvailable", "injected fault"),
+        options,
+    )
     .await
 }
 
@@ -138,16 +155,17 @@ fn object(body: &Bytes) -> Result<Map<String, Value>, Response> {
     }
 }
 
+/// `$filter`: `driveType eq '…'` and `id eq '…'` terms joined by `and` or `or` (what oCIS's
+/// drives filter understands).
 async fn list_drives(State(state): State<Shared>, RawQuery(raw): RawQuery) -> Response {
     let q = pairs(raw.as_deref().unwrap_or(""));
     let filter = q
         .iter()
         .find(|(k, _)| k == "$filter")
         .map(|(_, v)| v.as_str());
-    let wanted_type = match filter {
-        None => None,
-        Some("driveType eq 'project'") => Some("project"),
-        Some(other) => {
+    let clauses = match filter.map(parse_filter).transpose() {
+        Ok(clauses) => clauses,
+        Err(other) => {
             return odata(
                 400,
                 "invalidRequest",
@@ -159,10 +177,46 @@ async fn list_drives(State(state): State<Shared>, RawQuery(raw): RawQuery) -> Re
     let value: Vec<Value> = s
         .drives
         .values()
-        .filter(|d| wanted_type.is_none_or(|t| d["driveType"] == t))
+        .filter(|d| {
+            clauses.as_ref().is_none_or(|(any, terms)| {
+                let hit = |(field, value): &(String, String)| d[field.as_str()] == value.as_str();
+                if *any {
+                    terms.iter().any(hit)
+                } else {
+                    terms.iter().all(hit)
+                }
+            })
+        })
         .cloned()
         .collect();
     axum::Json(json!({ "value": value })).into_response()
+}
+
+/// `driveType eq 'project' and id eq 'x'` → (is `or`, [(field, value)]).
+fn parse_filter(filter: &str) -> Result<(bool, Vec<(String, String)>), String> {
+    let any = filter.contains(" or ");
+    let separator = if any { " or " } else { " and " };
+    let mut terms = Vec::new();
+    for term in filter.split(separator) {
+        let parts: Vec<&str> = term.trim().splitn(3, ' ').collect();
+        match parts.as_slice() {
+            [field @ ("driveType" | "id"), "eq", value]
+                if value.len() >= 2 && value.starts_with('\'') && value.ends_with('\'') =>
+            {
+                terms.push(((*field).to_owned(), value[1..value.len() - 1].to_owned()));
+            }
+            _ => return Err(filter.to_owned()),
+        }
+    }
+    Ok((any, terms))
+}
+
+/// A drive id is `<storage id>$<space id>`; anything else cannot be parsed (422).
+fn parse_drive_id(id: &str) -> Result<(), Response> {
+    match id.split_once('$') {
+        Some((storage, space)) if !storage.is_empty() && !space.is_empty() => Ok(()),
+        _ => Err(odata(422, "invalidRequest", "invalid driveID or itemID")),
+    }
 }
 
 /// `drive` requires `name`; `driveType` must be empty or `project`; quota capped.
@@ -171,6 +225,13 @@ async fn create_drive(State(state): State<Shared>, body: Bytes) -> Response {
         Ok(body) => body,
         Err(refused) => return refused,
     };
+    if state.lock().unwrap().deny_create_space {
+        return odata(
+            401,
+            "notAllowed",
+            "insufficient permissions to create a space.",
+        );
+    }
     let Some(name) = body
         .get("name")
         .and_then(Value::as_str)
@@ -196,7 +257,7 @@ async fn create_drive(State(state): State<Shared>, body: Bytes) -> Response {
         "driveAlias": format!("project/{}", name.to_lowercase()),
         "description": body.get("description").cloned().unwrap_or(json!("")),
         "lastModifiedDateTime": "2025-11-23T12:00:00Z",
-        "owner": {"user": {"id": "space-admin"}},
+        "owner": {"user": {"id": "space-admin", "displayName": "Space Admin"}},
         "root": {"id": id, "webDavUrl": format!("https://cloud.example/dav/spaces/{id}"), "permissions": []},
         "quota": quota_of(total, 0),
     });
@@ -205,6 +266,9 @@ async fn create_drive(State(state): State<Shared>, body: Bytes) -> Response {
 }
 
 async fn get_drive(State(state): State<Shared>, Path(id): Path<String>) -> Response {
+    if let Err(refused) = parse_drive_id(&id) {
+        return refused;
+    }
     match state.lock().unwrap().drives.get(&id) {
         Some(drive) => axum::Json(drive.clone()).into_response(),
         None => odata(404, "itemNotFound", "drive not found"),
@@ -216,7 +280,17 @@ async fn patch_drive(State(state): State<Shared>, Path(id): Path<String>, body: 
         Ok(body) => body,
         Err(refused) => return refused,
     };
+    if let Err(refused) = parse_drive_id(&id) {
+        return refused;
+    }
     let mut s = state.lock().unwrap();
+    if body.contains_key("quota") && s.deny_set_quota {
+        return odata(
+            401,
+            "notAllowed",
+            "user is not allowed to set the space quota",
+        );
+    }
     let Some(drive) = s.drives.get_mut(&id) else {
         return odata(404, "itemNotFound", "drive not found");
     };

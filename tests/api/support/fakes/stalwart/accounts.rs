@@ -137,10 +137,8 @@ fn check_account(account: &mut Value) -> Result<Option<String>, SetError> {
         }
         if let Some(secret) = credential["secret"].as_str().filter(|s| *s != "********") {
             if secret.len() < 8 {
-                return Err(invalid(
-                    &format!("credentials/{key}/secret"),
-                    "Password is too weak",
-                ));
+                // The real server names the credential's own property (principal.rs).
+                return Err(invalid("secret", "Password is too weak"));
             }
             password = Some(secret.to_owned());
             credential["secret"] = json!("********");

@@ -66,12 +66,14 @@ pub(super) fn create_domain(
         ] {
             let key_id = s.id("k");
             let public_key = base64_of(length, &key_id);
-            s.dkim.insert(
-                key_id.clone(),
-                json!({"id": key_id, "@type": kind, "domainId": id,
+            let key = json!({"id": key_id, "@type": kind, "domainId": id,
                 "selector": format!("v1-{algorithm}-20251123"), "publicKey": public_key,
-                "stage": "active", "canonicalization": "relaxed/relaxed"}),
-            );
+                "stage": "active", "canonicalization": "relaxed/relaxed"});
+            if s.dkim_in_background {
+                s.pending_dkim.push((key_id, key));
+            } else {
+                s.dkim.insert(key_id, key);
+            }
         }
     }
     s.domains.insert(id.clone(), domain);

@@ -47,10 +47,32 @@ pub struct StalwartState {
     pub dkim: BTreeMap<String, Value>,
     /// The plaintext passwords the server would hash, by account id.
     pub passwords: HashMap<String, String>,
+    /// Like the real server, generate a new domain's DKIM keys in the background: they stay
+    /// in [`Self::pending_dkim`] until [`Self::run_dkim_task`] (the test decides when).
+    pub dkim_in_background: bool,
+    /// Keys generated but not yet stored.
+    pub pending_dkim: Vec<(String, Value)>,
     next_id: u64,
 }
 
 impl StalwartState {
+    /// Runs the background `DkimManagement` task: pending keys appear.
+    pub fn run_dkim_task(&mut self) {
+        for (id, key) in std::mem::take(&mut self.pending_dkim) {
+            self.dkim.insert(id, key);
+        }
+    }
+
+    /// Adds a domain straight to the registry (for volume tests); returns its id.
+    pub fn seed_domain(&mut self, name: &str) -> String {
+        let id = self.id("d");
+        let domain = json!({"id": id, "name": name, "aliases": {}, "isEnabled": true,
+            "reportAddressUri": "mailto:postmaster", "dkimManagement": {"@type": "Manual"},
+            "dnsManagement": {"@type": "Manual"}, "createdAt": "2025-11-23T12:00:00Z"});
+        self.domains.insert(id.clone(), domain);
+        id
+    }
+
     fn id(&mut self, prefix: &str) -> String {
         self.next_id += 1;
         format!("{prefix}{}", self.next_id)
@@ -123,7 +145,7 @@ async fn session(headers: HeaderMap) -> Response {
         .unwrap_or("localhost");
     let capabilities = json!({
         "urn:ietf:params:jmap:core": {"maxSizeRequest": 10_000_000, "maxCallsInRequest": 16,
-            "maxObjectsInGet": 500, "maxObjectsInSet": 500},
+            "maxObjectsInGet": objects::MAX_OBJECTS_IN_GET, "maxObjectsInSet": 500},
         "urn:ietf:params:jmap:mail": {},
         "urn:stalwart:jmap": {},
     });

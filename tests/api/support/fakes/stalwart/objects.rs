@@ -73,7 +73,7 @@ fn query(
     if let Some(unknown) = filter.keys().find(|k| !filters.contains(&k.as_str())) {
         return Err(MethodError("unsupportedFilter", unknown.clone()));
     }
-    let ids: Vec<&String> = table(s, name)
+    let all: Vec<&String> = table(s, name)
         .iter()
         .filter(|(_, object)| {
             filter
@@ -88,11 +88,27 @@ fn query(
         })
         .map(|(id, _)| id)
         .collect();
-    Ok(
-        json!({"accountId": super::ACCOUNT, "queryState": "q1", "canCalculateChanges": false,
-              "position": 0, "total": ids.len(), "ids": ids}),
-    )
+    // RFC 8620 §5.5: `position` and `limit` page the ids; the server caps `limit` at its own
+    // maximum (Stalwart: 5,000) without saying so; `total` only when `calculateTotal`.
+    let position = args.get("position").and_then(Value::as_u64).unwrap_or(0) as usize;
+    let limit = args
+        .get("limit")
+        .and_then(Value::as_u64)
+        .map_or(QUERY_MAX_RESULTS, |l| (l as usize).min(QUERY_MAX_RESULTS));
+    let ids: Vec<&String> = all.iter().skip(position).take(limit).copied().collect();
+    let mut answer = json!({"accountId": super::ACCOUNT, "queryState": "q1",
+        "canCalculateChanges": false, "position": position, "ids": ids});
+    if args.get("calculateTotal") == Some(&Value::Bool(true)) {
+        answer["total"] = json!(all.len());
+    }
+    Ok(answer)
 }
+
+/// The most ids one `/query` returns (Stalwart's default), and the most one `/get` takes
+/// (`maxObjectsInGet`, advertised in the session).
+pub const QUERY_MAX_RESULTS: usize = 5_000;
+/// `maxObjectsInGet`.
+pub const MAX_OBJECTS_IN_GET: usize = 500;
 
 fn get(s: &StalwartState, name: &str, args: &Map<String, Value>) -> Result<Value, MethodError> {
     let objects = table(s, name);
@@ -104,6 +120,12 @@ fn get(s: &StalwartState, name: &str, args: &Map<String, Value>) -> Result<Value
             .collect(),
         Some(_) => return Err(MethodError("invalidArguments", "ids".into())),
     };
+    if ids.len() > MAX_OBJECTS_IN_GET {
+        return Err(MethodError(
+            "requestTooLarge",
+            format!("{} ids; at most {MAX_OBJECTS_IN_GET} per get", ids.len()),
+        ));
+    }
     let properties: Option<Vec<&str>> = args
         .get("properties")
         .and_then(Value::as_array)

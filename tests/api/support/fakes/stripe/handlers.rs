@@ -315,3 +315,43 @@ fn respond(result: Result<Value, Response>) -> Response {
         Err(response) => response,
     }
 }
+
+/// `GET /v1/customers/search?query=metadata['k']:'v'` (the one query form the adapter uses).
+pub(super) async fn search_customers(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    if let Err(denied) = authorize(&headers) {
+        return denied;
+    }
+    let q = pairs(raw.as_deref().unwrap_or(""));
+    let query = q
+        .iter()
+        .find(|(k, _)| k == "query")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("");
+    let parsed = query
+        .strip_prefix("metadata['")
+        .and_then(|rest| rest.split_once("']:'"))
+        .and_then(|(key, value)| Some((key, value.strip_suffix('\'')?)));
+    let Some((key, value)) = parsed else {
+        return invalid(
+            "parameter_invalid",
+            "query",
+            &format!("Invalid search query: {query}"),
+        );
+    };
+    let s = state.lock().unwrap();
+    let data: Vec<Value> = s
+        .customers
+        .values()
+        .filter(|c| c.get("deleted").is_none() && c["metadata"][key] == value)
+        .cloned()
+        .collect();
+    axum::Json(
+        json!({"object": "search_result", "url": "/v1/customers/search",
+        "has_more": false, "next_page": null, "data": data}),
+    )
+    .into_response()
+}

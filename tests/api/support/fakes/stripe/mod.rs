@@ -36,6 +36,8 @@ pub struct StripeState {
     /// Invoices, oldest first.
     pub invoices: Vec<Value>,
     idempotency: HashMap<String, (String, u16, Value)>,
+    /// The next N creations execute, then answer 500 (saved and replayed like any answer).
+    pub fail_after_executing: usize,
     next_id: u64,
     clock: i64,
 }
@@ -73,6 +75,7 @@ type Shared = Arc<Mutex<StripeState>>;
 pub async fn spawn() -> Fake<StripeState> {
     let router = Router::new()
         .route("/v1/customers", post(create_customer))
+        .route("/v1/customers/search", get(search_customers))
         .route(
             "/v1/customers/{id}",
             get(get_customer).post(update_customer),
@@ -83,10 +86,75 @@ pub async fn spawn() -> Fake<StripeState> {
         )
         .route("/v1/setup_intents", post(create_setup_intent))
         .route("/v1/invoices", get(list_invoices));
-    super::spawn(router, StripeState::default(), |status| {
-        error(status, "api_error", None, None, "injected fault")
-    })
+    let options = super::Options {
+        contract: None,
+        refusal: None,
+        interceptor: Some(Box::new(|state| Arc::new(Replays(state)))),
+    };
+    super::spawn_with(
+        router,
+        StripeState::default(),
+        |status| error(status, "api_error", None, None, "injected fault"),
+        options,
+    )
     .await
+}
+
+/// Stripe's idempotency layer around faults: a POST whose key has a saved answer gets it
+/// replayed (before any injected fault), and an injected 5xx on a keyed POST is saved like
+/// any answer of an executing endpoint — Stripe replays 500s too.
+struct Replays(Shared);
+
+fn fault_body() -> Value {
+    json!({"error": {"type": "api_error", "message": "injected fault"}})
+}
+
+impl super::Interceptor for Replays {
+    fn before(&self, call: &super::Call) -> Option<Response> {
+        if call.method != axum::http::Method::POST {
+            return None;
+        }
+        let key = call.header("idempotency-key")?;
+        let s = self.0.lock().unwrap();
+        let (saved, status, body) = s.idempotency.get(key)?;
+        if *saved != fingerprint(&call.path, &call.body) {
+            return Some(error(
+                400,
+                "idempotency_error",
+                None,
+                None,
+                "Keys for idempotent requests can only be used with the same parameters they were first used with.",
+            ));
+        }
+        Some(replay(*status, body))
+    }
+
+    fn faulted(&self, call: &super::Call, status: u16) {
+        let Some(key) = call.header("idempotency-key") else {
+            return;
+        };
+        if call.method == axum::http::Method::POST && status >= 500 {
+            let fingerprint = fingerprint(&call.path, &call.body);
+            self.0
+                .lock()
+                .unwrap()
+                .idempotency
+                .entry(key.to_owned())
+                .or_insert((fingerprint, status, fault_body()));
+        }
+    }
+}
+
+fn replay(status: u16, body: &Value) -> Response {
+    let mut response = (
+        StatusCode::from_u16(status).unwrap(),
+        axum::Json(body.clone()),
+    )
+        .into_response();
+    response
+        .headers_mut()
+        .insert("idempotent-replayed", "true".parse().unwrap());
+    response
 }
 
 impl Fake<StripeState> {
@@ -170,13 +238,15 @@ fn no_such(kind: &str, id: &str, param: &str, status: u16) -> Response {
     )
 }
 
-/// Bearer (or Basic with the key as user name) as Stripe accepts it.
+/// Bearer, or Basic with the key as user name and an empty password, as Stripe accepts it.
 fn authorize(headers: &HeaderMap) -> Result<(), Response> {
+    use base64::Engine;
     let header = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if header == format!("Bearer {SECRET_KEY}") {
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{SECRET_KEY}:"));
+    if header == format!("Bearer {SECRET_KEY}") || header == format!("Basic {basic}") {
         return Ok(());
     }
     let message = if header.is_empty() {
@@ -256,17 +326,17 @@ fn idempotent(
                 "Keys for idempotent requests can only be used with the same parameters they were first used with.",
             );
         }
-        let mut response = (
-            StatusCode::from_u16(*status).unwrap(),
-            axum::Json(body.clone()),
-        )
-            .into_response();
-        response
-            .headers_mut()
-            .insert("idempotent-replayed", "true".parse().unwrap());
-        return response;
+        return replay(*status, body);
     }
     match run(&mut s) {
+        Ok(_) if s.fail_after_executing > 0 => {
+            // It ran (the object exists), then failed: the 500 is what gets saved.
+            s.fail_after_executing -= 1;
+            if let Some(key) = key {
+                s.idempotency.insert(key, (fingerprint, 500, fault_body()));
+            }
+            error(500, "api_error", None, None, "injected fault")
+        }
         Ok(body) => {
             if let Some(key) = key {
                 s.idempotency.insert(key, (fingerprint, 200, body.clone()));
