@@ -27,6 +27,7 @@
 //! what it is sent within `WS_SEND_TIMEOUT_MS` is closed with 1008, dropping its operations.
 //! Nothing is read from a client while the server waits for it to read.
 
+mod detached;
 mod guard;
 mod handshake;
 
@@ -294,10 +295,11 @@ async fn serve(
     let wake = Arc::new(Notify::new());
     let input = inbound(source, init, shared.clone(), wake.clone());
     let auth = Arc::new(AuthContext::verified(token));
-    // Loaders only batch (no cache), so one set per connection serves every operation.
+    // Loaders only batch (no cache); streamed operations get their own (see `detached`),
+    // this set serves what runs outside them.
     let loaders = Loaders::new(app.pool.clone());
     let mut protocol = GraphqlWebSocket::from_message_stream(
-        app.schema.clone(),
+        detached::Detached::new(app.schema.clone(), app.pool.clone()),
         input,
         WebSocketProtocols::GraphQLWS,
     )

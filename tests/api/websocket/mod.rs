@@ -3,6 +3,7 @@
 
 mod close_codes;
 mod limits;
+mod slow_consumer;
 
 use std::time::{Duration, Instant};
 
