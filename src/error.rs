@@ -223,12 +223,37 @@ impl From<diesel::result::Error> for AppError {
     fn from(err: diesel::result::Error) -> Self {
         use diesel::result::{DatabaseErrorKind, Error};
         match err {
-            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
+            // `UnableToSendCommand`: a transport failure with no SQLSTATE (diesel-async reports
+            // a connection the server closed this way).
+            Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                _,
+            ) => Self::ServiceUnavailable(err.into()),
+            Error::DatabaseError(DatabaseErrorKind::Unknown, ref info)
+                if is_unavailable(info.message()) =>
+            {
                 Self::ServiceUnavailable(err.into())
             }
             other => Self::Internal(other.into()),
         }
     }
+}
+
+/// Server messages that mean the database cannot serve right now rather than a bug: the
+/// backend was terminated (`57P01`, a restart or `pg_terminate_backend`), the server is
+/// shutting down or starting (`57P03`), or the statement ran out of `statement_timeout`
+/// (`57014`). diesel reports these as `Unknown` without the SQLSTATE, so the (English,
+/// `lc_messages = C`) message is matched.
+fn is_unavailable(message: &str) -> bool {
+    [
+        "terminating connection",
+        "the database system is shutting down",
+        "the database system is starting up",
+        "the database system is in recovery mode",
+        "canceling statement due to statement timeout",
+    ]
+    .iter()
+    .any(|m| message.contains(m))
 }
 
 impl From<diesel_async::pooled_connection::deadpool::PoolError> for AppError {
@@ -334,6 +359,28 @@ mod tests {
             Box::new(String::from("gone")),
         );
         assert_eq!(AppError::from(closed).code(), ErrorCode::ServiceUnavailable);
+        let unsendable = Error::DatabaseError(
+            DatabaseErrorKind::UnableToSendCommand,
+            Box::new(String::from("connection closed")),
+        );
+        assert_eq!(
+            AppError::from(unsendable).code(),
+            ErrorCode::ServiceUnavailable
+        );
+        for (message, code) in [
+            (
+                "terminating connection due to administrator command",
+                ErrorCode::ServiceUnavailable,
+            ),
+            (
+                "canceling statement due to statement timeout",
+                ErrorCode::ServiceUnavailable,
+            ),
+            ("syntax error at or near \"x\"", ErrorCode::Internal),
+        ] {
+            let e = Error::DatabaseError(DatabaseErrorKind::Unknown, Box::new(message.to_owned()));
+            assert_eq!(AppError::from(e).code(), code, "{message}");
+        }
         assert_eq!(AppError::from(Error::NotFound).code(), ErrorCode::Internal);
     }
 }

@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod binary;
 mod errors;
+mod faults;
 mod fingerprint;
 mod flags;
 mod generated;
