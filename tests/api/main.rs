@@ -13,6 +13,7 @@ mod graphiql;
 mod health;
 mod limits;
 mod provisioning;
+mod spec;
 mod tenants;
 mod transport;
 mod upstream;

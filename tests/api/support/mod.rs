@@ -8,6 +8,7 @@ pub mod logs;
 pub mod oidc;
 pub mod postgres;
 pub mod seed;
+pub mod teardown;
 pub mod ws;
 
 pub use app::TestApp;
