@@ -14,6 +14,7 @@ mod health;
 mod limits;
 mod provisioning;
 mod spec;
+mod teardown;
 mod tenants;
 mod transport;
 mod upstream;
