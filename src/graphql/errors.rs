@@ -130,7 +130,9 @@ fn request_error(mut error: ServerError) -> ServerError {
 /// numerically), keeping the engine's order among equals.
 pub fn in_document_order(errors: &mut [ServerError]) {
     use async_graphql::PathSegment;
-    fn key(error: &ServerError) -> (Option<(usize, usize)>, Vec<(usize, &str)>) {
+    /// (line, column) of the first location, then the path with indexes before names.
+    type Key<'e> = (Option<(usize, usize)>, Vec<(usize, &'e str)>);
+    fn key(error: &ServerError) -> Key<'_> {
         let at = error.locations.first().map(|p| (p.line, p.column));
         let path = error
             .path

@@ -105,3 +105,45 @@ pub async fn asset(Path(file): Path<String>) -> Response {
         None => StatusCode::NOT_FOUND.into_response(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The JSON object the page's script receives.
+    fn defaults(html: &str) -> serde_json::Value {
+        let start = html.find("var defaults = ").unwrap() + "var defaults = ".len();
+        let end = start + html[start..].find(";\n").unwrap();
+        serde_json::from_str(&html[start..end]).unwrap()
+    }
+
+    #[test]
+    fn with_the_development_issuer_the_editors_explain_how_to_get_a_token() {
+        let html = html(true);
+        assert!(!html.contains(DEFAULTS_PLACEHOLDER));
+        let d = defaults(&html);
+        let headers: serde_json::Value =
+            serde_json::from_str(d["headers"].as_str().unwrap()).expect("valid JSON headers");
+        assert!(
+            headers["Authorization"]
+                .as_str()
+                .unwrap()
+                .starts_with("Bearer <token")
+        );
+        let query = d["query"].as_str().unwrap();
+        assert!(query.contains("dev-token --sub alice"), "{query}");
+        assert!(
+            async_graphql::parser::parse_query(query).is_ok(),
+            "the query parses"
+        );
+        assert!(!html.contains("<token"), "no raw `<` inside the script");
+    }
+
+    #[test]
+    fn otherwise_nothing_extra() {
+        let d = defaults(&html(false));
+        assert_eq!(d["headers"], "{}");
+        assert_eq!(d["query"], "{ apiVersion }");
+        assert!(!html(false).contains("dev-token"));
+    }
+}
