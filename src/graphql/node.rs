@@ -101,8 +101,8 @@ pub struct NodeQuery;
 #[Object]
 impl NodeQuery {
     /// Fetches any object by its global id, with the same visibility as its own query. An
-    /// object the caller may not see answers exactly like one that does not exist:
-    /// `NOT_FOUND`.
+    /// object the caller may not see answers exactly like one that does not exist: `null`
+    /// with a `NOT_FOUND` error.
     async fn node(
         &self,
         ctx: &Context<'_>,

@@ -6,6 +6,7 @@ pub mod health;
 pub mod middleware;
 pub mod reply;
 pub mod well_known;
+pub mod wire;
 pub mod ws;
 
 use axum::Router;

@@ -15,6 +15,8 @@ mod health;
 mod limits;
 mod provisioning;
 mod shape;
+mod spec;
+mod teardown;
 mod tenants;
 mod transport;
 mod upstream;
