@@ -142,6 +142,23 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Every verified Stripe webhook event, once per id; a job applies it (status says how).
+    stripe_events (id) {
+        id -> Text,
+        #[sql_name = "type"]
+        type_ -> Text,
+        /// The event's own creation time (Stripe's `created`).
+        created -> Timestamptz,
+        payload -> Jsonb,
+        /// received | applied | ignored (a type we do not handle) | stale (older than what is applied) | failed.
+        status -> Text,
+        error -> Nullable<Text>,
+        received_at -> Timestamptz,
+        processed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     /// The current subscription of a tenant (at most one per tenant), mirrored from Stripe.
     subscriptions (id) {
         id -> Uuid,
@@ -165,6 +182,9 @@ diesel::table! {
         current_period_end -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        cancel_at_period_end -> Bool,
+        /// Creation time of the newest Stripe event applied; older events never move the row back.
+        stripe_synced_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -193,6 +213,8 @@ diesel::table! {
         stalwart_domain_id -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        /// Stripe customer id (cus_...), once the stripe_customer provisioning step created it.
+        stripe_customer_id -> Nullable<Text>,
     }
 }
 
@@ -233,6 +255,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     partners,
     provisioning_events,
     provisioning_steps,
+    stripe_events,
     subscriptions,
     tenants,
     users,

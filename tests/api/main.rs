@@ -5,6 +5,7 @@ mod support;
 mod audience;
 mod audit;
 mod auth;
+mod billing;
 mod binary;
 mod errors;
 mod fingerprint;
