@@ -210,6 +210,13 @@ async fn the_fake_refuses_a_get_of_more_than_500_ids() {
         .unwrap();
     assert_eq!(answer["methodResponses"][0][0], "error");
     assert_eq!(answer["methodResponses"][0][1]["type"], "requestTooLarge");
+    // Past the session's maxObjectsInGet is outside the contract: the fake records it.
+    let violations = fake.take_violations();
+    assert_eq!(violations.len(), 1, "{violations:#?}");
+    assert!(
+        violations[0].contains("x:Domain/get") && violations[0].contains("at most 500 per get"),
+        "{violations:#?}"
+    );
 }
 
 /// Finding 5 of issue 25: the server generates a new domain's DKIM keys in the background,
