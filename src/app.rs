@@ -80,6 +80,9 @@ impl Application {
         let events = crate::events::EventHub::start(database_url.to_owned(), shutdown.clone());
         let schema = graphql::schema_builder(&config.graphql)
             .extension(graphql::observe::Observe::new(Arc::clone(&metrics)))
+            .extension(graphql::rate_limit::RateLimit(Arc::new(
+                crate::http::limits::rate::RateLimits::new(&config.limits),
+            )))
             .data(pool.clone())
             .data(Arc::clone(&metrics))
             .data(Arc::clone(&auth))

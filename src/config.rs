@@ -40,6 +40,9 @@ pub struct GraphqlLimits {
     pub max_complexity: usize,
     /// Deepest recursion the parser accepts (guards the parser itself).
     pub max_recursive_depth: usize,
+    /// Most selections a document may hold once its fragment spreads are expanded
+    /// (checked in linear time before validation; guards against fragment bombs).
+    pub max_selections: u64,
     /// Page size used when a connection gets neither `first` nor `last`.
     pub default_page_size: usize,
     /// Largest `first`/`last` accepted on a connection (more → `BAD_USER_INPUT`).
@@ -57,6 +60,7 @@ impl GraphqlLimits {
             max_depth: 12,
             max_complexity: 1000,
             max_recursive_depth: 32,
+            max_selections: 5000,
             default_page_size: 20,
             max_page_size: 100,
             introspection: env == AppEnv::Development,
@@ -145,6 +149,8 @@ pub struct Config {
     pub upstreams: UpstreamsConfig,
     /// The job workers of this process.
     pub jobs: crate::jobs::JobsConfig,
+    /// Request rate limits and trusted proxies.
+    pub limits: crate::http::limits::LimitsConfig,
 }
 
 /// A variable that is set but cannot be understood.
@@ -183,6 +189,7 @@ impl Config {
         graphql.max_complexity = env.parsed("GRAPHQL_MAX_COMPLEXITY", graphql.max_complexity)?;
         graphql.max_recursive_depth =
             env.parsed("GRAPHQL_MAX_RECURSIVE_DEPTH", graphql.max_recursive_depth)?;
+        graphql.max_selections = env.parsed("GRAPHQL_MAX_SELECTIONS", graphql.max_selections)?;
         graphql.default_page_size =
             env.parsed("GRAPHQL_DEFAULT_PAGE_SIZE", graphql.default_page_size)?;
         graphql.max_page_size = env.parsed("GRAPHQL_MAX_PAGE_SIZE", graphql.max_page_size)?;
@@ -231,6 +238,7 @@ impl Config {
             shutdown_grace: Duration::from_millis(env.parsed("SHUTDOWN_GRACE_MS", 10_000u64)?),
             upstreams: UpstreamsConfig::from_lookup(&|name: &str| env.get(name))?,
             jobs: crate::jobs::JobsConfig::from_lookup(&|name: &str| env.get(name))?,
+            limits: crate::http::limits::LimitsConfig::from_lookup(&|name: &str| env.get(name))?,
         })
     }
 }

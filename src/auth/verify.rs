@@ -2,7 +2,8 @@
 //!
 //! Accepted: RS256/ES256 only (never `none`, never HS*), a `kid` naming a key of a trusted
 //! issuer, `exp`, `iss`, `aud` and `sub` present, `exp`/`nbf` checked with the configured
-//! leeway (≤ 60 s), `aud` among the accepted audiences. `jku`/`x5u` are ignored. Any
+//! leeway (≤ 60 s), `aud` among the accepted audiences. `jku`/`x5u` are ignored; a `crit`
+//! header is refused, since no extension is understood (RFC 7515 §4.1.11). Any
 //! failure is reported to the client as `UNAUTHENTICATED`; the reason is only logged.
 
 use base64::Engine as _;
@@ -29,6 +30,10 @@ pub enum AuthError {
     /// The key's algorithm differs from the header's.
     #[error("the key for this token is not an {0:?} key")]
     AlgorithmMismatch(Algorithm),
+    /// A `crit` header names extensions, and this verifier understands none (RFC 7515
+    /// §4.1.11: the token must then be rejected).
+    #[error("the token names critical extensions {0:?}, which are not understood")]
+    CriticalExtension(Vec<String>),
     /// Key lookup failed.
     #[error(transparent)]
     Key(#[from] KeyError),
@@ -67,6 +72,9 @@ impl TokenVerifier {
             jsonwebtoken::decode_header(token).map_err(|e| AuthError::Malformed(e.to_string()))?;
         if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
             return Err(AuthError::AlgorithmNotAllowed(header.alg));
+        }
+        if let Some(crit) = header.crit {
+            return Err(AuthError::CriticalExtension(crit));
         }
         let kid = header.kid.ok_or(AuthError::MissingKid)?;
         let issuer = unverified_issuer(token)?;

@@ -64,7 +64,8 @@ macro_rules! connection_type {
             }
 
             /// How many items the whole list holds (ignoring pagination); computed only when
-            /// selected.
+            /// selected. Costs 10 towards the complexity limit: each selection is a count.
+            #[graphql(complexity = 10)]
             async fn total_count(
                 &self,
                 ctx: &async_graphql::Context<'_>,

@@ -5,15 +5,19 @@ pub mod audience;
 pub mod batch;
 pub mod connections;
 pub mod context;
+pub mod cost;
 pub mod depth;
+pub mod edge;
 pub mod errors;
 pub mod ids;
+pub mod input_text;
 pub mod loaders;
 pub mod money;
 pub mod node;
 pub mod observe;
 pub mod pagination;
 pub mod patch;
+pub mod rate_limit;
 pub mod scalars;
 pub mod sdl;
 pub mod system;
@@ -77,6 +81,9 @@ pub fn schema_builder(limits: &GraphqlLimits) -> SchemaBuilder<Query, Mutation, 
     .data(pagination::PageLimits::from(limits))
     // Masking first: it wraps the others and gives their refusals a code.
     .extension(errors::ErrorMasking)
+    .extension(edge::EdgeChecks {
+        max_selections: limits.max_selections,
+    })
     .extension(depth::DepthLimit(limits.max_depth))
     .extension(audience::ResolveView);
     if !limits.introspection {

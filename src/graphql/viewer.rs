@@ -95,27 +95,45 @@ impl ViewerQuery {
     /// name in sync, and applies the token's `groups` claim: the platform admin group sets
     /// `platformAdmin`, a group named after a tenant slug adds a membership (each change
     /// audited). This is the bootstrap path; everything else reads the database only.
+    /// The claim is applied once per operation, however many times `me` is selected.
+    #[graphql(complexity = "5 + child_complexity")]
     async fn me(&self, ctx: &Context<'_>) -> ApiResult<ViewerObject> {
-        let token = ctx.verified_token().await?;
-        let viewer = ctx.viewer().await?;
-        let services = ctx.data_unchecked::<Arc<AuthServices>>();
-        let pool = ctx.data_unchecked::<DbPool>();
-        let mut conn = pool.get().await?;
-        let actor = Actor {
-            user_id: Some(viewer.user_id),
-            email: Some(viewer.email.clone()),
-            request_id: ctx.data_opt::<RequestId>().map(|r| r.to_string()),
-            ip: ctx.data_opt::<ClientIp>().map(|ip| ip.0.clone()),
+        let viewer = match ctx.data_opt::<RequestScope>() {
+            Some(scope) => scope.me.get_or_init(|| sync(ctx)).await.clone()?,
+            None => sync(ctx).await?,
         };
-        let groups = token.claims.groups.as_deref();
-        if domain::users::sync_groups(&mut conn, &viewer, groups, &services.admin_group, &actor)
-            .await?
-        {
-            let fresh = domain::users::load_viewer(&mut conn, &token).await?;
-            return Ok(ViewerObject::from(&fresh));
-        }
         Ok(ViewerObject::from(viewer.as_ref()))
     }
+}
+
+/// State that lives for one operation (request data, added by [`crate::graphql::edge`]).
+#[derive(Default)]
+pub struct RequestScope {
+    /// The caller after `me` applied the groups claim: once per operation, whatever the
+    /// number of aliases.
+    me: tokio::sync::OnceCell<ApiResult<Arc<Viewer>>>,
+}
+
+/// Applies the token's groups claim and returns the caller as the database now knows them.
+async fn sync(ctx: &Context<'_>) -> ApiResult<Arc<Viewer>> {
+    let token = ctx.verified_token().await?;
+    let viewer = ctx.viewer().await?;
+    let services = ctx.data_unchecked::<Arc<AuthServices>>();
+    let pool = ctx.data_unchecked::<DbPool>();
+    let mut conn = pool.get().await?;
+    let actor = Actor {
+        user_id: Some(viewer.user_id),
+        email: Some(viewer.email.clone()),
+        request_id: ctx.data_opt::<RequestId>().map(|r| r.to_string()),
+        ip: ctx.data_opt::<ClientIp>().map(|ip| ip.0.clone()),
+    };
+    let groups = token.claims.groups.as_deref();
+    if domain::users::sync_groups(&mut conn, &viewer, groups, &services.admin_group, &actor).await?
+    {
+        let fresh = domain::users::load_viewer(&mut conn, &token).await?;
+        return Ok(Arc::new(fresh));
+    }
+    Ok(viewer)
 }
 
 /// The client's IP address (request data), recorded in audit rows.

@@ -17,17 +17,14 @@ use axum::extract::{FromRequestParts, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use std::net::SocketAddr;
 use std::sync::Arc;
-
-use axum::extract::ConnectInfo;
 
 use crate::app::AppState;
 use crate::auth::AuthContext;
 use crate::error::ErrorCode;
 use crate::graphql::loaders::Loaders;
 use crate::graphql::viewer::ClientIp;
-use crate::http::{graphiql, reply, wire, ws};
+use crate::http::{graphiql, limits, reply, request_body, wire, ws};
 use crate::request_id::RequestId;
 
 /// The media type of the GraphQL-over-HTTP specification.
@@ -63,13 +60,7 @@ pub async fn post(State(app): State<AppState>, request: Request) -> Response {
         Ok(bytes) => bytes,
         Err(response) => return response,
     };
-    // Decide the shape from the first byte: serde would also read `[]` as a single request.
-    let is_array = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
-    let parsed = if is_array {
-        serde_json::from_slice::<Vec<async_graphql::Request>>(&bytes).map(BatchRequest::Batch)
-    } else {
-        serde_json::from_slice::<async_graphql::Request>(&bytes).map(BatchRequest::Single)
-    };
+    let parsed = request_body::parse(&bytes);
     let batch = match parsed {
         Ok(batch) => batch,
         Err(e) => {
@@ -109,7 +100,10 @@ pub async fn get(State(app): State<AppState>, request: Request) -> Response {
     let request_id = request_id(&parts.extensions);
     if is_websocket_upgrade(&parts.headers) {
         return match WebSocketUpgrade::from_request_parts(&mut parts, &app).await {
-            Ok(upgrade) => ws::upgrade(app, upgrade, &parts.headers, request_id, client_ip(&parts)),
+            Ok(upgrade) => {
+                let ip = client_ip(&app, &parts);
+                ws::upgrade(app, upgrade, &parts.headers, request_id, ip)
+            }
             Err(rejection) => rejection.into_response(),
         };
     }
@@ -202,7 +196,7 @@ impl RequestContext {
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        let client_ip = client_ip(parts);
+        let client_ip = client_ip(app, parts);
         Self {
             pool: app.pool.clone(),
             request_id,
@@ -223,12 +217,10 @@ impl RequestContext {
     }
 }
 
-/// The peer address of the connection (no proxy headers are trusted).
-fn client_ip(parts: &axum::http::request::Parts) -> Option<ClientIp> {
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| ClientIp(addr.ip().to_string()))
+/// The client address: the peer, or what a trusted proxy says (`TRUSTED_PROXIES`).
+fn client_ip(app: &AppState, parts: &axum::http::request::Parts) -> Option<ClientIp> {
+    limits::client_ip::of_request(parts, &app.config.limits.trusted_proxies)
+        .map(|ip| ClientIp(ip.to_string()))
 }
 
 fn request_id(extensions: &axum::http::Extensions) -> RequestId {
@@ -354,7 +346,7 @@ fn respond(response: BatchResponse, headers: &HeaderMap) -> Response {
             );
         }
     };
-    (
+    let mut reply = (
         status,
         [
             (header::CONTENT_TYPE, content_type),
@@ -362,7 +354,9 @@ fn respond(response: BatchResponse, headers: &HeaderMap) -> Response {
         ],
         body,
     )
-        .into_response()
+        .into_response();
+    limits::rate::mark(&response, &mut reply);
+    reply
 }
 
 #[cfg(test)]

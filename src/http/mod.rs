@@ -3,8 +3,10 @@
 pub mod graphiql;
 pub mod graphql;
 pub mod health;
+pub mod limits;
 pub mod middleware;
 pub mod reply;
+pub mod request_body;
 pub mod webhooks;
 pub mod well_known;
 pub mod wire;
@@ -18,7 +20,14 @@ use crate::app::AppState;
 /// All routes of the server.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/graphql", get(graphql::get).post(graphql::post))
+        .route(
+            "/graphql",
+            get(graphql::get)
+                .post(graphql::post)
+                .layer(axum::middleware::from_fn(
+                    limits::headers::single_authorization,
+                )),
+        )
         .route("/graphiql/{file}", get(graphiql::asset))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

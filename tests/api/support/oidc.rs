@@ -79,6 +79,14 @@ impl TestKey {
         jsonwebtoken::encode(&header, claims, &self.encoding).unwrap()
     }
 
+    /// Signs `claims` with a header `edit` may change first (e.g. to add `crit`).
+    pub fn sign_with(&self, edit: impl FnOnce(&mut Header), claims: &Value) -> String {
+        let mut header = Header::new(self.alg);
+        header.kid = Some(self.kid.clone());
+        edit(&mut header);
+        jsonwebtoken::encode(&header, claims, &self.encoding).unwrap()
+    }
+
     /// Signs with this key but names another `kid`.
     pub fn sign_as(&self, kid: &str, claims: &Value) -> String {
         let mut header = Header::new(self.alg);

@@ -1,0 +1,8 @@
+//! Limits applied at the edge: headers, the client address, request rates.
+
+pub mod client_ip;
+pub mod config;
+pub mod headers;
+pub mod rate;
+
+pub use config::{LimitsConfig, Rate};
