@@ -78,19 +78,6 @@ impl Application {
         let pool = pool::build_pool(&config.database, database_url, Arc::clone(&metrics))?;
         let shutdown = CancellationToken::new();
         let events = crate::events::EventHub::start(database_url.to_owned(), shutdown.clone());
-        let schema = graphql::schema_builder(&config.graphql)
-            .extension(graphql::observe::Observe::new(Arc::clone(&metrics)))
-            .data(pool.clone())
-            .data(Arc::clone(&metrics))
-            .data(Arc::clone(&auth))
-            .data(Arc::clone(&config))
-            .data(events.clone())
-            .data(ProvisioningFeed::start(
-                &events,
-                pool.clone(),
-                shutdown.clone(),
-            ))
-            .finish();
         let upstreams = Arc::new(Upstreams::from_config(&config.upstreams)?);
         for (name, status) in upstreams.statuses() {
             tracing::info!(
@@ -99,6 +86,20 @@ impl Application {
                 "upstream configuration"
             );
         }
+        let schema = graphql::schema_builder(&config.graphql)
+            .extension(graphql::observe::Observe::new(Arc::clone(&metrics)))
+            .data(pool.clone())
+            .data(Arc::clone(&metrics))
+            .data(Arc::clone(&auth))
+            .data(Arc::clone(&config))
+            .data(events.clone())
+            .data(Arc::clone(&upstreams))
+            .data(ProvisioningFeed::start(
+                &events,
+                pool.clone(),
+                shutdown.clone(),
+            ))
+            .finish();
         let workers = Workers::start(
             JobEnv {
                 pool: pool.clone(),

@@ -6,6 +6,7 @@ mod audience;
 mod audit;
 mod auth;
 mod binary;
+mod domains;
 mod errors;
 mod fingerprint;
 mod flags;
