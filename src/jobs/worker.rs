@@ -165,6 +165,9 @@ impl Worker {
                 crate::domain::billing::stripe_events::JOB_KIND => {
                     super::stripe::run(&self.env, &job, &self.id).await
                 }
+                crate::domain::domains::changes::ENSURE_JOB => {
+                    super::domains::run(&self.env, &job, &self.id).await
+                }
                 other => {
                     tracing::error!(kind = other, "unknown job kind; dead-lettering it");
                     super::provisioning::settle_only(

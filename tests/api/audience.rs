@@ -140,7 +140,12 @@ async fn portal_callers_and_anonymous_introspection_get_the_portal_view() {
             "resumeTenant",
             // Partner staff (portal audience) re-run their tenants' provisioning.
             "reconcileTenant",
-            "retryProvisioningStep"
+            "retryProvisioningStep",
+            // Tenant admins (and the partner's staff) manage the tenant's mail domains.
+            "addDomain",
+            "setDomainDmarc",
+            "setPrimaryDomain",
+            "removeDomain"
         ]
     );
     assert_eq!(

@@ -122,7 +122,10 @@ async fn a_domain_in_use_is_not_deleted() {
     let fx = Fixture::new().await;
     let c = client(&fx.fake);
     let err = c.delete_domain(&fx.domain.id).await.unwrap_err();
-    assert!(matches!(err, StalwartError::DomainInUse), "{err:?}");
+    assert!(
+        matches!(&err, StalwartError::DomainInUse { linked } if linked == &["1 mailbox".to_owned()]),
+        "{err:?}"
+    );
     assert!(fx.fake.state().domains.contains_key(&fx.domain.id));
     c.delete_account(&fx.account.id).await.unwrap();
     c.delete_domain(&fx.domain.id).await.unwrap();
