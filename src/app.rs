@@ -78,6 +78,14 @@ impl Application {
         let pool = pool::build_pool(&config.database, database_url, Arc::clone(&metrics))?;
         let shutdown = CancellationToken::new();
         let events = crate::events::EventHub::start(database_url.to_owned(), shutdown.clone());
+        let upstreams = Arc::new(Upstreams::from_config(&config.upstreams)?);
+        for (name, status) in upstreams.statuses() {
+            tracing::info!(
+                upstream = name,
+                status = status.as_str(),
+                "upstream configuration"
+            );
+        }
         let schema = graphql::schema_builder(&config.graphql)
             .extension(graphql::observe::Observe::new(Arc::clone(&metrics)))
             .extension(graphql::rate_limit::RateLimit(Arc::new(
@@ -88,20 +96,13 @@ impl Application {
             .data(Arc::clone(&auth))
             .data(Arc::clone(&config))
             .data(events.clone())
+            .data(Arc::clone(&upstreams))
             .data(ProvisioningFeed::start(
                 &events,
                 pool.clone(),
                 shutdown.clone(),
             ))
             .finish();
-        let upstreams = Arc::new(Upstreams::from_config(&config.upstreams)?);
-        for (name, status) in upstreams.statuses() {
-            tracing::info!(
-                upstream = name,
-                status = status.as_str(),
-                "upstream configuration"
-            );
-        }
         let workers = Workers::start(
             JobEnv {
                 pool: pool.clone(),

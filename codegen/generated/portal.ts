@@ -184,7 +184,7 @@ export type TenantDashboardQueryVariables = Exact<{
 }>;
 
 
-export type TenantDashboardQuery = { tenant: { id: string, slug: string, name: string, status: TenantStatus, plan: string, primaryDomain: string | null, createdAt: string, partner: { slug: string, name: string } | null, subscription?: { plan: string, status: SubscriptionStatus, seats: number, billingCycle: BillingCycle, currentPeriodEnd: string | null, price: { amountMinor: number, currency: string } } | null, featureFlags: Array<{ key: string, value: boolean }>, members: { totalCount: number, nodes: Array<{ id: string, role: MemberRole, status: MembershipStatus, user: { email: string, name: string } }> } } };
+export type TenantDashboardQuery = { tenant: { id: string, slug: string, name: string, status: TenantStatus, plan: string, primaryDomain: string | null, createdAt: string, partner: { slug: string, name: string } | null, subscription?: { plan: string, status: SubscriptionStatus, seats: number, billingCycle: BillingCycle, currentPeriodEnd: string | null, price: { amountMinor: number, currency: string } } | null, featureFlags: Array<{ key: string, value: boolean }>, members: { totalCount: number, nodes: Array<{ id: string, role: MemberRole, status: MembershipStatus, user: { email: string, name: string } }> } } | null };
 
 export type SuspendTenantMutationVariables = Exact<{
   tenant: string;

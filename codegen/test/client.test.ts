@@ -134,6 +134,8 @@ describe('customer portal', () => {
 
   test('tenant dashboard: a member without billing, partner staff with it', async () => {
     const { tenant } = await alice.request(portal.TenantDashboardDocument, { slug: 'acme', withBilling: false });
+    // `tenant(slug:)` is nullable (null + NOT_FOUND for a slug the caller may not see).
+    assert.ok(tenant, 'acme is visible to its member');
     assert.equal(tenant.name, 'Acme');
     assert.equal(tenant.status, 'ACTIVE');
     assert.equal(tenant.plan, 'business');
@@ -153,6 +155,7 @@ describe('customer portal', () => {
     assert.equal(await errorCode(alice.request(portal.TenantDashboardDocument, { slug: 'globex', withBilling: false })), 'NOT_FOUND');
 
     const forStaff = await staff.request(portal.TenantDashboardDocument, { slug: 'acme', withBilling: true });
+    assert.ok(forStaff.tenant);
     assert.equal(forStaff.tenant.subscription, null, 'no subscription yet');
     assert.equal(forStaff.tenant.members.totalCount, 1);
   });

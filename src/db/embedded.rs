@@ -181,25 +181,31 @@ impl EmbeddedPostgres {
 
     /// Stops the cluster unless another process still uses it.
     pub async fn stop(self) -> Result<(), EmbeddedError> {
-        tokio::task::spawn_blocking(move || {
-            if self.lock.try_lock().is_err() {
-                tracing::info!(
-                    "embedded PostgreSQL still in use by another process; leaving it running"
-                );
-                return Ok(());
-            }
-            let out = self.pg_ctl(&["stop", "-m", "fast", "-w", "-t", "30", "-s"])?;
-            if !out.status.success() && self.is_running()? {
-                return Err(self.failure("pg_ctl stop", &out));
-            }
-            tracing::info!("embedded PostgreSQL stopped");
-            Ok(())
-        })
-        .await
-        .map_err(|e| EmbeddedError::Command {
-            what: "embedded stop".into(),
-            detail: e.to_string(),
-        })?
+        tokio::task::spawn_blocking(move || self.stop_if_unused().map(|_| ()))
+            .await
+            .map_err(|e| EmbeddedError::Command {
+                what: "embedded stop".into(),
+                detail: e.to_string(),
+            })?
+    }
+
+    /// Stops the cluster unless another process still holds its lock; answers whether it
+    /// stopped it. Blocking (for callers without a runtime, such as an exit hook). The lock
+    /// stays exclusive afterwards, so a process starting meanwhile waits and then starts
+    /// the cluster again.
+    pub fn stop_if_unused(&self) -> Result<bool, EmbeddedError> {
+        if self.lock.try_lock().is_err() {
+            tracing::info!(
+                "embedded PostgreSQL still in use by another process; leaving it running"
+            );
+            return Ok(false);
+        }
+        let out = self.pg_ctl(&["stop", "-m", "fast", "-w", "-t", "30", "-s"])?;
+        if !out.status.success() && self.is_running()? {
+            return Err(self.failure("pg_ctl stop", &out));
+        }
+        tracing::info!("embedded PostgreSQL stopped");
+        Ok(true)
     }
 
     fn init_once(&self) -> Result<(), EmbeddedError> {

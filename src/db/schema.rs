@@ -33,6 +33,38 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Mail domains of tenants: what Stalwart says to publish, the DNS verifier's results and the status with hysteresis.
+    domains (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        /// Normalised once: lower case, no trailing dot, IDNA as punycode (A-labels). Unique across tenants.
+        name -> Text,
+        /// x:Domain id in Stalwart; NULL until the ensure job has run.
+        stalwart_id -> Nullable<Text>,
+        /// The tenant's primary domain (at most one per tenant); mirrors tenants.primary_domain while that column exists.
+        is_primary -> Bool,
+        /// none | quarantine | reject: the p= of the DMARC record the tenant should publish.
+        dmarc_policy -> Text,
+        /// Aggregate report addresses (rua=mailto:...): a JSON array of normalised e-mail addresses.
+        dmarc_rua -> Jsonb,
+        /// TXT value proving control of the domain, published at the apex (exact match after joining strings).
+        ownership_token -> Text,
+        /// pending_verification | verified | degraded | failing (hysteresis: see DOMAIN_FAILING_AFTER).
+        status -> Text,
+        /// MX, SPF and DKIM records from Stalwart's dnsZoneFile: [{type, name, value}], read by the ensure job.
+        published -> Jsonb,
+        /// Results of the last check: [{type, name, expected, actual, status, reason}].
+        records -> Jsonb,
+        last_checked_at -> Nullable<Timestamptz>,
+        next_check_at -> Timestamptz,
+        /// Checks in a row with a failed record (UNKNOWN never counts).
+        consecutive_failures -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     /// Feature flags evaluated per tenant; archived flags are kept but never evaluated.
     feature_flags (key) {
         key -> Text,
@@ -142,6 +174,23 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Every verified Stripe webhook event, once per id; a job applies it (status says how).
+    stripe_events (id) {
+        id -> Text,
+        #[sql_name = "type"]
+        type_ -> Text,
+        /// The event's own creation time (Stripe's `created`).
+        created -> Timestamptz,
+        payload -> Jsonb,
+        /// received | applied | ignored (a type we do not handle) | stale (older than what is applied) | failed.
+        status -> Text,
+        error -> Nullable<Text>,
+        received_at -> Timestamptz,
+        processed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     /// The current subscription of a tenant (at most one per tenant), mirrored from Stripe.
     subscriptions (id) {
         id -> Uuid,
@@ -165,6 +214,9 @@ diesel::table! {
         current_period_end -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        cancel_at_period_end -> Bool,
+        /// Creation time of the newest Stripe event applied; older events never move the row back.
+        stripe_synced_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -193,6 +245,8 @@ diesel::table! {
         stalwart_domain_id -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        /// Stripe customer id (cus_...), once the stripe_customer provisioning step created it.
+        stripe_customer_id -> Nullable<Text>,
     }
 }
 
@@ -215,6 +269,7 @@ diesel::table! {
 diesel::joinable!(audit_events -> partners (partner_id));
 diesel::joinable!(audit_events -> tenants (tenant_id));
 diesel::joinable!(audit_events -> users (actor_user_id));
+diesel::joinable!(domains -> tenants (tenant_id));
 diesel::joinable!(memberships -> tenants (tenant_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(partner_staff -> partners (partner_id));
@@ -226,6 +281,7 @@ diesel::joinable!(tenants -> partners (partner_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
+    domains,
     feature_flags,
     jobs,
     memberships,
@@ -233,6 +289,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     partners,
     provisioning_events,
     provisioning_steps,
+    stripe_events,
     subscriptions,
     tenants,
     users,

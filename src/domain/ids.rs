@@ -59,6 +59,10 @@ uuid_id!(
     /// `memberships.id`: one user's membership of one tenant.
     MemberId
 );
+uuid_id!(
+    /// `domains.id`: one mail domain of a tenant.
+    DomainId
+);
 
 /// Rows that can be read many at a time by id, in one statement (what the per-request
 /// loaders batch `node(id:)` and parent → child lookups into).

@@ -3,11 +3,15 @@
 //! Every error that leaves the server passes through [`finalize`]:
 //! - parse and validation errors (including the depth and complexity limits) become
 //!   `BAD_USER_INPUT`: the request was refused before anything ran;
-//! - argument values that fail to parse become `BAD_USER_INPUT`;
+//! - argument values that fail to parse become `BAD_USER_INPUT`, with `extensions.field`
+//!   naming the argument path (`input.name`, `ids.0`), one error per invalid part;
 //! - `INTERNAL` and `SERVICE_UNAVAILABLE` keep their generic message, gain
 //!   `extensions.requestId`, and their full cause is logged with the same id;
 //! - any other error without a code is a bug (something bypassed [`crate::AppError`]): it is
 //!   masked and logged as `INTERNAL`, so no foreign error text reaches a client.
+//!
+//! The errors of a response are then put in document order (by location, then path), so a
+//! response's bytes do not depend on which resolver finished first.
 
 use std::sync::Arc;
 
@@ -52,6 +56,7 @@ impl Extension for ErrorMaskingExtension {
             .into_iter()
             .map(|e| finalize(e, request_id))
             .collect();
+        in_document_order(&mut response.errors);
         response
     }
 
@@ -85,6 +90,7 @@ impl Extension for ErrorMaskingExtension {
                     .into_iter()
                     .map(|e| finalize(e, request_id.as_ref()))
                     .collect();
+                in_document_order(&mut response.errors);
                 response
             })
             .boxed()
@@ -115,8 +121,53 @@ impl Extension for ErrorMaskingExtension {
 fn request_error(mut error: ServerError) -> ServerError {
     if code_of(&error).is_none() {
         set(&mut error, "code", ErrorCode::BadUserInput.as_str());
+        name_the_field(&mut error);
     }
     error
+}
+
+/// Sorts errors by where they arose in the document, then by response path (list indexes
+/// numerically), keeping the engine's order among equals.
+pub fn in_document_order(errors: &mut [ServerError]) {
+    use async_graphql::PathSegment;
+    /// (line, column) of the first location, then the path with indexes before names.
+    type Key<'e> = (Option<(usize, usize)>, Vec<(usize, &'e str)>);
+    fn key(error: &ServerError) -> Key<'_> {
+        let at = error.locations.first().map(|p| (p.line, p.column));
+        let path = error
+            .path
+            .iter()
+            .map(|s| match s {
+                PathSegment::Index(i) => (*i, ""),
+                PathSegment::Field(f) => (usize::MAX, f.as_str()),
+            })
+            .collect();
+        (at, path)
+    }
+    errors.sort_by(|a, b| key(a).cmp(&key(b)));
+}
+
+/// The argument path an input-value error is about: `input.name` from validation's
+/// `Invalid value for argument "input.name", …`, or the argument the engine names in
+/// `extensions.argument` when a value failed to parse during execution.
+fn input_field(error: &ServerError) -> Option<String> {
+    if let Some(rest) = error.message.strip_prefix("Invalid value for argument \"") {
+        return rest.split('"').next().map(str::to_owned);
+    }
+    match error.extensions.as_ref()?.get("argument")? {
+        Value::String(name) => Some(name.clone()),
+        _ => None,
+    }
+}
+
+/// Sets `extensions.field` on an input-value error (and drops the engine's `argument`).
+fn name_the_field(error: &mut ServerError) {
+    if let Some(field) = input_field(error) {
+        set(error, "field", field);
+    }
+    if let Some(extensions) = error.extensions.as_mut() {
+        extensions.unset("argument");
+    }
 }
 
 fn code_of(error: &ServerError) -> Option<String> {
@@ -146,6 +197,7 @@ pub fn finalize(mut error: ServerError, request_id: Option<&RequestId>) -> Serve
     match code_of(&error).as_deref() {
         None if is_input_value_error(&error.message) => {
             set(&mut error, "code", ErrorCode::BadUserInput.as_str());
+            name_the_field(&mut error);
             error
         }
         None => {
@@ -229,6 +281,65 @@ mod tests {
         assert_eq!(
             code_of(&finalize(e, None)).as_deref(),
             Some("BAD_USER_INPUT")
+        );
+    }
+
+    fn field_of(error: &ServerError) -> Option<&Value> {
+        error.extensions.as_ref()?.get("field")
+    }
+
+    #[test]
+    fn validation_errors_on_arguments_name_the_field() {
+        let e = ServerError::new(
+            r#"Invalid value for argument "input.status", enumeration type "TenantStatus" does not contain the value "BOGUS""#,
+            None,
+        );
+        let out = request_error(e);
+        assert_eq!(code_of(&out).as_deref(), Some("BAD_USER_INPUT"));
+        assert_eq!(field_of(&out), Some(&Value::from("input.status")));
+        let other = request_error(ServerError::new(r#"Unknown field "nope""#, None));
+        assert_eq!(field_of(&other), None, "not about an argument value");
+    }
+
+    #[test]
+    fn execution_parse_errors_name_the_argument_and_drop_the_engine_key() {
+        let mut e = ServerError::new(r#"Failed to parse "DateTime": bad"#, None);
+        e.extensions
+            .get_or_insert_with(Default::default)
+            .set("argument", "filter");
+        let out = finalize(e, None);
+        assert_eq!(field_of(&out), Some(&Value::from("filter")));
+        assert!(out.extensions.unwrap().get("argument").is_none());
+    }
+
+    #[test]
+    fn errors_are_sorted_by_location_then_path() {
+        use async_graphql::PathSegment;
+        let at = |line, column, path: Vec<PathSegment>| {
+            let mut e = ServerError::new(
+                format!("{line}:{column}:{path:?}"),
+                Some(Pos { line, column }),
+            );
+            e.path = path;
+            e
+        };
+        let f = |s: &str| PathSegment::Field(s.to_owned());
+        let mut errors = vec![
+            at(3, 5, vec![f("b")]),
+            at(2, 5, vec![f("a"), PathSegment::Index(10), f("x")]),
+            at(2, 5, vec![f("a"), PathSegment::Index(2), f("x")]),
+            at(1, 1, vec![]),
+        ];
+        in_document_order(&mut errors);
+        let order: Vec<_> = errors.iter().map(|e| e.message.as_str()).collect();
+        assert_eq!(
+            order,
+            [
+                "1:1:[]",
+                r#"2:5:[Field("a"), Index(2), Field("x")]"#,
+                r#"2:5:[Field("a"), Index(10), Field("x")]"#,
+                r#"3:5:[Field("b")]"#,
+            ]
         );
     }
 }

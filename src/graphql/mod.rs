@@ -26,6 +26,7 @@ pub mod viewer;
 // The areas: each a folder with its types, queries, mutations, loaders and `Node` source.
 pub mod audit;
 pub mod billing;
+pub mod domains;
 pub mod flags;
 pub mod members;
 pub mod partners;
@@ -56,6 +57,7 @@ pub struct Mutation(
     partners::mutation::PartnerMutation,
     flags::mutation::FlagMutation,
     provisioning::mutation::ProvisioningMutation,
+    domains::mutation::DomainMutation,
 );
 
 /// The root of every subscription: one part per area.

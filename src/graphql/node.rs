@@ -76,6 +76,7 @@ macro_rules! nodes {
 
 // One line per type with a global id: its type (imported above the list) is the variant.
 use crate::graphql::audit::types::AuditEvent;
+use crate::graphql::domains::types::Domain;
 use crate::graphql::members::types::Member;
 use crate::graphql::partners::types::Partner;
 use crate::graphql::tenants::types::Tenant;
@@ -92,6 +93,8 @@ nodes! {
     Member,
     /// An audit log entry (keyed by its serial number).
     AuditEvent,
+    /// A tenant's mail domain.
+    Domain,
 }
 
 /// `node(id:)` and `nodes(ids:)`.
@@ -101,8 +104,8 @@ pub struct NodeQuery;
 #[Object]
 impl NodeQuery {
     /// Fetches any object by its global id, with the same visibility as its own query. An
-    /// object the caller may not see answers exactly like one that does not exist:
-    /// `NOT_FOUND`.
+    /// object the caller may not see answers exactly like one that does not exist: `null`
+    /// with a `NOT_FOUND` error.
     async fn node(
         &self,
         ctx: &Context<'_>,

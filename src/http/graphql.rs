@@ -24,7 +24,7 @@ use crate::auth::AuthContext;
 use crate::error::ErrorCode;
 use crate::graphql::loaders::Loaders;
 use crate::graphql::viewer::ClientIp;
-use crate::http::{graphiql, limits, reply, request_body, ws};
+use crate::http::{graphiql, limits, reply, request_body, wire, ws};
 use crate::request_id::RequestId;
 
 /// The media type of the GraphQL-over-HTTP specification.
@@ -113,7 +113,7 @@ pub async fn get(State(app): State<AppState>, request: Request) -> Response {
         .any(|pair| pair.starts_with("query="));
     if !has_query {
         if accepts_html(&parts.headers) {
-            return graphiql::page();
+            return graphiql::page(app.dev_issuer.is_some());
         }
         return reply::error(
             StatusCode::BAD_REQUEST,
@@ -322,11 +322,7 @@ fn accepts_graphql_response_json(headers: &HeaderMap) -> bool {
 fn respond(response: BatchResponse, headers: &HeaderMap) -> Response {
     let modern = accepts_graphql_response_json(headers);
     let request_error = match &response {
-        BatchResponse::Single(r) => {
-            r.data == async_graphql::Value::Null
-                && !r.errors.is_empty()
-                && r.errors.iter().all(|e| e.path.is_empty())
-        }
+        BatchResponse::Single(r) => wire::is_request_error(r),
         BatchResponse::Batch(_) => false,
     };
     let status = if modern && request_error {
@@ -339,7 +335,7 @@ fn respond(response: BatchResponse, headers: &HeaderMap) -> Response {
     } else {
         "application/json"
     };
-    let body = match serde_json::to_vec(&response) {
+    let body = match wire::to_vec(&response) {
         Ok(body) => body,
         Err(e) => {
             tracing::error!(error = %e, "cannot serialise a GraphQL response");

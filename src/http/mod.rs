@@ -7,11 +7,13 @@ pub mod limits;
 pub mod middleware;
 pub mod reply;
 pub mod request_body;
+pub mod webhooks;
 pub mod well_known;
+pub mod wire;
 pub mod ws;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 
 use crate::app::AppState;
 
@@ -35,6 +37,7 @@ pub fn router(state: AppState) -> Router {
             get(well_known::openid_configuration),
         )
         .route("/.well-known/jwks.json", get(well_known::jwks))
+        .route("/webhooks/stripe", post(webhooks::stripe))
         .layer(axum::middleware::from_fn(middleware::request_context))
         .with_state(state)
 }

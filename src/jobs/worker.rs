@@ -162,6 +162,12 @@ impl Worker {
                 crate::domain::provisioning::state::JOB_KIND => {
                     super::provisioning::run(&self.env, &job, &self.id).await
                 }
+                crate::domain::billing::stripe_events::JOB_KIND => {
+                    super::stripe::run(&self.env, &job, &self.id).await
+                }
+                crate::domain::domains::changes::ENSURE_JOB => {
+                    super::domains::run(&self.env, &job, &self.id).await
+                }
                 other => {
                     tracing::error!(kind = other, "unknown job kind; dead-lettering it");
                     super::provisioning::settle_only(

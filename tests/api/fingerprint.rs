@@ -77,20 +77,20 @@ async fn every_table_is_covered_but_the_named_exceptions() {
 async fn a_change_in_a_table_the_old_list_did_not_name_is_detected() {
     let w = World::new().tenant("acme").spawn().await;
     let mut conn = w.db.connect().await;
-    // A table a later migration adds (like the domains of a coming area), with one row.
+    // A table a later migration adds (like the rows of a coming area), with one row.
     conn.batch_execute(
-        "CREATE TABLE domains (id bigserial PRIMARY KEY, tenant_id uuid NOT NULL REFERENCES tenants (id),
+        "CREATE TABLE mail_lists (id bigserial PRIMARY KEY, tenant_id uuid NOT NULL REFERENCES tenants (id),
                                name text NOT NULL, verified boolean NOT NULL DEFAULT false);
-         INSERT INTO domains (tenant_id, name) SELECT id, 'acme.example' FROM tenants;",
+         INSERT INTO mail_lists (tenant_id, name) SELECT id, 'acme.example' FROM tenants;",
     )
     .await
     .expect("a new table");
     let before = fingerprint(&mut conn).await;
     let hand_written_before = hand_written_fingerprint(&mut conn).await;
-    assert!(before.contains_key("domains"), "{before:?}");
+    assert!(before.contains_key("mail_lists"), "{before:?}");
 
     // What a careless mutation might do: change a row of the new table only.
-    conn.batch_execute("UPDATE domains SET verified = true")
+    conn.batch_execute("UPDATE mail_lists SET verified = true")
         .await
         .expect("change the new table");
     let after = fingerprint(&mut conn).await;
@@ -99,7 +99,7 @@ async fn a_change_in_a_table_the_old_list_did_not_name_is_detected() {
         .filter(|(table, digest)| before.get(*table) != Some(digest))
         .map(|(table, _)| table)
         .collect();
-    assert_eq!(changed, ["domains"], "the change is seen, and named");
+    assert_eq!(changed, ["mail_lists"], "the change is seen, and named");
     assert_eq!(
         hand_written_fingerprint(&mut conn).await,
         hand_written_before,
@@ -107,12 +107,14 @@ async fn a_change_in_a_table_the_old_list_did_not_name_is_detected() {
     );
 
     // A new row, and a deleted one, are seen too.
-    conn.batch_execute("INSERT INTO domains (tenant_id, name) SELECT id, 'b.example' FROM tenants")
-        .await
-        .unwrap();
+    conn.batch_execute(
+        "INSERT INTO mail_lists (tenant_id, name) SELECT id, 'b.example' FROM tenants",
+    )
+    .await
+    .unwrap();
     let inserted = fingerprint(&mut conn).await;
-    assert_ne!(inserted["domains"], after["domains"]);
-    conn.batch_execute("DELETE FROM domains WHERE name = 'b.example'")
+    assert_ne!(inserted["mail_lists"], after["mail_lists"]);
+    conn.batch_execute("DELETE FROM mail_lists WHERE name = 'b.example'")
         .await
         .unwrap();
     assert_eq!(fingerprint(&mut conn).await, after, "back to where it was");

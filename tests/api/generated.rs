@@ -78,16 +78,28 @@ async fn operator_view_is_the_whole_schema() {
     async_graphql::parser::parse_schema(&portal).expect("the portal SDL parses");
 }
 
+/// Whether this is a CI run (`CI` set to anything but empty, `0` or `false`).
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"))
+}
+
 #[tokio::test]
 async fn db_schema_rs_is_current() {
     let diesel = std::env::var("DIESEL").unwrap_or_else(|_| "diesel".into());
     if Command::new(&diesel).arg("--version").output().is_err() {
         assert!(
-            std::env::var_os("CI").is_none(),
-            "the diesel CLI is required in CI to check src/db/schema.rs"
+            !in_ci(),
+            "the diesel CLI is required in CI to check src/db/schema.rs \
+             (cargo install diesel_cli --version '~2.3' --no-default-features --features postgres --locked)"
         );
-        eprintln!(
-            "SKIPPED db_schema_rs_is_current: diesel CLI not installed (cargo install diesel_cli --version '~2.3' --no-default-features --features postgres --locked)"
+        // Straight to the process's stderr: the harness captures `eprintln!` of a passing
+        // test, and a skip must show in the run's output.
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED generated::db_schema_rs_is_current: diesel CLI not installed \
+             (cargo install diesel_cli --version '~2.3' --no-default-features --features postgres --locked); \
+             with CI=true this fails"
         );
         return;
     }

@@ -1,4 +1,7 @@
-//! Billing: subscriptions (one current subscription per tenant) and their vocabulary.
+//! Billing: subscriptions (one current subscription per tenant) and their vocabulary, and the
+//! Stripe webhook's events ([`stripe_events`]).
+
+pub mod stripe_events;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;

@@ -249,8 +249,13 @@ pub async fn store_handle(
                 .execute(conn)
                 .await?
         }
-        // The customer id lives on the step (and on the subscription, once there is one).
-        Step::StripeCustomer => 0,
+        // Webhook events name the customer: this is how they find the tenant.
+        Step::StripeCustomer => {
+            diesel::update(target)
+                .set(tenants::stripe_customer_id.eq(id))
+                .execute(conn)
+                .await?
+        }
     };
     Ok(())
 }

@@ -50,7 +50,8 @@ impl FlagQuery {
             .into())
     }
 
-    /// A feature flag by key, archived or not (operators).
+    /// A feature flag by key, archived or not (operators); an unknown key is `null` with a
+    /// `NOT_FOUND` error.
     #[graphql(
         guard = "Operator",
         visible = "crate::graphql::audience::operator_only"
@@ -59,13 +60,13 @@ impl FlagQuery {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The flag's key.")] key: String,
-    ) -> ApiResult<FeatureFlag> {
+    ) -> ApiResult<Option<FeatureFlag>> {
         let mut conn = ctx.data_unchecked::<DbPool>().get().await?;
         let row = store::by_key(&mut conn, &key)
             .await?
             .ok_or(AppError::NotFound {
                 what: "feature flag",
             })?;
-        Ok(FeatureFlag(row))
+        Ok(Some(FeatureFlag(row)))
     }
 }

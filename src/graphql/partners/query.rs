@@ -27,18 +27,18 @@ pub struct PartnerQuery;
 #[Object]
 impl PartnerQuery {
     /// A partner by slug. Operators see every partner, partner staff their own, and the
-    /// members of its tenants who it is (not its commercial details); any other partner
-    /// answers `NOT_FOUND`, like one that does not exist.
+    /// members of its tenants who it is (not its commercial details); any other partner is
+    /// `null` with a `NOT_FOUND` error, like one that does not exist.
     async fn partner(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The partner's slug.")] slug: String,
-    ) -> ApiResult<Partner> {
+    ) -> ApiResult<Option<Partner>> {
         let viewer = ctx.viewer().await?;
         let mut conn = ctx.data_unchecked::<DbPool>().get().await?;
-        Ok(Partner(
+        Ok(Some(Partner(
             domain::partners::visible_by_slug(&mut conn, &viewer, &slug).await?,
-        ))
+        )))
     }
 
     /// The partners the caller may see, by slug: operators all, partner staff their own,

@@ -55,17 +55,18 @@ pub struct TenantQuery;
 #[Object]
 impl TenantQuery {
     /// A tenant by slug. Operators see every tenant, members see theirs, partner staff see
-    /// their partner's; any other tenant answers `NOT_FOUND`, like one that does not exist.
+    /// their partner's; any other tenant is `null` with a `NOT_FOUND` error, like one that
+    /// does not exist.
     async fn tenant(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The tenant's slug.")] slug: String,
-    ) -> ApiResult<Tenant> {
+    ) -> ApiResult<Option<Tenant>> {
         let viewer = ctx.viewer().await?;
         let mut conn = ctx.data_unchecked::<DbPool>().get().await?;
-        Ok(Tenant(
+        Ok(Some(Tenant(
             domain::tenants::visible_by_slug(&mut conn, &viewer, &slug).await?,
-        ))
+        )))
     }
 
     /// The tenants the caller may see, by slug: operators all, partner staff their partners',

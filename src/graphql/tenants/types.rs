@@ -15,6 +15,8 @@ use crate::graphql::billing::loaders::SubscriptionOfTenant;
 use crate::graphql::billing::types::Subscription;
 use crate::graphql::connections::CountSource;
 use crate::graphql::context::{loaders, require_tenant};
+use crate::graphql::domains::loaders::{DomainsNeedingAttention, DomainsOfTenant};
+use crate::graphql::domains::types::{Domain, DomainConnection, DomainsCount};
 use crate::graphql::flags::loaders::LiveFlags;
 use crate::graphql::flags::types::FeatureFlagValue;
 use crate::graphql::ids::{GlobalId, NodeKey, NodeType};
@@ -115,6 +117,42 @@ impl Tenant {
         Ok(page
             .connection_with(members, MembersCount(self.0.id), Member::key)
             .into())
+    }
+
+    /// The tenant's mail domains, by name (forward pages only).
+    async fn domains(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size (default 20, at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Cursor of the last domain of the previous page.")] after: Option<String>,
+    ) -> ApiResult<DomainConnection> {
+        let page = PageRequest::<String>::parse(
+            first,
+            after,
+            None,
+            None,
+            *ctx.data_unchecked::<PageLimits>(),
+        )?;
+        let key = DomainsOfTenant {
+            tenant: self.0.id,
+            after: page.cursor.clone(),
+            limit: page.limit,
+        };
+        let rows = loaders(ctx).db.load_one(key).await?.unwrap_or_default();
+        let domains = rows.iter().cloned().map(Domain).collect();
+        Ok(page
+            .connection_with(domains, DomainsCount(self.0.id), Domain::key)
+            .into())
+    }
+
+    /// How many of the tenant's domains need attention (any status but `VERIFIED`); one
+    /// statement for every tenant of a page.
+    async fn domains_needing_attention(&self, ctx: &Context<'_>) -> ApiResult<i64> {
+        Ok(loaders(ctx)
+            .db
+            .load_one(DomainsNeedingAttention(self.0.id))
+            .await?
+            .unwrap_or(0))
     }
 
     /// The current subscription. Tenant admins, the partner's staff and operators only.

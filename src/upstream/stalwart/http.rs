@@ -88,8 +88,10 @@ impl HttpStalwartClient {
         let answer = answers.get(0, method)?;
         match set_error(answer, "notDestroyed", id) {
             None | Some((SetErrorKind::NotFound, _)) => Ok(()),
-            Some((SetErrorKind::ObjectIsLinked, _)) if what == "domain" => {
-                Err(StalwartError::DomainInUse)
+            Some((SetErrorKind::ObjectIsLinked, error)) if what == "domain" => {
+                Err(StalwartError::DomainInUse {
+                    linked: linked_objects(&error),
+                })
             }
             Some((kind, error)) => Err(refused(what, kind, &error)),
         }
@@ -388,4 +390,27 @@ impl StalwartClient for HttpStalwartClient {
     async fn delete_account(&self, account_id: &str) -> Result<(), StalwartError> {
         self.destroy("x:Account/set", "account", account_id).await
     }
+}
+
+/// What a `SetError`'s `linkedObjects` (`{ "x:Account": [ids…], … }`) names, as
+/// `"<count> <what>"` phrases (e.g. `2 mailboxes`), in a stable order.
+fn linked_objects(error: &serde_json::Value) -> Vec<String> {
+    let Some(map) = error["linkedObjects"].as_object() else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = map
+        .iter()
+        .map(|(kind, ids)| {
+            let n = ids.as_array().map_or(0, Vec::len);
+            let (one, many) = match kind.as_str() {
+                "x:Account" => ("mailbox", "mailboxes"),
+                "x:MailingList" => ("mailing list", "mailing lists"),
+                "x:EmailAlias" | "x:Alias" => ("alias", "aliases"),
+                other => (other, other),
+            };
+            format!("{n} {}", if n == 1 { one } else { many })
+        })
+        .collect();
+    out.sort();
+    out
 }

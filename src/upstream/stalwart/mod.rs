@@ -162,7 +162,10 @@ pub enum StalwartError {
     },
     /// Destroying a domain that accounts or lists still use (`objectIsLinked`).
     #[error("domain still in use")]
-    DomainInUse,
+    DomainInUse {
+        /// What uses it, as the server's `linkedObjects` names it (e.g. `2 mailboxes`).
+        linked: Vec<String>,
+    },
     /// A `/set` refused one object.
     #[error("{what} refused ({kind:?}): {description}")]
     Set {
@@ -199,9 +202,13 @@ impl From<StalwartError> for AppError {
     fn from(err: StalwartError) -> Self {
         match err {
             StalwartError::NotFound { what } => AppError::NotFound { what },
-            StalwartError::DomainInUse => {
+            StalwartError::DomainInUse { linked } if linked.is_empty() => {
                 AppError::Conflict("the domain is still in use by mailboxes or lists".into())
             }
+            StalwartError::DomainInUse { linked } => AppError::Conflict(format!(
+                "the domain is still in use by {}",
+                linked.join(", ")
+            )),
             StalwartError::Set {
                 kind: SetErrorKind::PrimaryKeyViolation,
                 what,
@@ -264,9 +271,16 @@ mod tests {
 
     #[test]
     fn errors_map_to_app_codes() {
-        let in_use = AppError::from(StalwartError::DomainInUse);
+        let in_use = AppError::from(StalwartError::DomainInUse { linked: vec![] });
         assert_eq!(in_use.code(), ErrorCode::Conflict);
         assert!(in_use.public_message().contains("still in use"));
+        let named = AppError::from(StalwartError::DomainInUse {
+            linked: vec!["2 mailboxes".into()],
+        });
+        assert_eq!(
+            named.public_message(),
+            "the domain is still in use by 2 mailboxes"
+        );
         let duplicate = StalwartError::Set {
             what: "domain",
             kind: SetErrorKind::PrimaryKeyViolation,

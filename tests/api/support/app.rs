@@ -43,8 +43,8 @@ impl TestApp {
         let mut config = Config::from_lookup(|_| None).expect("default config");
         config.bind_addr = SocketAddr::from(([127, 0, 0, 1], 0));
         // One development key per test process, outside the repository.
-        config.data_dir =
-            std::env::temp_dir().join(format!("platform-api-test-data-{}", std::process::id()));
+        config.data_dir = super::teardown::data_dir();
+        super::teardown::register();
         config.database.url = Some(db.url().to_owned());
         // No job workers unless a test asks for them: background work would make statement
         // counts and "nothing changed" fingerprints depend on timing.

@@ -9,6 +9,7 @@ pub mod logs;
 pub mod oidc;
 pub mod postgres;
 pub mod tables;
+pub mod teardown;
 pub mod token;
 pub mod world;
 pub mod ws;

@@ -2,7 +2,7 @@
 //!
 //! `DATABASE_URL` (URL form, a role that may `CREATE DATABASE`) is used when set; otherwise
 //! the embedded cluster is started under `$TMPDIR/platform-api-test-pg-<uid>` with fsync off
-//! and left running between runs. Once per process a template database is migrated (named
+//! (shared by every checkout of the same user) and stopped at exit (see `teardown`). Once per process a template database is migrated (named
 //! after a hash of `migrations/`, created under an advisory lock and published by rename, so
 //! concurrent test processes agree); every test then gets `CREATE DATABASE … TEMPLATE …`,
 //! dropped when the [`TestDb`] drops.
@@ -24,7 +24,7 @@ pub struct Server {
     /// Name of the migrated template.
     template: String,
     /// Keeps the embedded cluster's shared lock for the life of the process.
-    _embedded: Option<EmbeddedPostgres>,
+    embedded: Option<EmbeddedPostgres>,
 }
 
 static SERVER: OnceCell<Server> = OnceCell::const_new();
@@ -41,6 +41,11 @@ impl Server {
             .await
             .expect("connect to the admin database")
     }
+}
+
+/// The embedded cluster this process started or joined, if any.
+pub fn embedded() -> Option<&'static EmbeddedPostgres> {
+    SERVER.get()?.embedded.as_ref()
 }
 
 /// The server, started and templated on first use.
@@ -60,13 +65,14 @@ async fn init() -> Server {
             let pg = EmbeddedPostgres::start(dir, Durability::Fast)
                 .await
                 .expect("start embedded PostgreSQL");
+            super::teardown::register();
             (pg.url("{db}"), Some(pg))
         }
     };
     let mut server = Server {
         url_pattern,
         template: template_name(),
-        _embedded: embedded,
+        embedded,
     };
     ensure_template(&mut server).await;
     sweep_leftovers(&server).await;

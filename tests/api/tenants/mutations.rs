@@ -204,6 +204,46 @@ mutation($input: TenantStatusInput!) {
 }"#;
 
 #[tokio::test]
+async fn refused_status_moves_name_the_status_and_the_moves_left() {
+    let w = world().await;
+    let input = json!({ "input": { "tenant": "acme" } });
+    w.allowed("root", SUSPEND_TENANT, input.clone(), "tenant.suspend")
+        .await;
+    let body = w
+        .refused(
+            Some("root"),
+            SUSPEND_TENANT,
+            input.clone(),
+            "tenant.suspend",
+            "BAD_USER_INPUT",
+            "failure",
+        )
+        .await;
+    assert_eq!(
+        body["errors"][0]["message"],
+        "the tenant is suspended, so it cannot be suspended; from suspended it can be resumed or terminated",
+        "{body}"
+    );
+    w.allowed("root", TERMINATE_TENANT, input.clone(), "tenant.terminate")
+        .await;
+    let body = w
+        .refused(
+            Some("root"),
+            RESUME_TENANT,
+            input,
+            "tenant.resume",
+            "BAD_USER_INPUT",
+            "failure",
+        )
+        .await;
+    assert_eq!(
+        body["errors"][0]["message"],
+        "the tenant is terminated, so it cannot be resumed; a terminated tenant cannot change any more",
+        "{body}"
+    );
+}
+
+#[tokio::test]
 async fn tenant_status_moves() {
     let w = world().await;
     let (suspend, resume, terminate) = (SUSPEND_TENANT, RESUME_TENANT, TERMINATE_TENANT);

@@ -11,6 +11,8 @@ use super::{SLOW, impatient, settings};
 use crate::support::fakes::stripe::{self as fake, StripeState};
 use crate::support::fakes::{Fake, FaultKind};
 
+mod contract;
+
 fn client_with(fake: &Fake<StripeState>, key: &str, http: &HttpSettings) -> HttpStripeClient {
     let config = StripeConfig {
         secret_key: Secret::new(key),

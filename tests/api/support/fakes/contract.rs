@@ -384,7 +384,7 @@ impl Checker<'_> {
 }
 
 /// `/core/users/{id}/` matches `/core/users/7/`; a parameter is one non-empty segment.
-fn matches_template(template: &str, path: &str) -> bool {
+pub fn matches_template(template: &str, path: &str) -> bool {
     let t: Vec<&str> = template.split('/').collect();
     let p: Vec<&str> = path.split('/').collect();
     t.len() == p.len()

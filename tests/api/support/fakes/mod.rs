@@ -7,7 +7,9 @@
 //!
 //! A fake may also be held to its upstream's published contract ([`contract`]): then every
 //! request is matched to a spec operation and checked, every answer is checked against the
-//! response schema, and any miss is a *violation*. Violations are kept on the [`Control`];
+//! response schema, and any miss is a *violation*. Stripe's fake is held to documented
+//! [`Rules`] instead (`stripe/contract.rs`), and Stalwart's checks each JMAP method call in
+//! its handler (`stalwart/contract.rs`, reaching the [`Control`] as a request extension). Violations are kept on the [`Control`];
 //! a [`Fake`] dropped with violations nobody took ([`Control::take_violations`]) fails the
 //! test that made them.
 
@@ -108,10 +110,16 @@ pub trait Interceptor: Send + Sync {
 /// Builds a fake's interceptor from its state.
 pub type BuildInterceptor<S> = Box<dyn FnOnce(Arc<Mutex<S>>) -> Arc<dyn Interceptor>>;
 
+/// A contract kept as rules rather than an OpenAPI document (Stripe's documented ones): the
+/// spec operation a request is for, or the status and message it is refused with.
+pub type Rules = fn(&Call) -> Result<String, (u16, String)>;
+
 /// How a fake is held to its contract and what sits around its faults.
 pub struct Options<S> {
     /// The OpenAPI contract its requests and answers must meet.
     pub contract: Option<&'static contract::Contract>,
+    /// Or the rules its requests must meet.
+    pub rules: Option<Rules>,
     /// How it refuses a request that breaks the contract.
     pub refusal: Option<Refusal>,
     /// Built from the fake's state once it exists.
@@ -122,6 +130,7 @@ impl<S> Default for Options<S> {
     fn default() -> Self {
         Self {
             contract: None,
+            rules: None,
             refusal: None,
             interceptor: None,
         }
@@ -134,6 +143,7 @@ pub struct Control {
     faults: Mutex<VecDeque<Fault>>,
     error_body: ErrorBody,
     contract: Option<&'static contract::Contract>,
+    rules: Option<Rules>,
     refusal: Option<Refusal>,
     interceptor: Option<Arc<dyn Interceptor>>,
     violations: Mutex<Vec<String>>,
@@ -307,6 +317,7 @@ pub async fn spawn_with<S: Send + 'static>(
         faults: Mutex::new(VecDeque::new()),
         error_body,
         contract: options.contract,
+        rules: options.rules,
         refusal: options.refusal,
         interceptor: options.interceptor.map(|build| build(Arc::clone(&state))),
         violations: Mutex::new(Vec::new()),
@@ -409,6 +420,9 @@ async fn record_and_fault(
         Some(FaultKind::Delay(delay)) => tokio::time::sleep(delay).await,
         None => {}
     }
+    // Handlers that check a contract themselves (Stalwart's method calls) reach the control.
+    let mut parts = parts;
+    parts.extensions.insert(Arc::clone(&control));
     let response = next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;
@@ -422,15 +436,24 @@ async fn record_and_fault(
 /// answered with the upstream's refusal.
 #[expect(clippy::result_large_err, reason = "the Err is the refusal answer")]
 fn check_request(control: &Control, call: &Call) -> Result<Option<String>, Response> {
-    let Some(contract) = control.contract else {
-        return Ok(None);
-    };
     let refuse = |status: u16, message: String, problems: &[String]| {
         control.violate(message.clone());
         match control.refusal {
             Some(refusal) => refusal(status, &message, problems),
             None => (StatusCode::from_u16(status).unwrap(), message).into_response(),
         }
+    };
+    if let Some(rules) = control.rules {
+        return match rules(call) {
+            Ok(id) => {
+                control.saw_operation(&id);
+                Ok(None)
+            }
+            Err((status, message)) => Err(refuse(status, message, &[])),
+        };
+    }
+    let Some(contract) = control.contract else {
+        return Ok(None);
     };
     let op = match contract.find(call.method.as_str(), &call.path) {
         Ok(op) => op,

@@ -77,6 +77,7 @@ pub struct Tenant {
     partner: Option<String>,
     plan: Option<String>,
     status: Option<String>,
+    stripe_customer: Option<String>,
 }
 
 impl Tenant {
@@ -87,6 +88,7 @@ impl Tenant {
             partner: None,
             plan: None,
             status: None,
+            stripe_customer: None,
         }
     }
 
@@ -101,6 +103,12 @@ impl Tenant {
     /// On another plan.
     pub fn plan(mut self, plan: &str) -> Self {
         self.plan = Some(plan.into());
+        self
+    }
+
+    /// With a Stripe customer (as the `stripe_customer` provisioning step leaves it).
+    pub fn stripe_customer(mut self, id: &str) -> Self {
+        self.stripe_customer = Some(id.into());
         self
     }
 

@@ -36,13 +36,14 @@ pub(super) async fn insert_tenant(
     partner: Option<Uuid>,
 ) -> Uuid {
     diesel::sql_query(
-        "INSERT INTO tenants (slug, name, partner_id, plan, status)
-         VALUES ($1, $1, $2, coalesce($3, 'standard'), coalesce($4, 'pending')) RETURNING id",
+        "INSERT INTO tenants (slug, name, partner_id, plan, status, stripe_customer_id)
+         VALUES ($1, $1, $2, coalesce($3, 'standard'), coalesce($4, 'pending'), $5) RETURNING id",
     )
     .bind::<Text, _>(&t.slug)
     .bind::<Nullable<SqlUuid>, _>(partner)
     .bind::<Nullable<Text>, _>(t.plan.as_deref())
     .bind::<Nullable<Text>, _>(t.status.as_deref())
+    .bind::<Nullable<Text>, _>(t.stripe_customer.as_deref())
     .get_result::<Id>(conn)
     .await
     .expect("arrange a tenant")

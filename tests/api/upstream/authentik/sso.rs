@@ -316,3 +316,42 @@ async fn the_fake_catches_requests_outside_the_contract() {
     );
     assert!(violations[2].contains("no authentik operation has the path /api/v3/core/nowhere/"));
 }
+
+/// Finding 5 of issue 25: a policy binding's target is any policy binding model, not only an
+/// application (Authentik binds to flows, sources, …); a target that is no such model is
+/// still refused, and nothing is written then.
+#[tokio::test]
+async fn a_binding_may_target_a_flow_but_not_an_unknown_model() {
+    let fx = Fixture::new().await;
+    let c = client(&fx.fake);
+    let flow = fx
+        .fake
+        .state()
+        .flow_binding_target(fake::AUTHORIZATION_FLOW);
+    let binding = c
+        .ensure_group_binding(&flow, &fx.group.pk, 5)
+        .await
+        .unwrap();
+    assert_eq!(binding.target, flow);
+    let again = c
+        .ensure_group_binding(&flow, &fx.group.pk, 5)
+        .await
+        .unwrap();
+    assert_eq!(again.pk, binding.pk, "ensured once");
+    assert_eq!(
+        fx.fake.state().bindings.len(),
+        2,
+        "the fixture's and the flow's"
+    );
+
+    let nowhere = "0b6c1f9e-2f57-4c1e-9a55-5d2b1c0e7a11";
+    let err = c
+        .ensure_group_binding(nowhere, &fx.group.pk, 5)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, AuthentikError::Invalid { ref fields, .. } if fields.contains_key("target")),
+        "{err:?}"
+    );
+    assert_eq!(fx.fake.state().bindings.len(), 2);
+}

@@ -410,7 +410,7 @@ fn stalwart_table(doc: &Value) -> Value {
         },
         "objects": objects,
         "schemas": schemas,
-        "object_variants": variants_of,
+        "embedded": variants_of,
         "enums": enums,
     })
 }
@@ -452,18 +452,22 @@ fn collect_fields(
     for object in embedded {
         let schema = &doc["schemas"][&object];
         match schema["type"].as_str() {
+            // `@type` → the variant's schema (null: the variant has no properties).
             Some("multiple") => {
-                let mut names = Vec::new();
+                let mut names = Map::new();
                 for variant in schema["variants"].as_array().into_iter().flatten() {
-                    names.push(variant["name"].clone());
+                    let name = variant["name"].as_str().unwrap_or_default().to_owned();
+                    names.insert(name, variant["schemaName"].clone());
                     if let Some(inner) = variant["schemaName"].as_str() {
                         collect_fields(doc, inner, schemas, variants_of, enums);
                     }
                 }
-                variants_of.insert(object.clone(), Value::Array(names));
+                variants_of.insert(object.clone(), Value::Object(names));
             }
+            // One schema, no `@type`: keyed by "" as in `objects`.
             Some("single") => {
                 if let Some(inner) = schema["schemaName"].as_str() {
+                    variants_of.insert(object.clone(), json!({ "": inner }));
                     collect_fields(doc, inner, schemas, variants_of, enums);
                 }
             }

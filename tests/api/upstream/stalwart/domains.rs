@@ -122,7 +122,10 @@ async fn a_domain_in_use_is_not_deleted() {
     let fx = Fixture::new().await;
     let c = client(&fx.fake);
     let err = c.delete_domain(&fx.domain.id).await.unwrap_err();
-    assert!(matches!(err, StalwartError::DomainInUse), "{err:?}");
+    assert!(
+        matches!(&err, StalwartError::DomainInUse { linked } if linked == &["1 mailbox".to_owned()]),
+        "{err:?}"
+    );
     assert!(fx.fake.state().domains.contains_key(&fx.domain.id));
     c.delete_account(&fx.account.id).await.unwrap();
     c.delete_domain(&fx.domain.id).await.unwrap();
@@ -210,6 +213,13 @@ async fn the_fake_refuses_a_get_of_more_than_500_ids() {
         .unwrap();
     assert_eq!(answer["methodResponses"][0][0], "error");
     assert_eq!(answer["methodResponses"][0][1]["type"], "requestTooLarge");
+    // Past the session's maxObjectsInGet is outside the contract: the fake records it.
+    let violations = fake.take_violations();
+    assert_eq!(violations.len(), 1, "{violations:#?}");
+    assert!(
+        violations[0].contains("x:Domain/get") && violations[0].contains("at most 500 per get"),
+        "{violations:#?}"
+    );
 }
 
 /// Finding 5 of issue 25: the server generates a new domain's DKIM keys in the background,

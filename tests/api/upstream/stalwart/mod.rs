@@ -2,6 +2,7 @@
 //! refused-credentials behaviour here; domains and accounts in the submodules.
 
 mod accounts;
+mod contract;
 mod domains;
 
 use axum::http::Method;

@@ -131,6 +131,20 @@ impl AuthentikState {
             .expect("a seeded flow");
         flow["pk"].as_str().unwrap().to_owned()
     }
+
+    /// A seeded flow's `PolicyBindingModel` uuid (`policybindingmodel_ptr_id`): a binding
+    /// target, as an application's pk is.
+    pub fn flow_binding_target(&self, slug: &str) -> String {
+        let flow = self
+            .flows
+            .iter()
+            .find(|f| f["slug"] == slug)
+            .expect("a seeded flow");
+        flow["policybindingmodel_ptr_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
 }
 
 type Shared = Arc<Mutex<AuthentikState>>;
@@ -205,6 +219,7 @@ pub async fn spawn() -> Fake<AuthentikState> {
     let router = Router::new().nest("/api/v3", api);
     let options = super::Options {
         contract: Some(&super::contract::AUTHENTIK),
+        rules: None,
         refusal: Some(refusal),
         interceptor: Some(Box::new(|state| Arc::new(Permissions(state)))),
     };

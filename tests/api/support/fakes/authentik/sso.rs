@@ -231,8 +231,9 @@ pub async fn list_bindings(State(state): State<Shared>, RawQuery(raw): RawQuery)
     paginate(items, &q)
 }
 
-/// `PolicyBindingRequest`: `target` and `order` required; exactly one of `policy`, `group`
-/// and `user` (the serializer's `validate()`, answered as `non_field_errors`).
+/// `PolicyBindingRequest`: `target` (any policy binding model: an application or a flow
+/// here) and `order` required; exactly one of `policy`, `group` and `user` (the
+/// serializer's `validate()`, answered as `non_field_errors`).
 pub async fn create_binding(State(state): State<Shared>, body: Bytes) -> Response {
     let body = match object(&body) {
         Ok(body) => body,
@@ -255,7 +256,14 @@ pub async fn create_binding(State(state): State<Shared>, body: Bytes) -> Respons
         return refuse(vec![("non_field_errors", message.into())]);
     }
     let mut s = state.lock().unwrap();
-    if !s.applications.values().any(|a| a["pk"] == body["target"]) {
+    // `target` is any `PolicyBindingModel` (applications, flows, sources, …), not only an
+    // application: Authentik binds policies, groups and users to all of them.
+    let application = s.applications.values().any(|a| a["pk"] == body["target"]);
+    let flow = s
+        .flows
+        .iter()
+        .any(|f| f["policybindingmodel_ptr_id"] == body["target"]);
+    if !application && !flow {
         return invalid_pk("target", &body["target"]);
     }
     if set("group")

@@ -92,6 +92,7 @@ pub async fn spawn() -> Fake<OcisState> {
         .layer(middleware::from_fn(authenticate));
     let options = super::Options {
         contract: Some(&super::contract::LIBREGRAPH),
+        rules: None,
         refusal: Some(|status, message, _| odata(status, "invalidRequest", message)),
         interceptor: None,
     };

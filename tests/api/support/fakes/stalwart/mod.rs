@@ -4,18 +4,19 @@
 //! back-references (`#ids` → `resultOf`/`name`/`path`), method errors, and `/get`,
 //! `/query`, `/set` on `x:Domain`, `x:Account` and `x:DkimSignature` with `SetError`s.
 //!
-//! What `/set` accepts is checked against the 0.16 registry schema
-//! (`../shared/upstream-specs/stalwart-0.16-registry-schema.json.gz`): the properties each
-//! object declares under `fields`, with `serverSet` ones refused and the non-nullable ones
-//! without default required (see `objects.rs`).
+//! Every method call is checked against the Stalwart part of the contract table (generated
+//! from the 0.16 registry schema; see `contract.rs`): a call outside it is a violation that
+//! fails the test, answered with the method error or SetError the server would give.
 
 mod accounts;
+pub mod contract;
 mod domains;
 mod objects;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
+use axum::Extension;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Request, State};
@@ -25,7 +26,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
-use super::Fake;
+use super::{Control, Fake};
 
 /// The administrator the fake accepts over Basic auth.
 pub const ADMIN: &str = "admin";
@@ -167,7 +168,12 @@ async fn session(headers: HeaderMap) -> Response {
 /// A method-level error: `["error", {"type": …}, id]`.
 pub struct MethodError(pub &'static str, pub String);
 
-async fn api(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+async fn api(
+    State(state): State<Shared>,
+    Extension(control): Extension<Arc<Control>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let json_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -209,7 +215,12 @@ async fn api(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Re
             if args.get("accountId").and_then(Value::as_str) != Some(ACCOUNT) {
                 return Err(MethodError("accountNotFound", String::new()));
             }
-            objects::dispatch(&mut s, name, &args)
+            control.saw_operation(name);
+            if let Err((kind, why)) = contract::STALWART.check_call(name, &args) {
+                control.violate(format!("stalwart contract: {name} ({id}): {why}"));
+                return Err(MethodError(kind, why));
+            }
+            objects::dispatch(&mut s, name, &args, &control)
         });
         responses.push(match result {
             Ok(answer) => json!([name, answer, id]),

@@ -1,15 +1,16 @@
 //! `x:Domain`, `x:Account` and `x:DkimSignature`: `/get`, `/query`, `/set`.
 //!
-//! Property lists from the 0.16 registry schema (`fields["x:Domain"]`,
-//! `fields["x:UserAccount"]`, `fields["x:Dkim1Signature"]`): `serverSet` properties cannot be
-//! written; non-nullable properties without a default (`name`, `domainId`) are required on
-//! create; enum-typed objects (`@type`) take only the variants the schema lists.
+//! What a call may say (methods, arguments, filters, properties, variants, required and
+//! `serverSet` properties) is checked against the contract table before it gets here
+//! (`contract.rs`), and each `/set` entry as it is applied; these handlers add what the
+//! server itself decides (foreign keys, unique names, password strength, linked objects).
 
 use serde_json::{Map, Value, json};
 
 use super::accounts::{create_account, destroy_account, update_account};
+use super::contract::{Problem, STALWART};
 use super::domains::{create_domain, destroy_domain, update_domain, zone_file};
-use super::{MethodError, StalwartState};
+use super::{Control, MethodError, StalwartState};
 
 pub(super) type SetError = Value;
 
@@ -29,23 +30,36 @@ pub fn dispatch(
     s: &mut StalwartState,
     method: &str,
     args: &Map<String, Value>,
+    control: &Control,
 ) -> Result<Value, MethodError> {
+    let domains = (
+        create_domain as Create,
+        update_domain as Update,
+        destroy_domain as Destroy,
+    );
+    let accounts = (
+        create_account as Create,
+        update_account as Update,
+        destroy_account as Destroy,
+    );
     match method {
-        "x:Domain/query" => query(s, "domains", args, &["name", "text", "memberTenantId"]),
-        "x:Domain/get" => get(s, "domains", args),
-        "x:Domain/set" => Ok(set(s, args, create_domain, update_domain, destroy_domain)),
-        "x:Account/query" => query(s, "accounts", args, &["name", "text", "domainId", "@type"]),
-        "x:Account/get" => get(s, "accounts", args),
-        "x:Account/set" => Ok(set(
-            s,
-            args,
-            create_account,
-            update_account,
-            destroy_account,
-        )),
-        "x:DkimSignature/query" => query(s, "dkim", args, &["domainId", "memberTenantId"]),
-        "x:DkimSignature/get" => get(s, "dkim", args),
+        "x:Domain/query" => Ok(query(s, "domains", args)),
+        "x:Domain/get" => Ok(get(s, "domains", args)),
+        "x:Domain/set" => Ok(set(s, "x:Domain", args, domains, control)),
+        "x:Account/query" => Ok(query(s, "accounts", args)),
+        "x:Account/get" => Ok(get(s, "accounts", args)),
+        "x:Account/set" => Ok(set(s, "x:Account", args, accounts, control)),
+        "x:DkimSignature/query" => Ok(query(s, "dkim", args)),
+        "x:DkimSignature/get" => Ok(get(s, "dkim", args)),
         _ => Err(MethodError("unknownMethod", method.to_owned())),
+    }
+}
+
+fn table_of(object_type: &str) -> &'static str {
+    match object_type {
+        "x:Domain" => "domains",
+        "x:Account" => "accounts",
+        _ => "dkim",
     }
 }
 
@@ -57,22 +71,15 @@ fn table<'a>(s: &'a StalwartState, name: &str) -> &'a std::collections::BTreeMap
     }
 }
 
-/// `/query`: a flat AND filter. The domain `name` filter matches substrings (as the real
-/// one may), so callers must compare names themselves.
-fn query(
-    s: &StalwartState,
-    name: &str,
-    args: &Map<String, Value>,
-    filters: &[&str],
-) -> Result<Value, MethodError> {
+/// `/query`: a flat AND filter (its fields checked against the list view beforehand). The
+/// domain `name` filter matches substrings (as the real one may), so callers must compare
+/// names themselves.
+fn query(s: &StalwartState, name: &str, args: &Map<String, Value>) -> Value {
     let empty = Map::new();
     let filter = args
         .get("filter")
         .and_then(Value::as_object)
         .unwrap_or(&empty);
-    if let Some(unknown) = filter.keys().find(|k| !filters.contains(&k.as_str())) {
-        return Err(MethodError("unsupportedFilter", unknown.clone()));
-    }
     let all: Vec<&String> = table(s, name)
         .iter()
         .filter(|(_, object)| {
@@ -101,31 +108,24 @@ fn query(
     if args.get("calculateTotal") == Some(&Value::Bool(true)) {
         answer["total"] = json!(all.len());
     }
-    Ok(answer)
+    answer
 }
 
-/// The most ids one `/query` returns (Stalwart's default), and the most one `/get` takes
-/// (`maxObjectsInGet`, advertised in the session).
+/// The most ids one `/query` returns (Stalwart's default, the table's `queryMaxResults`).
 pub const QUERY_MAX_RESULTS: usize = 5_000;
-/// `maxObjectsInGet`.
+/// `maxObjectsInGet`, advertised in the session (the contract check refuses more).
 pub const MAX_OBJECTS_IN_GET: usize = 500;
 
-fn get(s: &StalwartState, name: &str, args: &Map<String, Value>) -> Result<Value, MethodError> {
+/// `/get` (the ids' count and the property names checked beforehand).
+fn get(s: &StalwartState, name: &str, args: &Map<String, Value>) -> Value {
     let objects = table(s, name);
-    let ids: Vec<String> = match args.get("ids") {
-        None | Some(Value::Null) => objects.keys().cloned().collect(),
-        Some(Value::Array(ids)) => ids
+    let ids: Vec<String> = match args.get("ids").and_then(Value::as_array) {
+        None => objects.keys().cloned().collect(),
+        Some(ids) => ids
             .iter()
             .filter_map(|i| i.as_str().map(str::to_owned))
             .collect(),
-        Some(_) => return Err(MethodError("invalidArguments", "ids".into())),
     };
-    if ids.len() > MAX_OBJECTS_IN_GET {
-        return Err(MethodError(
-            "requestTooLarge",
-            format!("{} ids; at most {MAX_OBJECTS_IN_GET} per get", ids.len()),
-        ));
-    }
     let properties: Option<Vec<&str>> = args
         .get("properties")
         .and_then(Value::as_array)
@@ -151,20 +151,31 @@ fn get(s: &StalwartState, name: &str, args: &Map<String, Value>) -> Result<Value
             .collect();
         list.push(Value::Object(shown));
     }
-    Ok(json!({"accountId": super::ACCOUNT, "state": "s1", "list": list, "notFound": not_found}))
+    json!({"accountId": super::ACCOUNT, "state": "s1", "list": list, "notFound": not_found})
 }
 
 type Create = fn(&mut StalwartState, &Map<String, Value>) -> Result<Value, SetError>;
 type Update = fn(&mut StalwartState, &str, &Map<String, Value>) -> Result<(), SetError>;
 type Destroy = fn(&mut StalwartState, &str) -> Result<(), SetError>;
 
+/// `/set`: each create and update is checked against the table first; an entry outside it
+/// is a violation, refused with `invalidProperties` naming its properties.
 fn set(
     s: &mut StalwartState,
+    object_type: &str,
     args: &Map<String, Value>,
-    create: Create,
-    update: Update,
-    destroy: Destroy,
+    (create, update, destroy): (Create, Update, Destroy),
+    control: &Control,
 ) -> Value {
+    let refuse = |what: String, problems: Vec<Problem>| -> SetError {
+        let listed: Vec<String> = problems.iter().map(|(p, w)| format!("{p}: {w}")).collect();
+        control.violate(format!(
+            "stalwart contract: {object_type}/set {what}: {}",
+            listed.join("; ")
+        ));
+        let properties: Vec<&str> = problems.iter().map(|(p, _)| p.as_str()).collect();
+        set_error("invalidProperties", &listed.join("; "), &properties)
+    };
     let (mut created, mut not_created) = (Map::new(), Map::new());
     for (cid, object) in args
         .get("create")
@@ -172,10 +183,15 @@ fn set(
         .into_iter()
         .flatten()
     {
-        match object
-            .as_object()
-            .map_or_else(|| Err(invalid("", "not an object")), |o| create(s, o))
-        {
+        let problems = STALWART.check_create(object_type, object);
+        let result = if !problems.is_empty() {
+            Err(refuse(format!("create {cid}"), problems))
+        } else {
+            object
+                .as_object()
+                .map_or_else(|| Err(invalid("", "not an object")), |o| create(s, o))
+        };
+        match result {
             Ok(answer) => created.insert(cid.clone(), answer),
             Err(error) => not_created.insert(cid.clone(), error),
         };
@@ -188,7 +204,17 @@ fn set(
         .flatten()
     {
         let empty = Map::new();
-        match update(s, id, patch.as_object().unwrap_or(&empty)) {
+        let patch = patch.as_object().unwrap_or(&empty);
+        let problems = match table(s, table_of(object_type)).get(id) {
+            Some(current) => STALWART.check_update(object_type, patch, current),
+            None => Vec::new(),
+        };
+        let result = if problems.is_empty() {
+            update(s, id, patch)
+        } else {
+            Err(refuse(format!("update {id}"), problems))
+        };
+        match result {
             Ok(()) => updated.insert(id.clone(), Value::Null),
             Err(error) => not_updated.insert(id.clone(), error),
         };
@@ -211,35 +237,6 @@ fn set(
     json!({"accountId": super::ACCOUNT, "oldState": "s1", "newState": "s2",
            "created": created, "notCreated": not_created, "updated": updated,
            "notUpdated": not_updated, "destroyed": destroyed, "notDestroyed": not_destroyed})
-}
-
-pub(super) fn check_properties(
-    object: &Map<String, Value>,
-    allowed: &[&str],
-    server_set: &[&str],
-) -> Result<(), SetError> {
-    for key in object.keys().filter(|k| k.as_str() != "@type") {
-        let head = key.split('/').next().unwrap_or_default();
-        if server_set.contains(&head) {
-            return Err(invalid(key, "Property is server-set"));
-        }
-        if !allowed.contains(&head) {
-            return Err(invalid(key, "Unknown property"));
-        }
-    }
-    Ok(())
-}
-
-pub(super) fn variant(
-    object: &Map<String, Value>,
-    property: &str,
-    variants: &[&str],
-) -> Result<(), SetError> {
-    match object.get(property) {
-        None => Ok(()),
-        Some(v) if v["@type"].as_str().is_some_and(|t| variants.contains(&t)) => Ok(()),
-        Some(_) => Err(invalid(property, "Invalid @type")),
-    }
 }
 
 /// A JMAP patch: `a/b/c` paths into nested objects; `null` removes.

@@ -3,6 +3,10 @@
 //! pagination (newest first, `starting_after`), and idempotent replay of POSTs by
 //! `Idempotency-Key` (same key + other parameters → `idempotency_error`).
 //!
+//! Every request is held to Stripe's documented rules in the contract table (`contract.rs`):
+//! a known operation, Bearer or Basic auth, form-encoded bodies, list limits, key lengths; a
+//! request outside them is a violation that fails the test.
+//!
 //! Sources: docs.stripe.com/api (errors, idempotent_requests, pagination, customers,
 //! setup_intents, payment_methods, invoices), restated in `../shared/upstreams.md` §4.
 
@@ -17,6 +21,7 @@ use serde_json::{Map, Value, json};
 
 use super::{Fake, pairs};
 
+pub mod contract;
 mod handlers;
 
 use handlers::*;
@@ -88,7 +93,10 @@ pub async fn spawn() -> Fake<StripeState> {
         .route("/v1/invoices", get(list_invoices));
     let options = super::Options {
         contract: None,
-        refusal: None,
+        rules: Some(contract::check),
+        refusal: Some(|status, message, _| {
+            error(status, "invalid_request_error", None, None, message)
+        }),
         interceptor: Some(Box::new(|state| Arc::new(Replays(state)))),
     };
     super::spawn_with(

@@ -1,0 +1,5 @@
+//! Email domains in the graph.
+
+pub mod loaders;
+pub mod mutation;
+pub mod types;

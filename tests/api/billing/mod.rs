@@ -1,0 +1,3 @@
+//! Billing: the Stripe webhook.
+
+mod webhook;
