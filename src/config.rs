@@ -145,6 +145,8 @@ pub struct Config {
     pub upstreams: UpstreamsConfig,
     /// The job workers of this process.
     pub jobs: crate::jobs::JobsConfig,
+    /// Domain verification: resolvers, recheck interval, hysteresis.
+    pub domains: crate::jobs::domains::DomainsConfig,
 }
 
 /// A variable that is set but cannot be understood.
@@ -231,6 +233,7 @@ impl Config {
             shutdown_grace: Duration::from_millis(env.parsed("SHUTDOWN_GRACE_MS", 10_000u64)?),
             upstreams: UpstreamsConfig::from_lookup(&|name: &str| env.get(name))?,
             jobs: crate::jobs::JobsConfig::from_lookup(&|name: &str| env.get(name))?,
+            domains: crate::jobs::domains::DomainsConfig::from_lookup(&|name: &str| env.get(name))?,
         })
     }
 }

@@ -61,6 +61,7 @@ pub struct Mutation(
 pub struct Subscription(
     flags::subscription::FlagSubscription,
     provisioning::subscription::ProvisioningSubscription,
+    domains::subscription::DomainSubscription,
 );
 
 /// The executable schema.

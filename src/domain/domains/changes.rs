@@ -12,7 +12,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::json;
 
 use super::name::{MailDomain, unicode};
-use super::{DmarcPolicy, DomainRow};
+use super::{DmarcPolicy, DomainRow, verify};
 use crate::auth::TenantAccess;
 use crate::db::schema::{domains, tenants};
 use crate::domain::audit::change::{Caller, need};
@@ -20,6 +20,7 @@ use crate::domain::ids::DomainId;
 use crate::domain::jobs::{self as queue, NewJob};
 use crate::domain::tenants::{TenantRow, TenantStatus};
 use crate::error::{AppError, AppResult};
+use crate::upstream::dns::DnsClient;
 use crate::upstream::stalwart::StalwartClient;
 
 /// The job kind that ensures a domain in Stalwart and reads its DNS records.
@@ -254,6 +255,63 @@ pub async fn set_primary(caller: &Caller, tenant: &str, domain: &str) -> AppResu
                     .execute(tx.conn)
                     .await?;
                 Ok(row)
+            },
+        )
+        .await
+}
+
+/// The shortest time between two checks a caller asks for.
+pub const RECHECK_GAP: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
+
+/// How a requested check is run.
+#[derive(Debug, Clone, Copy)]
+pub struct RecheckSettings {
+    /// Failed checks in a row that make a domain `FAILING`.
+    pub failing_after: u32,
+    /// The interval of the scheduled checks (the next one is planned from now).
+    pub interval: std::time::Duration,
+}
+
+/// `recheckDomain`: checks the domain now and stores the result like a scheduled check (a
+/// status change also writes the verifier's `domain.status_changed` row). At most once a
+/// minute per domain (`RATE_LIMITED` with the seconds to wait). The DNS queries run inside the
+/// change's transaction (bounded by `DNS_TIMEOUT_MS`), with the row locked.
+pub async fn recheck(
+    caller: &Caller,
+    dns: Arc<DnsClient>,
+    tenant: &str,
+    domain: &str,
+    settings: RecheckSettings,
+) -> AppResult<DomainRow> {
+    let domain = domain.to_owned();
+    caller
+        .change("domain.recheck", "domain")
+        .run(
+            need::tenant(tenant, TenantAccess::Admin),
+            async move |tx, tenant| {
+                tx.audit.target_id = Some(domain.clone());
+                let current = locked_domain(tx.conn, &tenant, &domain).await?;
+                tx.audit.target_id = Some(current.name.clone());
+                let now = chrono::Utc::now();
+                if let Some(last) = current.last_checked_at
+                    && now - last < RECHECK_GAP
+                {
+                    let wait = (RECHECK_GAP - (now - last)).num_seconds().max(1);
+                    return Err(AppError::RateLimited {
+                        retry_after_secs: u64::try_from(wait).ok(),
+                    });
+                }
+                let checked = verify::check(&dns, &current, settings.failing_after).await;
+                tx.audit.details = json!({
+                    "from": current.status, "to": checked.status,
+                    "outcome": format!("{:?}", checked.outcome).to_lowercase(),
+                });
+                verify::save(tx.conn, std::slice::from_ref(&checked), settings.interval).await?;
+                Ok(domains::table
+                    .find(current.id)
+                    .select(DomainRow::as_select())
+                    .first(tx.conn)
+                    .await?)
             },
         )
         .await

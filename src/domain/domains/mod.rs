@@ -1,11 +1,14 @@
 //! Email domains: a tenant's mail domains, what to publish in DNS for each, and the results of
 //! the DNS checks. A domain is seen by whoever sees its tenant (the access policy's tenant
 //! rule, also applied in SQL by [`visible`]). Changes are in [`changes`]; the expected records
-//! in [`expected`]; names in [`name`].
+//! in [`expected`]; names in [`name`]; the record rules and the hysteresis in [`check`]; DNS
+//! checks and their storage in [`verify`].
 
 pub mod changes;
+pub mod check;
 pub mod expected;
 pub mod name;
+pub mod verify;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;

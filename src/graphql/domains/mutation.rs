@@ -10,6 +10,7 @@ use crate::error::ApiResult;
 use crate::graphql::context::caller;
 use crate::graphql::domains::types::{DmarcPolicy, Domain};
 use crate::upstream::Upstreams;
+use crate::upstream::dns::DnsClient;
 
 /// Input of `addDomain`.
 #[derive(InputObject)]
@@ -106,6 +107,33 @@ impl DomainMutation {
         #[graphql(desc = "The domain.")] input: DomainRefInput,
     ) -> ApiResult<DomainPayload> {
         let row = changes::set_primary(&caller(ctx).await?, &input.tenant, &input.domain).await?;
+        Ok(DomainPayload {
+            domain: Domain(row),
+        })
+    }
+
+    /// Checks a domain's DNS records now (same access as `addDomain`; at most once a minute
+    /// per domain, else `RATE_LIMITED`). The result is stored like a scheduled check's.
+    /// Audited.
+    async fn recheck_domain(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The domain.")] input: DomainRefInput,
+    ) -> ApiResult<DomainPayload> {
+        let config = ctx.data_unchecked::<Arc<Config>>();
+        let settings = changes::RecheckSettings {
+            failing_after: config.domains.failing_after,
+            interval: config.domains.recheck_interval,
+        };
+        let dns = Arc::clone(ctx.data_unchecked::<Arc<DnsClient>>());
+        let row = changes::recheck(
+            &caller(ctx).await?,
+            dns,
+            &input.tenant,
+            &input.domain,
+            settings,
+        )
+        .await?;
         Ok(DomainPayload {
             domain: Domain(row),
         })
