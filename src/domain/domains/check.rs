@@ -18,7 +18,7 @@
 //! pass nor as a failure, so it never moves the domain to a worse status.
 
 use super::expected::{ExpectedRecord, dns_name, is_spf};
-use super::{DomainStatus, RecordKind, RecordResult, RecordStatus};
+use super::{DomainStatus, RecordKind, RecordOverride, RecordResult, RecordStatus};
 
 /// What the resolvers answered for one name and type.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +40,7 @@ pub fn judge(expected: &ExpectedRecord, lookup: &Lookup) -> RecordResult {
         actual,
         status,
         reason,
+        overridden: false,
     };
     let answers = match lookup {
         Lookup::Unknown(why) => return result(RecordStatus::Unknown, None, Some(why.clone())),
@@ -237,6 +238,24 @@ fn ownership(expected: &str, answers: &[String]) -> Verdict {
             others,
             Some("a different ownership token is published".into()),
         )
+    }
+}
+
+/// Marks failing results an operator accepted as OK (overridden), while the published value
+/// is still the one accepted; a changed value fails again.
+pub fn apply_overrides(results: &mut [RecordResult], overrides: &[RecordOverride]) {
+    for result in results
+        .iter_mut()
+        .filter(|r| matches!(r.status, RecordStatus::Missing | RecordStatus::Mismatch))
+    {
+        if let Some(o) = overrides
+            .iter()
+            .find(|o| o.kind == result.kind && o.name == result.name && o.actual == result.actual)
+        {
+            result.status = RecordStatus::Ok;
+            result.overridden = true;
+            result.reason = Some(format!("overridden: {}", o.reason));
+        }
     }
 }
 

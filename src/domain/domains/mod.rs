@@ -17,7 +17,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Scope;
-use crate::db::schema::domains;
+use crate::db::schema::{domain_record_overrides, domains};
 use crate::domain::ids::{ByIds, DomainId, TenantId};
 use crate::domain::page::fetch_limit;
 
@@ -124,8 +124,42 @@ pub struct RecordResult {
     pub actual: Option<String>,
     /// The outcome.
     pub status: RecordStatus,
-    /// Why, when not OK (e.g. "two SPF records: permerror").
+    /// Why, when not OK (e.g. "two SPF records: permerror"), or the override's reason.
     pub reason: Option<String>,
+    /// OK only because an operator accepted this value ([`RecordOverride`]).
+    #[serde(default)]
+    pub overridden: bool,
+}
+
+/// An operator's acceptance of a failing record (`domain_record_overrides`): the record counts
+/// as OK while its actual value is the one accepted.
+#[derive(Queryable, Selectable, Insertable, Debug, Clone, PartialEq, Eq)]
+#[diesel(table_name = domain_record_overrides)]
+pub struct RecordOverride {
+    /// The domain.
+    pub domain_id: DomainId,
+    /// What the record is for.
+    pub kind: RecordKind,
+    /// Owner name.
+    pub name: String,
+    /// The value accepted (`None`: accepted as missing).
+    pub actual: Option<String>,
+    /// Why (e.g. a known resolver quirk).
+    pub reason: String,
+    /// Who accepted it.
+    pub by_email: Option<String>,
+}
+
+/// The overrides of these domains, in one statement.
+pub async fn overrides_of(
+    conn: &mut AsyncPgConnection,
+    ids: &[DomainId],
+) -> QueryResult<Vec<RecordOverride>> {
+    domain_record_overrides::table
+        .filter(domain_record_overrides::domain_id.eq_any(ids))
+        .select(RecordOverride::as_select())
+        .load(conn)
+        .await
 }
 
 /// The `domains` columns the graph reads.

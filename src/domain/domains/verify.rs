@@ -15,7 +15,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::json;
 
 use super::check::{self, Lookup, Outcome};
-use super::{DomainRow, DomainStatus, RecordResult, expected};
+use super::{DomainRow, DomainStatus, RecordOverride, RecordResult, expected};
 use crate::domain::audit::{self, Actor, AuditEntry, Outcome as AuditOutcome};
 use crate::domain::ids::{DomainId, TenantId};
 use crate::events::{self, Event};
@@ -49,8 +49,13 @@ pub struct Checked {
     pub failures: i32,
 }
 
-/// Checks one domain against the resolvers (no database access).
-pub async fn check(dns: &DnsClient, row: &DomainRow, failing_after: u32) -> Checked {
+/// Checks one domain against the resolvers (no database access), with its overrides.
+pub async fn check(
+    dns: &DnsClient,
+    row: &DomainRow,
+    overrides: &[RecordOverride],
+    failing_after: u32,
+) -> Checked {
     let expected = expected::records(
         &row.name,
         &row.published(),
@@ -84,6 +89,8 @@ pub async fn check(dns: &DnsClient, row: &DomainRow, failing_after: u32) -> Chec
             check::judge(e, &lookup)
         })
         .collect();
+    let mut results = results;
+    check::apply_overrides(&mut results, overrides);
     let outcome = check::outcome(&results);
     let (status, failures) =
         check::next_status(row.status, row.consecutive_failures, outcome, failing_after);

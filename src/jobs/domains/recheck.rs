@@ -11,8 +11,8 @@ use diesel::dsl::min;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
-use crate::db::schema::domains;
-use crate::domain::domains::verify;
+use crate::db::schema::domains as domains_table;
+use crate::domain::domains::{self as domains, verify};
 use crate::domain::jobs::{self as queue, ClaimedJob, NewJob, Settle};
 use crate::jobs::JobEnv;
 use crate::metrics::JobOutcome;
@@ -40,9 +40,11 @@ pub async fn queue_run(conn: &mut AsyncPgConnection, delay: Duration) -> QueryRe
 
 /// Queues a run now if any domain exists (at start, for domains no job knows of yet).
 pub async fn queue_if_domains(conn: &mut AsyncPgConnection) -> QueryResult<bool> {
-    let any: bool = diesel::select(diesel::dsl::exists(domains::table.select(domains::id)))
-        .get_result(conn)
-        .await?;
+    let any: bool = diesel::select(diesel::dsl::exists(
+        domains_table::table.select(domains_table::id),
+    ))
+    .get_result(conn)
+    .await?;
     if any {
         queue_run(conn, Duration::ZERO).await
     } else {
@@ -54,17 +56,28 @@ pub async fn queue_if_domains(conn: &mut AsyncPgConnection) -> QueryResult<bool>
 pub async fn run(env: &JobEnv, job: &ClaimedJob, worker: &str) -> anyhow::Result<JobOutcome> {
     let config = &env.domains;
     loop {
-        let rows = {
+        let (rows, overrides) = {
             let mut conn = env.pool.get().await?;
-            verify::claim_due(&mut conn, config.batch, CLAIM_LEASE).await?
+            let rows = verify::claim_due(&mut conn, config.batch, CLAIM_LEASE).await?;
+            let ids: Vec<_> = rows.iter().map(|r| r.id).collect();
+            let overrides = if ids.is_empty() {
+                Vec::new()
+            } else {
+                domains::overrides_of(&mut conn, &ids).await?
+            };
+            (rows, overrides)
         };
         if rows.is_empty() {
             break;
         }
-        let checked = futures_util::future::join_all(
-            rows.iter()
-                .map(|row| verify::check(&env.dns, row, config.failing_after)),
-        )
+        let checked = futures_util::future::join_all(rows.iter().map(|row| {
+            let own: Vec<_> = overrides
+                .iter()
+                .filter(|o| o.domain_id == row.id)
+                .cloned()
+                .collect();
+            async move { verify::check(&env.dns, row, &own, config.failing_after).await }
+        }))
         .await;
         let mut conn = env.pool.get().await?;
         let interval = config.recheck_interval;
@@ -81,8 +94,8 @@ pub async fn run(env: &JobEnv, job: &ClaimedJob, worker: &str) -> anyhow::Result
                 return Ok(JobOutcome::Abandoned);
             }
             queue::settle(conn, job.id, &Settle::Done).await?;
-            let next: Option<chrono::DateTime<chrono::Utc>> = domains::table
-                .select(min(domains::next_check_at))
+            let next: Option<chrono::DateTime<chrono::Utc>> = domains_table::table
+                .select(min(domains_table::next_check_at))
                 .first(conn)
                 .await?;
             if let Some(next) = next {

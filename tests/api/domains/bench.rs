@@ -119,7 +119,7 @@ async fn recheck_many_domains() {
             let client = &client;
             async move {
                 let t = Instant::now();
-                let checked = verify::check(client, row, 3).await;
+                let checked = verify::check(client, row, &[], 3).await;
                 assert_eq!(
                     checked.outcome,
                     platform_api::domain::domains::check::Outcome::Pass

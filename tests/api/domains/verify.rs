@@ -18,8 +18,15 @@ mutation($input: DomainRefInput!) {
   recheckDomain(input: $input) {
     domain {
       name status consecutiveFailures lastCheckedAt
-      records { type name expected actual status reason }
+      records { type name expected actual status reason overridden }
     }
+  }
+}"#;
+
+const OVERRIDE: &str = r#"
+mutation($input: OverrideDomainRecordInput!) {
+  overrideDomainRecord(input: $input) {
+    domain { status records { type name actual status reason overridden } }
   }
 }"#;
 
@@ -45,6 +52,7 @@ async fn world(dns: &DnsServer) -> World {
         .tenant("acme")
         .member("tadmin", "acme", Role::Admin)
         .member("member", "acme", Role::Member)
+        .operator("root")
         .build(app)
         .await
 }
@@ -436,4 +444,76 @@ async fn an_internationalised_domain_is_checked_under_its_ascii_name() {
         "{:?}",
         dns.queries()
     );
+}
+
+#[tokio::test]
+async fn an_operator_accepts_a_failing_record_until_its_value_changes() {
+    let dns = DnsServer::start().await;
+    let w = world(&dns).await;
+    let token = domain(&w, "acme.example", "verified").await;
+    publish(&dns, "acme.example", &token);
+    // A quirk: the published policy is stricter than the expected one.
+    dns.txt("_dmarc.acme.example", &["v=DMARC1; p=quarantine"]);
+    let domain = recheck(&w, "acme.example").await;
+    assert_eq!(record(&domain, "DMARC")["status"], "MISMATCH");
+    assert_eq!(domain["status"], "DEGRADED");
+    let input = |reason: Option<&str>, name: &str| {
+        json!({ "input": { "tenant": "acme", "domain": "acme.example", "type": "DMARC",
+                           "name": name, "reason": reason } })
+    };
+    w.denied(
+        Some("tadmin"),
+        OVERRIDE,
+        input(Some("quirk"), "_dmarc.acme.example"),
+        "domain.override_record",
+        "FORBIDDEN",
+    )
+    .await;
+    w.invalid(
+        "root",
+        OVERRIDE,
+        input(None, "_dmarc.acme.example"),
+        "domain.override_record",
+        "input.reason",
+    )
+    .await;
+    w.invalid(
+        "root",
+        OVERRIDE,
+        input(Some("quirk"), "_dmarc.other.example"),
+        "domain.override_record",
+        "input.name",
+    )
+    .await;
+    let body = w
+        .allowed(
+            "root",
+            OVERRIDE,
+            input(Some("resolver adds p=quarantine"), "_dmarc.acme.example"),
+            "domain.override_record",
+        )
+        .await;
+    let shown = record(&body["data"]["overrideDomainRecord"]["domain"], "DMARC").clone();
+    assert_eq!(
+        (&shown["status"], &shown["overridden"]),
+        (&json!("OK"), &json!(true))
+    );
+    // The next check passes on it.
+    let domain = recheck(&w, "acme.example").await;
+    let dmarc = record(&domain, "DMARC");
+    assert_eq!(
+        (&dmarc["status"], &dmarc["overridden"]),
+        (&json!("OK"), &json!(true))
+    );
+    assert_eq!(dmarc["reason"], "overridden: resolver adds p=quarantine");
+    assert_eq!(domain["status"], "VERIFIED");
+    // Another value is not what was accepted: it fails again.
+    dns.txt("_dmarc.acme.example", &["v=DMARC1; p=reject"]);
+    let domain = recheck(&w, "acme.example").await;
+    let dmarc = record(&domain, "DMARC");
+    assert_eq!(
+        (&dmarc["status"], &dmarc["overridden"]),
+        (&json!("MISMATCH"), &json!(false))
+    );
+    assert_eq!(domain["status"], "DEGRADED");
 }
