@@ -86,6 +86,7 @@ impl Application {
                 "upstream configuration"
             );
         }
+        let dns = crate::upstream::dns::DnsClient::new(&config.domains.dns)?;
         let schema = graphql::schema_builder(&config.graphql)
             .extension(graphql::observe::Observe::new(Arc::clone(&metrics)))
             .extension(graphql::rate_limit::RateLimit(Arc::new(
@@ -97,18 +98,26 @@ impl Application {
             .data(Arc::clone(&config))
             .data(events.clone())
             .data(Arc::clone(&upstreams))
+            .data(Arc::clone(&dns))
             .data(ProvisioningFeed::start(
                 &events,
                 pool.clone(),
                 shutdown.clone(),
             ))
             .finish();
+        if config.jobs.workers > 0 {
+            // Domains no recheck run knows of yet (e.g. copied from `tenants.primary_domain`).
+            let mut conn = pool.get().await?;
+            crate::jobs::domains::recheck::queue_if_domains(&mut conn).await?;
+        }
         let workers = Workers::start(
             JobEnv {
                 pool: pool.clone(),
                 upstreams: Arc::clone(&upstreams),
                 config: config.jobs.clone(),
                 metrics: Arc::clone(&metrics),
+                dns,
+                domains: config.domains.clone(),
             },
             &events,
             &shutdown,

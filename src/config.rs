@@ -151,6 +151,8 @@ pub struct Config {
     pub jobs: crate::jobs::JobsConfig,
     /// Request rate limits and trusted proxies.
     pub limits: crate::http::limits::LimitsConfig,
+    /// Domain verification: resolvers, recheck interval, hysteresis.
+    pub domains: crate::jobs::domains::DomainsConfig,
 }
 
 /// A variable that is set but cannot be understood.
@@ -239,6 +241,7 @@ impl Config {
             upstreams: UpstreamsConfig::from_lookup(&|name: &str| env.get(name))?,
             jobs: crate::jobs::JobsConfig::from_lookup(&|name: &str| env.get(name))?,
             limits: crate::http::limits::LimitsConfig::from_lookup(&|name: &str| env.get(name))?,
+            domains: crate::jobs::domains::DomainsConfig::from_lookup(&|name: &str| env.get(name))?,
         })
     }
 }

@@ -33,6 +33,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Failing domain records an operator accepted; each applies while the record's actual value equals `actual`.
+    domain_record_overrides (domain_id, kind, name) {
+        domain_id -> Uuid,
+        kind -> Text,
+        name -> Text,
+        /// The value accepted (TXT strings joined; several answers one per line); NULL: accepted as missing.
+        actual -> Nullable<Text>,
+        reason -> Text,
+        /// The operator who accepted it.
+        by_email -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     /// Mail domains of tenants: what Stalwart says to publish, the DNS verifier's results and the status with hysteresis.
     domains (id) {
         id -> Uuid,
@@ -269,6 +284,7 @@ diesel::table! {
 diesel::joinable!(audit_events -> partners (partner_id));
 diesel::joinable!(audit_events -> tenants (tenant_id));
 diesel::joinable!(audit_events -> users (actor_user_id));
+diesel::joinable!(domain_record_overrides -> domains (domain_id));
 diesel::joinable!(domains -> tenants (tenant_id));
 diesel::joinable!(memberships -> tenants (tenant_id));
 diesel::joinable!(memberships -> users (user_id));
@@ -281,6 +297,7 @@ diesel::joinable!(tenants -> partners (partner_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
+    domain_record_overrides,
     domains,
     feature_flags,
     jobs,

@@ -48,6 +48,14 @@ static ENQUEUE_SQL: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+static ENQUEUE_AFTER_SQL: LazyLock<String> = LazyLock::new(|| {
+    with_statuses(
+        "INSERT INTO jobs (kind, payload, dedupe_key, max_attempts, run_at)
+         VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5::bigint / 1000.0))
+         ON CONFLICT (dedupe_key) WHERE status IN ({queued}, {running}) DO NOTHING",
+    )
+});
+
 static CLAIM_SQL: LazyLock<String> = LazyLock::new(|| {
     with_statuses(
         "UPDATE jobs j
@@ -169,6 +177,27 @@ pub async fn enqueue(conn: &mut AsyncPgConnection, jobs: &[NewJob]) -> diesel::Q
     Ok(inserted)
 }
 
+/// Queues one job to run after `delay` (and wakes the workers on commit); skipped when its
+/// key already has a live job. Returns whether it was queued.
+pub async fn enqueue_after(
+    conn: &mut AsyncPgConnection,
+    job: &NewJob,
+    delay: Duration,
+) -> diesel::QueryResult<bool> {
+    let inserted = diesel::sql_query(ENQUEUE_AFTER_SQL.as_str())
+        .bind::<Text, _>(job.kind)
+        .bind::<Jsonb, _>(&job.payload)
+        .bind::<Nullable<Text>, _>(job.dedupe_key.as_deref())
+        .bind::<Integer, _>(i32::try_from(job.max_attempts).unwrap_or(i32::MAX))
+        .bind::<BigInt, _>(millis(delay))
+        .execute(conn)
+        .await?;
+    if inserted > 0 {
+        events::notify(conn, &Event::JobsQueued).await?;
+    }
+    Ok(inserted > 0)
+}
+
 /// Claims the oldest due job — queued and due, or running with an expired lease — for
 /// `worker` for `lease`, counting the attempt. `None` when nothing is due.
 pub async fn claim(
@@ -278,6 +307,7 @@ mod tests {
         assert!(ENQUEUE_SQL.contains("WHERE status IN ('queued', 'running') DO NOTHING"));
         for sql in [
             &*ENQUEUE_SQL,
+            &*ENQUEUE_AFTER_SQL,
             &*CLAIM_SQL,
             &*RENEW_SQL,
             &*HOLD_SQL,

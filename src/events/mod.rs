@@ -31,6 +31,9 @@ pub enum Event {
     JobsQueued,
     /// A provisioning event was appended (its `provisioning_events.id`).
     Provisioning(i64),
+    /// A domain of this tenant changed status (the rows are its `domain.status_changed`
+    /// audit rows).
+    DomainStatus(Uuid),
     /// The listener reconnected: events may have been missed, so subscribers should re-read.
     Resync,
 }
@@ -42,6 +45,7 @@ impl Event {
             Self::TenantChanged(id) => format!("tenant:{id}"),
             Self::JobsQueued => "jobs".into(),
             Self::Provisioning(id) => format!("provisioning:{id}"),
+            Self::DomainStatus(id) => format!("domains:{id}"),
             Self::Resync => "resync".into(),
         }
     }
@@ -52,6 +56,7 @@ impl Event {
             None if payload == "jobs" => Some(Self::JobsQueued),
             Some(("tenant", id)) => Uuid::parse_str(id).ok().map(Self::TenantChanged),
             Some(("provisioning", id)) => id.parse().ok().map(Self::Provisioning),
+            Some(("domains", id)) => Uuid::parse_str(id).ok().map(Self::DomainStatus),
             _ => None,
         }
     }

@@ -65,6 +65,7 @@ pub struct Mutation(
 pub struct Subscription(
     flags::subscription::FlagSubscription,
     provisioning::subscription::ProvisioningSubscription,
+    domains::subscription::DomainSubscription,
 );
 
 /// The executable schema.

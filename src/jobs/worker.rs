@@ -32,6 +32,10 @@ pub struct JobEnv {
     pub config: JobsConfig,
     /// Counters.
     pub metrics: Arc<Metrics>,
+    /// The domain verifier's resolver.
+    pub dns: Arc<crate::upstream::dns::DnsClient>,
+    /// Domain verification settings.
+    pub domains: super::domains::DomainsConfig,
 }
 
 /// The worker tasks of a process.
@@ -166,7 +170,10 @@ impl Worker {
                     super::stripe::run(&self.env, &job, &self.id).await
                 }
                 crate::domain::domains::changes::ENSURE_JOB => {
-                    super::domains::run(&self.env, &job, &self.id).await
+                    super::domains::ensure::run(&self.env, &job, &self.id).await
+                }
+                super::domains::recheck::JOB => {
+                    super::domains::recheck::run(&self.env, &job, &self.id).await
                 }
                 other => {
                     tracing::error!(kind = other, "unknown job kind; dead-lettering it");

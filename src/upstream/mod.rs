@@ -12,6 +12,7 @@
 pub mod authentik;
 mod backoff;
 pub mod config;
+pub mod dns;
 pub mod error;
 pub mod ocis;
 mod secret;

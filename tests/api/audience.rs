@@ -145,6 +145,7 @@ async fn portal_callers_and_anonymous_introspection_get_the_portal_view() {
             "addDomain",
             "setDomainDmarc",
             "setPrimaryDomain",
+            "recheckDomain",
             "removeDomain"
         ]
     );

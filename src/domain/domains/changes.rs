@@ -12,14 +12,15 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::json;
 
 use super::name::{MailDomain, unicode};
-use super::{DmarcPolicy, DomainRow};
+use super::{DmarcPolicy, DomainRow, RecordKind, RecordOverride, RecordStatus, verify};
 use crate::auth::TenantAccess;
-use crate::db::schema::{domains, tenants};
+use crate::db::schema::{domain_record_overrides, domains, tenants};
 use crate::domain::audit::change::{Caller, need};
 use crate::domain::ids::DomainId;
 use crate::domain::jobs::{self as queue, NewJob};
 use crate::domain::tenants::{TenantRow, TenantStatus};
 use crate::error::{AppError, AppResult};
+use crate::upstream::dns::DnsClient;
 use crate::upstream::stalwart::StalwartClient;
 
 /// The job kind that ensures a domain in Stalwart and reads its DNS records.
@@ -254,6 +255,142 @@ pub async fn set_primary(caller: &Caller, tenant: &str, domain: &str) -> AppResu
                     .execute(tx.conn)
                     .await?;
                 Ok(row)
+            },
+        )
+        .await
+}
+
+/// The shortest time between two checks a caller asks for.
+pub const RECHECK_GAP: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
+
+/// How a requested check is run.
+#[derive(Debug, Clone, Copy)]
+pub struct RecheckSettings {
+    /// Failed checks in a row that make a domain `FAILING`.
+    pub failing_after: u32,
+    /// The interval of the scheduled checks (the next one is planned from now).
+    pub interval: std::time::Duration,
+}
+
+/// `recheckDomain`: checks the domain now and stores the result like a scheduled check (a
+/// status change also writes the verifier's `domain.status_changed` row). At most once a
+/// minute per domain (`RATE_LIMITED` with the seconds to wait). The DNS queries run inside the
+/// change's transaction (bounded by `DNS_TIMEOUT_MS`), with the row locked.
+pub async fn recheck(
+    caller: &Caller,
+    dns: Arc<DnsClient>,
+    tenant: &str,
+    domain: &str,
+    settings: RecheckSettings,
+) -> AppResult<DomainRow> {
+    let domain = domain.to_owned();
+    caller
+        .change("domain.recheck", "domain")
+        .run(
+            need::tenant(tenant, TenantAccess::Admin),
+            async move |tx, tenant| {
+                tx.audit.target_id = Some(domain.clone());
+                let current = locked_domain(tx.conn, &tenant, &domain).await?;
+                tx.audit.target_id = Some(current.name.clone());
+                let now = chrono::Utc::now();
+                if let Some(last) = current.last_checked_at
+                    && now - last < RECHECK_GAP
+                {
+                    let wait = (RECHECK_GAP - (now - last)).num_seconds().max(1);
+                    return Err(AppError::RateLimited {
+                        retry_after_secs: u64::try_from(wait).ok(),
+                    });
+                }
+                let overrides = super::overrides_of(tx.conn, &[current.id]).await?;
+                let checked =
+                    verify::check(&dns, &current, &overrides, settings.failing_after).await;
+                tx.audit.details = json!({
+                    "from": current.status, "to": checked.status,
+                    "outcome": format!("{:?}", checked.outcome).to_lowercase(),
+                });
+                verify::save(tx.conn, std::slice::from_ref(&checked), settings.interval).await?;
+                Ok(domains::table
+                    .find(current.id)
+                    .select(DomainRow::as_select())
+                    .first(tx.conn)
+                    .await?)
+            },
+        )
+        .await
+}
+
+/// `overrideDomainRecord` (operators): accepts a failing record of the last check as it is,
+/// with a reason; it shows `OK` (overridden) at once and in later checks while the published
+/// value stays the one accepted. The domain's status moves at its next check.
+pub async fn override_record(
+    caller: &Caller,
+    tenant: &str,
+    domain: &str,
+    kind: RecordKind,
+    name: &str,
+    reason: Option<String>,
+) -> AppResult<DomainRow> {
+    let (domain, name) = (domain.to_owned(), name.to_owned());
+    caller
+        .change("domain.override_record", "domain")
+        .run(
+            need::tenant(tenant, TenantAccess::Operator),
+            async move |tx, tenant| {
+                tx.audit.target_id = Some(domain.clone());
+                let reason = crate::domain::values::reason(reason, "input.reason")?
+                    .ok_or_else(|| AppError::bad_input("input.reason", "a reason is required"))?;
+                let current = locked_domain(tx.conn, &tenant, &domain).await?;
+                tx.audit.target_id = Some(current.name.clone());
+                let record_name = super::expected::dns_name(&name);
+                let mut results = current.results();
+                let Some(result) = results.iter_mut().find(|r| {
+                    r.kind == kind
+                        && r.name == record_name
+                        && matches!(r.status, RecordStatus::Missing | RecordStatus::Mismatch)
+                }) else {
+                    return Err(AppError::bad_input(
+                        "input.name",
+                        "the last check found no failing record of this type at this name",
+                    ));
+                };
+                let accepted = RecordOverride {
+                    domain_id: current.id,
+                    kind,
+                    name: record_name.clone(),
+                    actual: result.actual.clone(),
+                    reason: reason.clone(),
+                    by_email: Some(tx.viewer.email.clone()),
+                };
+                result.status = RecordStatus::Ok;
+                result.overridden = true;
+                result.reason = Some(format!("overridden: {reason}"));
+                tx.audit.details = json!({
+                    "type": kind, "name": record_name, "actual": accepted.actual, "reason": reason,
+                });
+                diesel::insert_into(domain_record_overrides::table)
+                    .values(&accepted)
+                    .on_conflict((
+                        domain_record_overrides::domain_id,
+                        domain_record_overrides::kind,
+                        domain_record_overrides::name,
+                    ))
+                    .do_update()
+                    .set((
+                        domain_record_overrides::actual.eq(&accepted.actual),
+                        domain_record_overrides::reason.eq(&accepted.reason),
+                        domain_record_overrides::by_email.eq(&accepted.by_email),
+                        domain_record_overrides::created_at.eq(diesel::dsl::now),
+                    ))
+                    .execute(tx.conn)
+                    .await?;
+                Ok(diesel::update(domains::table.find(current.id))
+                    .set(
+                        domains::records
+                            .eq(serde_json::to_value(&results).map_err(AppError::internal)?),
+                    )
+                    .returning(DomainRow::as_returning())
+                    .get_result(tx.conn)
+                    .await?)
             },
         )
         .await

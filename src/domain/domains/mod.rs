@@ -1,11 +1,14 @@
 //! Email domains: a tenant's mail domains, what to publish in DNS for each, and the results of
 //! the DNS checks. A domain is seen by whoever sees its tenant (the access policy's tenant
 //! rule, also applied in SQL by [`visible`]). Changes are in [`changes`]; the expected records
-//! in [`expected`]; names in [`name`].
+//! in [`expected`]; names in [`name`]; the record rules and the hysteresis in [`check`]; DNS
+//! checks and their storage in [`verify`].
 
 pub mod changes;
+pub mod check;
 pub mod expected;
 pub mod name;
+pub mod verify;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -14,7 +17,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Scope;
-use crate::db::schema::domains;
+use crate::db::schema::{domain_record_overrides, domains};
 use crate::domain::ids::{ByIds, DomainId, TenantId};
 use crate::domain::page::fetch_limit;
 
@@ -121,8 +124,42 @@ pub struct RecordResult {
     pub actual: Option<String>,
     /// The outcome.
     pub status: RecordStatus,
-    /// Why, when not OK (e.g. "two SPF records: permerror").
+    /// Why, when not OK (e.g. "two SPF records: permerror"), or the override's reason.
     pub reason: Option<String>,
+    /// OK only because an operator accepted this value ([`RecordOverride`]).
+    #[serde(default)]
+    pub overridden: bool,
+}
+
+/// An operator's acceptance of a failing record (`domain_record_overrides`): the record counts
+/// as OK while its actual value is the one accepted.
+#[derive(Queryable, Selectable, Insertable, Debug, Clone, PartialEq, Eq)]
+#[diesel(table_name = domain_record_overrides)]
+pub struct RecordOverride {
+    /// The domain.
+    pub domain_id: DomainId,
+    /// What the record is for.
+    pub kind: RecordKind,
+    /// Owner name.
+    pub name: String,
+    /// The value accepted (`None`: accepted as missing).
+    pub actual: Option<String>,
+    /// Why (e.g. a known resolver quirk).
+    pub reason: String,
+    /// Who accepted it.
+    pub by_email: Option<String>,
+}
+
+/// The overrides of these domains, in one statement.
+pub async fn overrides_of(
+    conn: &mut AsyncPgConnection,
+    ids: &[DomainId],
+) -> QueryResult<Vec<RecordOverride>> {
+    domain_record_overrides::table
+        .filter(domain_record_overrides::domain_id.eq_any(ids))
+        .select(RecordOverride::as_select())
+        .load(conn)
+        .await
 }
 
 /// The `domains` columns the graph reads.

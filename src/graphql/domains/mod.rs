@@ -2,4 +2,5 @@
 
 pub mod loaders;
 pub mod mutation;
+pub mod subscription;
 pub mod types;

@@ -8,8 +8,9 @@ use crate::config::Config;
 use crate::domain::domains::changes;
 use crate::error::ApiResult;
 use crate::graphql::context::caller;
-use crate::graphql::domains::types::{DmarcPolicy, Domain};
+use crate::graphql::domains::types::{DmarcPolicy, Domain, RecordKind};
 use crate::upstream::Upstreams;
+use crate::upstream::dns::DnsClient;
 
 /// Input of `addDomain`.
 #[derive(InputObject)]
@@ -40,6 +41,22 @@ pub struct SetDomainDmarcInput {
     pub policy: DmarcPolicy,
     /// Aggregate report addresses (`rua=mailto:…`), at most 10; omitted means none.
     pub rua: Option<Vec<String>>,
+}
+
+/// Input of `overrideDomainRecord`.
+#[derive(InputObject)]
+pub struct OverrideDomainRecordInput {
+    /// Slug of the tenant.
+    pub tenant: String,
+    /// The domain's name, in Unicode or ASCII.
+    pub domain: String,
+    /// What the failing record is for.
+    #[graphql(name = "type")]
+    pub kind: RecordKind,
+    /// The record's owner name, as `records` shows it.
+    pub name: String,
+    /// Why it is accepted (required; at most 500 characters).
+    pub reason: Option<String>,
 }
 
 /// The domain after a mutation.
@@ -106,6 +123,56 @@ impl DomainMutation {
         #[graphql(desc = "The domain.")] input: DomainRefInput,
     ) -> ApiResult<DomainPayload> {
         let row = changes::set_primary(&caller(ctx).await?, &input.tenant, &input.domain).await?;
+        Ok(DomainPayload {
+            domain: Domain(row),
+        })
+    }
+
+    /// Checks a domain's DNS records now (same access as `addDomain`; at most once a minute
+    /// per domain, else `RATE_LIMITED`). The result is stored like a scheduled check's.
+    /// Audited.
+    async fn recheck_domain(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The domain.")] input: DomainRefInput,
+    ) -> ApiResult<DomainPayload> {
+        let config = ctx.data_unchecked::<Arc<Config>>();
+        let settings = changes::RecheckSettings {
+            failing_after: config.domains.failing_after,
+            interval: config.domains.recheck_interval,
+        };
+        let dns = Arc::clone(ctx.data_unchecked::<Arc<DnsClient>>());
+        let row = changes::recheck(
+            &caller(ctx).await?,
+            dns,
+            &input.tenant,
+            &input.domain,
+            settings,
+        )
+        .await?;
+        Ok(DomainPayload {
+            domain: Domain(row),
+        })
+    }
+
+    /// Accepts a failing record of a domain's last check as it is, with a reason, for a known
+    /// resolver quirk (operators). The record shows `OK` with `overridden: true` until its
+    /// published value changes. Audited.
+    #[graphql(visible = "crate::graphql::audience::operator_only")]
+    async fn override_domain_record(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The record and why.")] input: OverrideDomainRecordInput,
+    ) -> ApiResult<DomainPayload> {
+        let row = changes::override_record(
+            &caller(ctx).await?,
+            &input.tenant,
+            &input.domain,
+            input.kind,
+            &input.name,
+            input.reason,
+        )
+        .await?;
         Ok(DomainPayload {
             domain: Domain(row),
         })

@@ -69,8 +69,11 @@ pub struct DnsRecordCheck {
     pub actual: Option<String>,
     /// The outcome.
     pub status: RecordStatus,
-    /// Why, when not `OK` (e.g. "two SPF records: permerror").
+    /// Why, when not `OK` (e.g. "two SPF records: permerror"), or the override's reason.
     pub reason: Option<String>,
+    /// `OK` only because an operator accepted this value (shown as "OK (overridden)"); it
+    /// fails again once the published value changes.
+    pub overridden: bool,
 }
 
 impl From<RecordResult> for DnsRecordCheck {
@@ -82,6 +85,7 @@ impl From<RecordResult> for DnsRecordCheck {
             actual: r.actual,
             status: r.status,
             reason: r.reason,
+            overridden: r.overridden,
         }
     }
 }
@@ -174,6 +178,7 @@ impl Domain {
                 actual: None,
                 status: RecordStatus::Unknown,
                 reason: Some("not checked yet".into()),
+                overridden: false,
             })
             .collect()
     }

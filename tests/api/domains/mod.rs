@@ -1,8 +1,13 @@
 //! Email domains: reads (`Tenant.domains`, `Domain` nodes, `domainsNeedingAttention`) and
 //! the mutations against the Stalwart fake.
 
+mod bench;
+mod dns_server;
 mod mutations;
 mod reads;
+mod recheck;
+mod subscription;
+mod verify;
 
 use diesel_async::RunQueryDsl;
 use serde_json::Value;

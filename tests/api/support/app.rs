@@ -49,6 +49,10 @@ impl TestApp {
         // No job workers unless a test asks for them: background work would make statement
         // counts and "nothing changed" fingerprints depend on timing.
         config.jobs.workers = 0;
+        // The domain verifier never asks public resolvers from a test: a port nothing listens
+        // on, unless the test points it at its loopback DNS server.
+        config.domains.dns.resolvers = vec![SocketAddr::from(([127, 0, 0, 1], 9))];
+        config.domains.dns.timeout = std::time::Duration::from_millis(200);
         adjust(&mut config);
         let url = config.database.url.clone().expect("a database url");
         let app = Application::build(config, &url)

@@ -10,12 +10,12 @@
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
-use super::JobEnv;
 use crate::db::schema::domains;
 use crate::domain::domains::changes::EnsureJob;
 use crate::domain::domains::expected;
 use crate::domain::domains::{DomainRow, PublishedRecord, RecordKind};
 use crate::domain::jobs::{self as queue, ClaimedJob, Settle};
+use crate::jobs::JobEnv;
 use crate::metrics::JobOutcome;
 use crate::upstream::stalwart::StalwartError;
 
@@ -30,7 +30,7 @@ enum Found {
 /// Runs one attempt of an ensure job.
 pub async fn run(env: &JobEnv, job: &ClaimedJob, worker: &str) -> anyhow::Result<JobOutcome> {
     let Ok(payload) = serde_json::from_value::<EnsureJob>(job.payload.clone()) else {
-        return super::provisioning::settle_only(
+        return crate::jobs::provisioning::settle_only(
             env,
             job,
             worker,
@@ -92,13 +92,16 @@ pub async fn run(env: &JobEnv, job: &ClaimedJob, worker: &str) -> anyhow::Result
                 return Ok(JobOutcome::Abandoned);
             }
             if let Some((id, records)) = &update {
+                // Known records: check now (the recheck job picks it up).
                 diesel::update(domains::table.find(domain))
                     .set((
                         domains::stalwart_id.eq(id),
                         domains::published.eq(serde_json::to_value(records)?),
+                        domains::next_check_at.eq(diesel::dsl::now),
                     ))
                     .execute(conn)
                     .await?;
+                super::recheck::queue_run(conn, std::time::Duration::ZERO).await?;
             }
             queue::settle(conn, job.id, &settle).await?;
             Ok(outcome)
