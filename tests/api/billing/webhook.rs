@@ -292,7 +292,7 @@ async fn unknown_types_and_unknown_customers_are_stored_and_ignored() {
 }
 
 #[tokio::test]
-async fn no_client_secret_is_stored() {
+async fn no_client_secret_is_stored_or_logged() {
     let w = world(0).await;
     let t = now();
     let body = json!({
@@ -319,6 +319,10 @@ async fn no_client_secret_is_stored() {
         events(&w, "payload::text LIKE '%secret_abcdef%'").await,
         0,
         "the client secret is not stored"
+    );
+    assert!(
+        crate::support::logs::lines_containing("secret_abcdef").is_empty(),
+        "the client secret is in no log line"
     );
 }
 
