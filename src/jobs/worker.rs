@@ -188,33 +188,40 @@ impl Worker {
             }
         }
         .instrument(span.clone());
-        tokio::pin!(run);
-        let mut renew = tokio::time::interval(lease / 3);
-        renew.tick().await;
-        loop {
-            tokio::select! {
-                outcome = &mut run => {
-                    match outcome {
-                        Ok(outcome) => self.env.metrics.record_job(outcome),
-                        Err(e) => {
-                            self.env.metrics.record_job(JobOutcome::Abandoned);
-                            tracing::error!(parent: &span, job = job.id, error = %e, "job failed to settle; its lease will expire and it will run again");
-                        }
-                    }
-                    return;
+        // The renewals run beside the job, never instead of it: a renewal waiting for the
+        // job row (locked by the job's own settling transaction) must not stop that
+        // transaction from being polled, or both wait until the statement timeout.
+        let renewals = async {
+            let mut renew = tokio::time::interval(lease / 3);
+            renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            renew.tick().await;
+            loop {
+                renew.tick().await;
+                let renewed = async {
+                    let mut conn = self.env.pool.get().await?;
+                    anyhow::Ok(queue::renew(&mut conn, job.id, &self.id, lease).await?)
                 }
-                _ = renew.tick() => {
-                    let renewed = async {
-                        let mut conn = self.env.pool.get().await?;
-                        anyhow::Ok(queue::renew(&mut conn, job.id, &self.id, lease).await?)
-                    }.await;
-                    match renewed {
-                        Ok(true) => {}
-                        Ok(false) => tracing::warn!(parent: &span, job = job.id, "lost the lease; another worker may run this job"),
-                        Err(e) => tracing::warn!(parent: &span, job = job.id, error = %e, "could not renew the lease"),
+                .await;
+                match renewed {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!(parent: &span, job = job.id, "lost the lease; another worker may run this job")
+                    }
+                    Err(e) => {
+                        tracing::warn!(parent: &span, job = job.id, error = %e, "could not renew the lease")
                     }
                 }
             }
+        };
+        tokio::select! {
+            outcome = run => match outcome {
+                Ok(outcome) => self.env.metrics.record_job(outcome),
+                Err(e) => {
+                    self.env.metrics.record_job(JobOutcome::Abandoned);
+                    tracing::error!(parent: &span, job = job.id, error = %e, "job failed to settle; its lease will expire and it will run again");
+                }
+            },
+            () = renewals => {}
         }
     }
 }

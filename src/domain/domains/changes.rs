@@ -16,7 +16,7 @@ use super::{DmarcPolicy, DomainRow, RecordKind, RecordOverride, RecordStatus, ve
 use crate::auth::TenantAccess;
 use crate::db::schema::{domain_record_overrides, domains, tenants};
 use crate::domain::audit::change::{Caller, need};
-use crate::domain::ids::DomainId;
+use crate::domain::ids::{DomainId, TenantId};
 use crate::domain::jobs::{self as queue, NewJob};
 use crate::domain::tenants::{TenantRow, TenantStatus};
 use crate::error::{AppError, AppResult};
@@ -42,16 +42,47 @@ pub async fn queue_ensure(
     domain: DomainId,
     max_attempts: u32,
 ) -> QueryResult<usize> {
-    queue::enqueue(
-        conn,
-        &[NewJob {
+    queue_ensure_all(conn, &[domain], max_attempts).await
+}
+
+/// Queues the ensure jobs of `domains` in one statement (one live job per domain: a domain
+/// whose job is still queued or running is skipped).
+pub async fn queue_ensure_all(
+    conn: &mut AsyncPgConnection,
+    domains: &[DomainId],
+    max_attempts: u32,
+) -> QueryResult<usize> {
+    let jobs: Vec<NewJob> = domains
+        .iter()
+        .map(|&domain| NewJob {
             kind: ENSURE_JOB,
             payload: json!(EnsureJob { domain }),
             dedupe_key: Some(format!("{ENSURE_JOB}:{domain}")),
             max_attempts,
-        }],
-    )
-    .await
+        })
+        .collect();
+    queue::enqueue(conn, &jobs).await
+}
+
+/// Queues the ensure job of `tenant`'s primary domain row, when it has one: the row the
+/// `tenants.primary_domain` trigger writes on `createTenant` and `updateTenant`, which would
+/// otherwise never get its records read from Stalwart.
+pub async fn queue_ensure_primary(
+    conn: &mut AsyncPgConnection,
+    tenant: TenantId,
+    max_attempts: u32,
+) -> QueryResult<usize> {
+    let primary: Option<DomainId> = domains::table
+        .filter(domains::tenant_id.eq(tenant))
+        .filter(domains::is_primary)
+        .select(domains::id)
+        .first(conn)
+        .await
+        .optional()?;
+    match primary {
+        Some(domain) => queue_ensure(conn, domain, max_attempts).await,
+        None => Ok(0),
+    }
 }
 
 fn not_terminated(tenant: &TenantRow) -> AppResult<()> {

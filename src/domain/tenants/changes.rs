@@ -126,6 +126,8 @@ pub async fn create(caller: &Caller, input: NewTenant, max_attempts: u32) -> App
                 "queued",
             )
             .await?;
+            crate::domain::domains::changes::queue_ensure_primary(tx.conn, row.id, max_attempts)
+                .await?;
             tx.audit.tenant_id = Some(row.id);
             tx.audit.partner_id = row.partner_id;
             tx.audit.details = json!({
@@ -147,8 +149,12 @@ struct TenantChangeset {
 }
 
 /// `updateTenant`: operators change anything; the partner's staff name, plan and primary
-/// domain; tenant admins the name.
-pub async fn update(caller: &Caller, input: TenantUpdate) -> AppResult<TenantRow> {
+/// domain; tenant admins the name. A new primary domain gets its ensure job (`max_attempts`).
+pub async fn update(
+    caller: &Caller,
+    input: TenantUpdate,
+    max_attempts: u32,
+) -> AppResult<TenantRow> {
     let slug = input.tenant.clone();
     caller
         .change("tenant.update", "tenant")
@@ -228,6 +234,14 @@ pub async fn update(caller: &Caller, input: TenantUpdate) -> AppResult<TenantRow
                     .returning(TenantRow::as_returning())
                     .get_result(tx.conn)
                     .await?;
+                if matches!(changes.primary_domain, Some(Some(_))) {
+                    crate::domain::domains::changes::queue_ensure_primary(
+                        tx.conn,
+                        row.id,
+                        max_attempts,
+                    )
+                    .await?;
+                }
                 tx.audit.partner_id = row.partner_id.or(current.partner_id);
                 events::notify(tx.conn, &Event::TenantChanged(row.id.uuid())).await?;
                 Ok(row)

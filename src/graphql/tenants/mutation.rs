@@ -115,7 +115,8 @@ impl TenantMutation {
             primary_domain: patch(input.primary_domain),
             partner: patch(input.partner),
         };
-        let row = changes::update(&caller(ctx).await?, update).await?;
+        let max_attempts = ctx.data_unchecked::<Arc<Config>>().jobs.max_attempts;
+        let row = changes::update(&caller(ctx).await?, update, max_attempts).await?;
         Ok(TenantPayload {
             tenant: Tenant(row),
         })

@@ -92,16 +92,25 @@ pub async fn run(env: &JobEnv, job: &ClaimedJob, worker: &str) -> anyhow::Result
                 return Ok(JobOutcome::Abandoned);
             }
             if let Some((id, records)) = &update {
-                // Known records: check now (the recheck job picks it up).
                 diesel::update(domains::table.find(domain))
                     .set((
                         domains::stalwart_id.eq(id),
                         domains::published.eq(serde_json::to_value(records)?),
-                        domains::next_check_at.eq(diesel::dsl::now),
                     ))
                     .execute(conn)
                     .await?;
-                super::recheck::queue_run(conn, std::time::Duration::ZERO).await?;
+                // New records: check now (the recheck job picks it up). Unchanged ones wait
+                // for the domain's next scheduled check, which asks the mail server again
+                // while a DKIM key is missing; so a server that never gives one is asked once
+                // per interval, not in a loop.
+                let changed = row.as_ref().is_none_or(|r| r.published() != *records);
+                if changed {
+                    diesel::update(domains::table.find(domain))
+                        .set(domains::next_check_at.eq(diesel::dsl::now))
+                        .execute(conn)
+                        .await?;
+                    super::recheck::queue_run(conn, std::time::Duration::ZERO).await?;
+                }
             }
             queue::settle(conn, job.id, &settle).await?;
             Ok(outcome)

@@ -3,7 +3,8 @@
 //! [`verify::claim_due`]: each domain goes to one replica only), checks a batch at once
 //! (bounded by `DNS_MAX_INFLIGHT`), stores it in one statement, and goes on until nothing is
 //! due. It then queues its next run for when the next domain falls due, at most a minute
-//! ahead (a domain added meanwhile is picked up within a minute).
+//! ahead (a domain added meanwhile is picked up within a minute). A domain whose records the
+//! mail server has not fully given yet (no DKIM key) gets a new ensure job from each check.
 
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use crate::db::schema::domains as domains_table;
-use crate::domain::domains::{self as domains, verify};
+use crate::domain::domains::{self as domains, RecordKind, changes, verify};
 use crate::domain::jobs::{self as queue, ClaimedJob, NewJob, Settle};
 use crate::jobs::JobEnv;
 use crate::metrics::JobOutcome;
@@ -79,10 +80,24 @@ pub async fn run(env: &JobEnv, job: &ClaimedJob, worker: &str) -> anyhow::Result
             async move { verify::check(&env.dns, row, &own, config.failing_after).await }
         }))
         .await;
+        // A domain the mail server has not fully described yet (not created, or its DKIM
+        // keys were still being generated when its ensure job gave up) is asked again.
+        let incomplete: Vec<_> = rows
+            .iter()
+            .filter(|row| {
+                row.stalwart_id.is_none()
+                    || !row.published().iter().any(|r| r.kind == RecordKind::Dkim)
+            })
+            .map(|row| row.id)
+            .collect();
         let mut conn = env.pool.get().await?;
         let interval = config.recheck_interval;
+        let max_attempts = env.config.max_attempts;
         conn.transaction::<_, anyhow::Error, _>(async move |conn| {
             verify::save(conn, &checked, interval).await?;
+            if env.upstreams.stalwart.is_some() {
+                changes::queue_ensure_all(conn, &incomplete, max_attempts).await?;
+            }
             Ok(())
         })
         .await?;

@@ -50,7 +50,13 @@ query($slug: String!) {
 /// p-one, outsider = owner of other, stranger = nobody.
 async fn world(stalwart: &Fake<fakes::stalwart::StalwartState>) -> World {
     let upstreams = stalwart_only(stalwart);
-    let app = TestApp::spawn_with(|c| c.upstreams = upstreams).await;
+    // Plenty of attempts for the ensure jobs it queues: a sibling's quick workers retry every
+    // 200 ms at most, and a test must have time to let the fake's DKIM task run.
+    let app = TestApp::spawn_with(|c| {
+        c.upstreams = upstreams;
+        c.jobs.max_attempts = 100;
+    })
+    .await;
     World::new()
         .partner("p-one")
         .tenant(Tenant::of("acme", "p-one"))
@@ -181,6 +187,28 @@ async fn add_domain() {
     );
 }
 
+/// Every job's kind, status, attempts and last error, for a timeout's message.
+async fn job_states(w: &World) -> String {
+    #[derive(diesel::QueryableByName)]
+    struct Job {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        line: String,
+    }
+    let mut conn = w.db.connect().await;
+    let jobs: Vec<Job> = diesel_async::RunQueryDsl::load(
+        diesel::sql_query(
+            "SELECT concat_ws(' ', kind, status, attempts::text, last_error) AS line FROM jobs ORDER BY id",
+        ),
+        &mut conn,
+    )
+    .await
+    .unwrap_or_default();
+    jobs.into_iter()
+        .map(|j| j.line)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// Polls `tenant(slug)` as root until `done` or 30 s.
 async fn wait_for(w: &World, slug: &str, done: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -192,7 +220,9 @@ async fn wait_for(w: &World, slug: &str, done: impl Fn(&Value) -> bool) -> Value
         if done(&tenant) {
             return tenant;
         }
-        assert!(Instant::now() < deadline, "timed out: {body}");
+        if Instant::now() >= deadline {
+            panic!("timed out: {body}\njobs: {}", job_states(w).await);
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -405,6 +435,7 @@ async fn set_primary_domain_moves_the_primary_row_and_the_tenants_primary_domain
     for (who, code) in [
         (Some("member"), "FORBIDDEN"),
         (Some("stranger"), "NOT_FOUND"),
+        (None, "UNAUTHENTICATED"),
     ] {
         w.denied(
             who,
@@ -458,6 +489,7 @@ async fn remove_domain_is_refused_while_stalwart_says_it_is_in_use() {
     for (who, code) in [
         (Some("member"), "FORBIDDEN"),
         (Some("outsider"), "NOT_FOUND"),
+        (None, "UNAUTHENTICATED"),
     ] {
         w.denied(
             who,
@@ -528,4 +560,175 @@ async fn the_primary_domain_cannot_be_removed() {
             .unwrap()
             .contains("primary domain")
     );
+}
+
+/// The primary row that `tenants.primary_domain` writes (from `createTenant` and
+/// `updateTenant`) gets its ensure job like an added domain, so its records are read from
+/// Stalwart instead of staying unknown.
+#[tokio::test]
+async fn a_primary_domain_set_on_the_tenant_is_ensured_with_its_records() {
+    const CREATE: &str = r#"
+    mutation($input: CreateTenantInput!) { createTenant(input: $input) { tenant { slug } } }"#;
+    const UPDATE: &str = r#"
+    mutation($input: UpdateTenantInput!) { updateTenant(input: $input) { tenant { slug } } }"#;
+    let stalwart = fakes::stalwart::spawn().await;
+    let w = world(&stalwart).await;
+    w.allowed(
+        "root",
+        CREATE,
+        json!({ "input": { "slug": "fresh", "name": "Fresh", "primaryDomain": "fresh.example" } }),
+        "tenant.create",
+    )
+    .await;
+    assert_eq!(jobs(&w).await, 1, "the primary row's ensure job is queued");
+    w.allowed(
+        "root",
+        UPDATE,
+        json!({ "input": { "tenant": "acme", "primaryDomain": "acme-mail.example" } }),
+        "tenant.update",
+    )
+    .await;
+    assert_eq!(jobs(&w).await, 2);
+    // A name change without a domain queues nothing.
+    w.allowed(
+        "root",
+        UPDATE,
+        json!({ "input": { "tenant": "acme", "name": "Acme Renamed" } }),
+        "tenant.update",
+    )
+    .await;
+    assert_eq!(jobs(&w).await, 2);
+    assert!(stalwart.calls().is_empty(), "no worker ran yet");
+
+    let upstreams = w.state.config.upstreams.clone();
+    let worker = w
+        .spawn_sibling(|c| {
+            c.upstreams = upstreams;
+            quick_jobs(c, 1);
+        })
+        .await;
+    for (slug, name) in [("fresh", "fresh.example"), ("acme", "acme-mail.example")] {
+        let tenant = wait_for(&worker, slug, |t| {
+            t["domains"]["nodes"].as_array().is_some_and(|d| {
+                d.iter()
+                    .any(|d| d["primary"] == true && d["provisioned"] == true)
+            })
+        })
+        .await;
+        assert_eq!(tenant["primaryDomain"], name);
+        let primary = tenant["domains"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["primary"] == true)
+            .unwrap()
+            .clone();
+        assert_eq!(primary["name"], name);
+        let kinds: Vec<&str> = primary["expectedRecords"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["type"].as_str().unwrap())
+            .collect();
+        assert!(
+            kinds.contains(&"MX") && kinds.contains(&"DKIM"),
+            "{primary}"
+        );
+    }
+    let held: Vec<String> = stalwart
+        .state()
+        .domains
+        .values()
+        .map(|d| d["name"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(held.iter().any(|d| d == "fresh.example"), "{held:?}");
+    assert!(held.iter().any(|d| d == "acme-mail.example"), "{held:?}");
+}
+
+/// An ensure job that gives up before the mail server has generated the DKIM keys leaves the
+/// domain without them; its next scheduled check asks the mail server again, and only then
+/// (an unchanged answer does not start another round at once).
+#[tokio::test]
+async fn a_domain_still_without_dkim_is_ensured_again_by_its_next_check() {
+    let stalwart = fakes::stalwart::spawn().await;
+    stalwart.state().dkim_in_background = true;
+    let w = world(&stalwart).await;
+    w.allowed("tadmin", ADD, add("acme", "late.example"), "domain.add")
+        .await;
+    let mut conn = w.db.connect().await;
+    // One attempt only: the first answer (no DKIM yet) is kept.
+    diesel_async::RunQueryDsl::execute(
+        diesel::sql_query("UPDATE jobs SET max_attempts = 1 WHERE kind = 'domain_ensure'"),
+        &mut conn,
+    )
+    .await
+    .unwrap();
+    let upstreams = w.state.config.upstreams.clone();
+    let worker = w
+        .spawn_sibling(|c| {
+            c.upstreams = upstreams;
+            quick_jobs(c, 1);
+            c.jobs.max_attempts = 1;
+        })
+        .await;
+    let settled = async |conn: &mut diesel_async::AsyncPgConnection, done: i64| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let live = count(
+                conn,
+                "jobs WHERE status IN ('queued', 'running') AND kind = 'domain_ensure'",
+            )
+            .await;
+            let finished = count(
+                conn,
+                "jobs WHERE kind = 'domain_ensure' AND status = 'done'",
+            )
+            .await;
+            if live == 0 && finished >= done {
+                return finished;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "jobs: {}",
+                job_states(&worker).await
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    // The first ensure, then the check it asks for, which ensures once more (still no key).
+    settled(&mut conn, 2).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rounds = settled(&mut conn, 2).await;
+    assert_eq!(rounds, 2, "an unchanged answer starts no further round");
+    let dkim = |t: &Value| {
+        t["domains"]["nodes"][0]["expectedRecords"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["type"] == "DKIM")
+    };
+    assert!(!dkim(&wait_for(&worker, "acme", |_| true).await));
+
+    // The keys exist now; the domain's next check (made due here) asks again and gets them.
+    stalwart.state().run_dkim_task();
+    diesel_async::RunQueryDsl::execute(
+        diesel::sql_query("UPDATE domains SET next_check_at = now()"),
+        &mut conn,
+    )
+    .await
+    .unwrap();
+    // The scheduled run (queued up to a minute ahead) is brought forward.
+    diesel_async::RunQueryDsl::execute(
+        diesel::sql_query(
+            "UPDATE jobs SET run_at = now() WHERE kind = 'domain_recheck' AND status = 'queued'",
+        ),
+        &mut conn,
+    )
+    .await
+    .unwrap();
+    platform_api::jobs::domains::recheck::queue_run(&mut conn, Duration::ZERO)
+        .await
+        .unwrap();
+    let tenant = wait_for(&worker, "acme", dkim).await;
+    assert_eq!(tenant["domains"]["nodes"][0]["provisioned"], true);
 }

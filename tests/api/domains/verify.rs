@@ -197,14 +197,16 @@ async fn every_record_passes_and_the_domain_is_verified() {
         .execute(&mut conn)
         .await
         .unwrap();
-    w.denied(
-        Some("member"),
-        RECHECK,
-        json!({ "input": { "tenant": "acme", "domain": "acme.example" } }),
-        "domain.recheck",
-        "FORBIDDEN",
-    )
-    .await;
+    for (who, code) in [(Some("member"), "FORBIDDEN"), (None, "UNAUTHENTICATED")] {
+        w.denied(
+            who,
+            RECHECK,
+            json!({ "input": { "tenant": "acme", "domain": "acme.example" } }),
+            "domain.recheck",
+            code,
+        )
+        .await;
+    }
     w.invalid(
         "tadmin",
         RECHECK,
@@ -474,14 +476,16 @@ async fn an_operator_accepts_a_failing_record_until_its_value_changes() {
         json!({ "input": { "tenant": "acme", "domain": "acme.example", "type": "DMARC",
                            "name": name, "reason": reason } })
     };
-    w.denied(
-        Some("tadmin"),
-        OVERRIDE,
-        input(Some("quirk"), "_dmarc.acme.example"),
-        "domain.override_record",
-        "FORBIDDEN",
-    )
-    .await;
+    for (who, code) in [(Some("tadmin"), "FORBIDDEN"), (None, "UNAUTHENTICATED")] {
+        w.denied(
+            who,
+            OVERRIDE,
+            input(Some("quirk"), "_dmarc.acme.example"),
+            "domain.override_record",
+            code,
+        )
+        .await;
+    }
     w.invalid(
         "root",
         OVERRIDE,

@@ -75,10 +75,18 @@ async fn a_new_tenant_is_provisioned_upstream_and_becomes_active() {
         (&json!(null), &json!("OK"), &json!(true))
     );
     assert_eq!(events.iter().filter(|e| e["terminal"] == true).count(), 1);
-    // Every job is done; none is left behind.
-    assert_eq!(count(&mut conn, "jobs WHERE status = 'done'").await, 4);
-    assert_eq!(count(&mut conn, "jobs WHERE status <> 'done'").await, 0);
-    assert_eq!(app.state.metrics.jobs(JobOutcome::Done), 4);
+    // Every step job is done; none is left behind. (The primary domain's row has its own
+    // ensure job, and that one the domain checks that follow it.)
+    let steps = "jobs WHERE kind = 'provisioning_step'";
+    assert_eq!(
+        count(&mut conn, &format!("{steps} AND status = 'done'")).await,
+        4
+    );
+    assert_eq!(
+        count(&mut conn, &format!("{steps} AND status <> 'done'")).await,
+        0
+    );
+    assert!(app.state.metrics.jobs(JobOutcome::Done) >= 4);
 }
 
 #[tokio::test]

@@ -1,5 +1,5 @@
 //! Acceptance: the Rust access policy and the SQL visibility filters agree, on random worlds,
-//! for tenants, partners, members and audit events; and `tenant.partner` agrees with
+//! for tenants, partners, members, mail domains and audit events; and `tenant.partner` agrees with
 //! `node(id:)`.
 //!
 //! Each world draws partners (some suspended or terminated), tenants (every status, direct or
@@ -8,7 +8,8 @@
 //! at random tenants and partners, and arranges it with the `World` builder. Every user is then a viewer twice, with a portal and with
 //! an operator token; every (viewer, object) pair is judged by the Rust policy
 //! (`Viewer::tenant_access`, `partner_access`, `sees_audit_event`) and by the SQL the lists
-//! and `node` use (`domain::*::page`, `members::visible`, `audit::query::list`).
+//! and `node` use (`domain::*::page`, `members::visible`, `domains::visible`,
+//! `audit::query::list`).
 
 use std::collections::{HashMap, HashSet};
 
@@ -17,9 +18,9 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use platform_api::auth::policy::AuditRef;
 use platform_api::auth::{Audience, TenantRef, VerifiedToken, Viewer};
 use platform_api::domain::audit::query::{self, AuditFilter, AuditScope, PageWindow, Towards};
-use platform_api::domain::ids::{MemberId, PartnerId, TenantId};
+use platform_api::domain::ids::{DomainId, MemberId, PartnerId, TenantId};
 use platform_api::domain::page::{Direction, PageRequest};
-use platform_api::domain::{members, partners, tenants, users};
+use platform_api::domain::{domains, members, partners, tenants, users};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -53,6 +54,8 @@ struct Drawn {
     partners: Vec<PartnerId>,
     /// Membership → its tenant.
     members: Vec<(MemberId, TenantId)>,
+    /// Mail domain → its tenant.
+    domains: Vec<(DomainId, TenantId)>,
     /// Event id → (tenant, partner).
     events: Vec<(i64, Option<TenantId>, Option<PartnerId>)>,
     subjects: Vec<String>,
@@ -152,6 +155,26 @@ async fn draw_world(rng: &mut Rng) -> (World, Drawn) {
         .into_iter()
         .map(|m| (MemberId(m.id), TenantId(m.tenant_id)))
         .collect();
+    // Mail domains: none, one or two per tenant (the builder has no domains; rows are enough).
+    let mut domain_rows = Vec::new();
+    for (i, (tenant, _)) in tenant_ids.iter().enumerate() {
+        for d in 0..rng.below(3) {
+            #[derive(diesel::QueryableByName)]
+            struct Id {
+                #[diesel(sql_type = SqlUuid)]
+                id: Uuid,
+            }
+            let row = diesel::sql_query(
+                "INSERT INTO domains (tenant_id, name) VALUES ($1, $2) RETURNING id",
+            )
+            .bind::<SqlUuid, _>(tenant.0)
+            .bind::<diesel::sql_types::Text, _>(format!("d{d}.tenant-{i}.example"))
+            .get_result::<Id>(&mut conn)
+            .await
+            .unwrap();
+            domain_rows.push((DomainId(row.id), *tenant));
+        }
+    }
     #[derive(diesel::QueryableByName)]
     struct EventIds {
         #[diesel(sql_type = BigInt)]
@@ -174,6 +197,7 @@ async fn draw_world(rng: &mut Rng) -> (World, Drawn) {
         tenants: tenant_ids,
         partners: partner_ids,
         members,
+        domains: domain_rows,
         events,
         subjects,
     };
@@ -263,6 +287,21 @@ async fn check_world(seed: u64) -> HashMap<&'static str, Tally> {
                 judge("member", rust, sql.contains(id), format!("{id} for {who}"));
             }
 
+            let domain_ids: Vec<DomainId> = world.domains.iter().map(|d| d.0).collect();
+            let rows = domains::visible(&mut conn, &v.scope(), &domain_ids)
+                .await
+                .unwrap();
+            let sql: HashSet<DomainId> = rows.iter().map(|r| r.id).collect();
+            for (id, tenant) in &world.domains {
+                let rust = v
+                    .tenant_access(TenantRef {
+                        id: *tenant,
+                        partner_id: partner_of[tenant],
+                    })
+                    .sees();
+                judge("domain", rust, sql.contains(id), format!("{id} for {who}"));
+            }
+
             let window = PageWindow {
                 towards: Towards::Older,
                 cursor: None,
@@ -345,7 +384,7 @@ async fn policy_and_sql_agree_on_random_worlds() {
     }
     let pairs: usize = total.values().map(|t| t.pairs).sum();
     assert!(pairs >= 500, "only {pairs} pairs judged");
-    for kind in ["tenant", "partner", "member", "audit event"] {
+    for kind in ["tenant", "partner", "member", "domain", "audit event"] {
         let t = &total[kind];
         // Both answers occur, so the comparison could have failed either way.
         assert!(
