@@ -5,6 +5,7 @@ pub mod graphql;
 pub mod health;
 pub mod limits;
 pub mod middleware;
+pub mod oauth;
 pub mod reply;
 pub mod request_body;
 pub mod webhooks;
@@ -38,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/.well-known/jwks.json", get(well_known::jwks))
         .route("/webhooks/stripe", post(webhooks::stripe))
+        .route("/oauth/token", post(oauth::token))
         .layer(axum::middleware::from_fn(middleware::request_context))
         .with_state(state)
 }
