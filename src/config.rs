@@ -381,6 +381,22 @@ mod tests {
     }
 
     #[test]
+    fn impersonation_lifetimes_default_and_parse() {
+        let c = load(&[]).unwrap();
+        assert_eq!(c.auth.impersonation_max_ttl, Duration::from_secs(1800));
+        assert_eq!(
+            c.auth.impersonation_key_rotation,
+            Duration::from_secs(86_400)
+        );
+        let c = load(&[("IMPERSONATION_MAX_TTL", "15m")]).unwrap();
+        assert_eq!(c.auth.impersonation_max_ttl, Duration::from_secs(900));
+        for bad in ["0m", "soon", "1w"] {
+            let e = load(&[("IMPERSONATION_MAX_TTL", bad)]).unwrap_err();
+            assert_eq!(e.name, "IMPERSONATION_MAX_TTL", "{bad}");
+        }
+    }
+
+    #[test]
     fn defaults_need_no_variables() {
         let c = load(&[]).unwrap();
         assert_eq!(c.bind_addr.to_string(), "127.0.0.1:8080");

@@ -38,6 +38,7 @@ pub fn router(state: AppState) -> Router {
             get(well_known::openid_configuration),
         )
         .route("/.well-known/jwks.json", get(well_known::jwks))
+        .route("/.well-known/dev-jwks.json", get(well_known::dev_jwks))
         .route("/webhooks/stripe", post(webhooks::stripe))
         .route("/oauth/token", post(oauth::token))
         .layer(axum::middleware::from_fn(middleware::request_context))

@@ -17,6 +17,15 @@ pub async fn openid_configuration(State(app): State<AppState>) -> Response {
     }
 }
 
+/// `GET /.well-known/dev-jwks.json`: the development key alone (the discovery document's
+/// `jwks_uri`, so verifying a development token never reads the database).
+pub async fn dev_jwks(State(app): State<AppState>) -> Response {
+    match &app.dev_issuer {
+        Some(dev) => Json(dev.jwks()).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
 /// `GET /.well-known/jwks.json`.
 pub async fn jwks(State(app): State<AppState>) -> Response {
     let mut keys = match &app.dev_issuer {

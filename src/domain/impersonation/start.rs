@@ -12,6 +12,7 @@ use super::SessionRow;
 use crate::auth::impersonation::{ActClaim, ImpersonationClaims, Signer};
 use crate::domain::audit::change::{Caller, need};
 use crate::domain::ids::{TenantId, UserId};
+use crate::domain::members::{MemberRole, MembershipStatus};
 use crate::domain::tenants;
 use crate::error::{AppError, AppResult};
 use crate::events::{self, Event};
@@ -95,7 +96,7 @@ const USER_SQL: &str =
 const FIRST_OWNER_SQL: &str = "
 SELECT u.id, u.authentik_subject, u.email, u.platform_admin
   FROM memberships m JOIN users u ON u.id = m.user_id
- WHERE m.tenant_id = $1 AND m.role = 'owner' AND m.status = 'active'
+ WHERE m.tenant_id = $1 AND m.role = $2 AND m.status = $3
  ORDER BY m.created_at, u.id
  LIMIT 1";
 
@@ -148,7 +149,7 @@ pub async fn start(
             let ttl = parse_ttl(request.ttl_secs, settings.max_ttl, fields.ttl)?;
             let (user, tenant, form) = match &request.subject {
                 Subject::User(id) => {
-                    let user = subject_user(tx.conn, USER_SQL, id.uuid()).await?;
+                    let user = subject_user(tx.conn, *id).await?;
                     let user = user.ok_or(AppError::NotFound { what: "user" })?;
                     let tenant =
                         named_tenant(tx.conn, request.tenant.as_deref(), user.id, fields).await?;
@@ -158,7 +159,7 @@ pub async fn start(
                     let row = tenants::by_slug(tx.conn, slug)
                         .await?
                         .ok_or(AppError::NotFound { what: "tenant" })?;
-                    let owner = subject_user(tx.conn, FIRST_OWNER_SQL, row.id.uuid()).await?;
+                    let owner = first_owner(tx.conn, row.id).await?;
                     let owner = owner.ok_or_else(|| {
                         AppError::bad_input(fields.subject, "the workspace has no active owner")
                     })?;
@@ -231,13 +232,23 @@ pub async fn start(
         .await
 }
 
-async fn subject_user(
-    conn: &mut AsyncPgConnection,
-    sql: &'static str,
-    id: Uuid,
-) -> AppResult<Option<SubjectUser>> {
-    let rows: Vec<SubjectUser> = diesel::sql_query(sql)
+async fn subject_user(conn: &mut AsyncPgConnection, id: UserId) -> AppResult<Option<SubjectUser>> {
+    let rows: Vec<SubjectUser> = diesel::sql_query(USER_SQL)
         .bind::<SqlUuid, _>(id)
+        .load(conn)
+        .await?;
+    Ok(rows.into_iter().next())
+}
+
+/// The workspace's first active owner (by when they joined).
+async fn first_owner(
+    conn: &mut AsyncPgConnection,
+    tenant: TenantId,
+) -> AppResult<Option<SubjectUser>> {
+    let rows: Vec<SubjectUser> = diesel::sql_query(FIRST_OWNER_SQL)
+        .bind::<SqlUuid, _>(tenant)
+        .bind::<Text, _>(MemberRole::Owner)
+        .bind::<Text, _>(MembershipStatus::Active)
         .load(conn)
         .await?;
     Ok(rows.into_iter().next())
@@ -253,10 +264,11 @@ async fn named_tenant(
 ) -> AppResult<Option<TenantId>> {
     let rows: Vec<TenantOnly> = diesel::sql_query(
         "SELECT m.tenant_id FROM memberships m JOIN tenants t ON t.id = m.tenant_id
-          WHERE m.user_id = $1 AND m.status = 'active' AND ($2::text IS NULL OR t.slug = $2)",
+          WHERE m.user_id = $1 AND m.status = $3 AND ($2::text IS NULL OR t.slug = $2)",
     )
     .bind::<SqlUuid, _>(user)
     .bind::<Nullable<Text>, _>(slug)
+    .bind::<Text, _>(MembershipStatus::Active)
     .load(conn)
     .await?;
     match (slug, rows.as_slice()) {
