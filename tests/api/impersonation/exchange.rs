@@ -12,6 +12,9 @@ const USER_TYPE: &str = "urn:dezky:params:oauth:token-type:user-id";
 const WORKSPACE_TYPE: &str = "urn:dezky:params:oauth:token-type:workspace";
 const ACCESS: &str = "urn:ietf:params:oauth:token-type:access_token";
 
+/// A token request's parameters.
+type Form = Vec<(String, String)>;
+
 /// A valid request for root to act as bob; tests remove or change parameters.
 fn form(w: &World, actor: &str) -> Vec<(String, String)> {
     [
@@ -61,7 +64,7 @@ async fn refusals_carry_the_rfc_error_codes_and_start_nothing() {
     let root = w.token("root");
     let bob_portal = w.token("olive");
     let carl_operator = w.who("carl").via_operator().sign(&w);
-    let cases: Vec<(&str, Vec<(String, String)>, StatusCode, &str)> = vec![
+    let cases: Vec<(&str, Form, StatusCode, &str)> = vec![
         (
             "a portal token as actor",
             form(&w, &bob_portal),
