@@ -11,6 +11,7 @@ use tokio_util::task::TaskTracker;
 use crate::auth::TokenVerifier;
 use crate::auth::context::AuthServices;
 use crate::auth::dev_issuer::{self, DevIssuer};
+use crate::auth::impersonation::ImpersonationKeys;
 use crate::config::Config;
 use crate::db::{DbPool, pool};
 use crate::events::feed::ProvisioningFeed;
@@ -35,6 +36,8 @@ pub struct App {
     pub auth: Arc<AuthServices>,
     /// The development issuer, when no real issuers are configured (never in production).
     pub dev_issuer: Option<Arc<DevIssuer>>,
+    /// This server's impersonation signing keys (RFC 8693 token exchange).
+    pub impersonation: Arc<ImpersonationKeys>,
     /// Cancelled when the server starts shutting down.
     pub shutdown: CancellationToken,
     /// Change events from every replica (LISTEN/NOTIFY).
@@ -69,13 +72,20 @@ impl Application {
         } else {
             (config.auth.issuers.clone(), None)
         };
-        let auth = Arc::new(AuthServices {
-            verifier: TokenVerifier::new(&issuers, &config.auth),
-            admin_group: config.auth.admin_group.clone(),
-        });
         let config = Arc::new(config);
         let metrics = Arc::new(Metrics::default());
         let pool = pool::build_pool(&config.database, database_url, Arc::clone(&metrics))?;
+        let impersonation = Arc::new(ImpersonationKeys::new(
+            pool.clone(),
+            config.auth.impersonation_key_rotation,
+            config.auth.impersonation_max_ttl,
+            config.auth.leeway,
+        ));
+        let auth = Arc::new(AuthServices {
+            verifier: TokenVerifier::new(&issuers, &config.auth)
+                .with_impersonation(Arc::clone(&impersonation)),
+            admin_group: config.auth.admin_group.clone(),
+        });
         let shutdown = CancellationToken::new();
         let events = crate::events::EventHub::start(database_url.to_owned(), shutdown.clone());
         let upstreams = Arc::new(Upstreams::from_config(&config.upstreams)?);
@@ -95,6 +105,7 @@ impl Application {
             .data(pool.clone())
             .data(Arc::clone(&metrics))
             .data(Arc::clone(&auth))
+            .data(Arc::clone(&impersonation))
             .data(Arc::clone(&config))
             .data(events.clone())
             .data(Arc::clone(&upstreams))
@@ -130,6 +141,7 @@ impl Application {
             schema,
             auth,
             dev_issuer,
+            impersonation,
             events,
             shutdown,
             ws_tasks: TaskTracker::new(),

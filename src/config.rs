@@ -114,6 +114,12 @@ pub struct AuthConfig {
     pub fetch_timeout: Duration,
     /// `AUTH_ADMIN_GROUP`: the identity-provider group that grants `platform_admin` on `me`.
     pub admin_group: String,
+    /// `IMPERSONATION_MAX_TTL`: the longest impersonation session (and token) an operator may
+    /// ask for; also the default lifetime.
+    pub impersonation_max_ttl: Duration,
+    /// `IMPERSONATION_KEY_ROTATION`: how long one impersonation signing key signs before the
+    /// process makes a new one.
+    pub impersonation_key_rotation: Duration,
 }
 
 impl AuthConfig {
@@ -303,7 +309,19 @@ fn auth_config<F: Fn(&str) -> Option<String>>(env: &Env<'_, F>) -> Result<AuthCo
         admin_group: env
             .get("AUTH_ADMIN_GROUP")
             .unwrap_or_else(|| "dezky-platform-admins".into()),
+        impersonation_max_ttl: lifetime(env, "IMPERSONATION_MAX_TTL", "30m")?,
+        impersonation_key_rotation: lifetime(env, "IMPERSONATION_KEY_ROTATION", "24h")?,
     })
+}
+
+/// A lifetime such as `90s`, `30m`, `24h` or `2d`.
+fn lifetime<F: Fn(&str) -> Option<String>>(
+    env: &Env<'_, F>,
+    name: &'static str,
+    default: &str,
+) -> Result<Duration, ConfigError> {
+    let raw = env.get(name).unwrap_or_else(|| default.to_owned());
+    crate::auth::dev_issuer::parse_ttl(&raw).map_err(|message| ConfigError { name, message })
 }
 
 /// A duration in milliseconds that must be at least 1.
@@ -360,6 +378,22 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn impersonation_lifetimes_default_and_parse() {
+        let c = load(&[]).unwrap();
+        assert_eq!(c.auth.impersonation_max_ttl, Duration::from_secs(1800));
+        assert_eq!(
+            c.auth.impersonation_key_rotation,
+            Duration::from_secs(86_400)
+        );
+        let c = load(&[("IMPERSONATION_MAX_TTL", "15m")]).unwrap();
+        assert_eq!(c.auth.impersonation_max_ttl, Duration::from_secs(900));
+        for bad in ["0m", "soon", "1w"] {
+            let e = load(&[("IMPERSONATION_MAX_TTL", bad)]).unwrap_err();
+            assert_eq!(e.name, "IMPERSONATION_MAX_TTL", "{bad}");
+        }
     }
 
     #[test]

@@ -54,6 +54,20 @@ pub struct Claims {
     /// Group names, when included (read only by `me`, as the bootstrap path).
     #[serde(default)]
     pub groups: Option<Vec<String>>,
+    /// RFC 8693 `act`: who acts for `sub`. Only impersonation tokens signed by this server
+    /// may carry it; any other token with `act` is refused.
+    #[serde(default)]
+    pub act: Option<ActorClaim>,
+    /// The impersonation session (impersonation tokens only).
+    #[serde(default)]
+    pub sid: Option<String>,
+}
+
+/// The `act` claim of a token.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct ActorClaim {
+    /// The acting party's subject.
+    pub sub: String,
 }
 
 /// A token whose signature, issuer, audience and lifetime were all checked.
@@ -63,4 +77,7 @@ pub struct VerifiedToken {
     pub claims: Claims,
     /// Which frontend it was issued for.
     pub audience: Audience,
+    /// For an impersonation token (signed by this server's impersonation key): its session.
+    /// The token is only good while that session is open ([`crate::domain::impersonation`]).
+    pub impersonation: Option<uuid::Uuid>,
 }

@@ -88,7 +88,9 @@ impl DevIssuer {
     pub fn discovery(&self) -> Value {
         json!({
             "issuer": self.issuer,
-            "jwks_uri": format!("{}/.well-known/jwks.json", self.issuer),
+            // Its own key only (the full `/.well-known/jwks.json` also lists the
+            // impersonation keys, read from the database).
+            "jwks_uri": format!("{}/.well-known/dev-jwks.json", self.issuer),
             "id_token_signing_alg_values_supported": ["ES256"],
             "response_types_supported": ["code"],
             "subject_types_supported": ["public"],

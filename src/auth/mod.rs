@@ -8,6 +8,7 @@
 pub mod claims;
 pub mod context;
 pub mod dev_issuer;
+pub mod impersonation;
 pub mod jwks;
 pub mod policy;
 pub mod verify;

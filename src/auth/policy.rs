@@ -18,6 +18,37 @@
 //! - **A user** is seen by themselves and by operators.
 //! - **An audit event** is seen by operators; by the admins (active owners and admins) of its
 //!   tenant; and by the staff of its partner or of the partner that owns its tenant now.
+//! - **Under impersonation** (an operator acting as a user) the viewer may do what the user
+//!   may, except the actions of [`DENIED_WHILE_IMPERSONATING`], which must stay the user's
+//!   own; the audited runner refuses them (`FORBIDDEN`, audited as denied).
+
+/// Audit action names (exact, or prefixes ending in `.`) that an impersonator may never
+/// perform: credentials, second factors, SSO app secrets, payment methods, removing people.
+/// The audited runner checks every change against this list, so a new action is covered by
+/// adding its name here.
+pub const DENIED_WHILE_IMPERSONATING: &[&str] = &[
+    "member.reset_password",
+    "member.remove",
+    "billing.start_payment_method_setup",
+    "billing.set_default_payment_method",
+    "user.password.",
+    "security.mfa.",
+    "sso_app.",
+];
+
+/// Why `action` is refused while impersonating, or `None` when it is allowed.
+pub fn impersonation_refusal(action: &str) -> Option<String> {
+    let denied = DENIED_WHILE_IMPERSONATING.iter().any(|entry| {
+        if entry.ends_with('.') {
+            action.starts_with(entry)
+        } else {
+            action == *entry
+        }
+    });
+    denied.then(|| {
+        format!("{action} must be done by the user themselves, not while impersonating them")
+    })
+}
 
 use crate::auth::viewer::Viewer;
 use crate::domain::ids::{PartnerId, TenantId, UserId};
@@ -248,6 +279,7 @@ mod tests {
             platform_admin: admin,
             memberships: vec![],
             partner_roles: vec![],
+            impersonation: None,
         }
     }
 
@@ -255,6 +287,36 @@ mod tests {
         TenantRef {
             id: TenantId(Uuid::new_v4()),
             partner_id: partner,
+        }
+    }
+
+    #[test]
+    fn the_deny_list_matches_names_and_prefixes_only() {
+        for action in [
+            "member.reset_password",
+            "member.remove",
+            "billing.start_payment_method_setup",
+            "billing.set_default_payment_method",
+            "security.mfa.reset",
+            "sso_app.rotate_secret",
+            "user.password.change",
+        ] {
+            let why = impersonation_refusal(action).expect(action);
+            assert!(
+                why.contains(action) && why.contains("impersonating"),
+                "{why}"
+            );
+        }
+        for action in [
+            "member.create",
+            "member.removed_note",
+            "tenant.update",
+            "billing.update_details",
+            "security.mfax",
+            "sso_apps.list",
+            "impersonation.end",
+        ] {
+            assert_eq!(impersonation_refusal(action), None, "{action}");
         }
     }
 

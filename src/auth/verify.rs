@@ -5,13 +5,21 @@
 //! leeway (≤ 60 s), `aud` among the accepted audiences. `jku`/`x5u` are ignored; a `crit`
 //! header is refused, since no extension is understood (RFC 7515 §4.1.11). Any
 //! failure is reported to the client as `UNAUTHENTICATED`; the reason is only logged.
+//!
+//! Impersonation tokens (`iss` = [`impersonation::ISSUER`]) are verified with this server's
+//! own impersonation keys only, must carry `act` and `sid`, and must be for the portal
+//! audience. A token of any other issuer that carries `act` is refused: acting for someone
+//! else is only ever granted here, by a session this server keeps.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, Validation};
 use serde::Deserialize;
 
+use std::sync::Arc;
+
 use crate::auth::claims::{Audience, Claims, VerifiedToken};
+use crate::auth::impersonation::{self, ImpersonationKeys};
 use crate::auth::jwks::{KeyError, KeyStore};
 use crate::config::AuthConfig;
 
@@ -40,6 +48,10 @@ pub enum AuthError {
     /// Signature, lifetime, issuer, audience or required claims failed.
     #[error("invalid token: {0}")]
     Invalid(String),
+    /// An `act` claim on a token this server did not sign as an impersonation token, or an
+    /// impersonation token that does not hold together.
+    #[error("impersonation refused: {0}")]
+    Impersonation(String),
 }
 
 /// Verifies bearer tokens against the trusted issuers.
@@ -47,7 +59,9 @@ pub struct TokenVerifier {
     keys: KeyStore,
     audiences: Vec<String>,
     operator_audience: String,
+    portal_audience: String,
     leeway_secs: u64,
+    impersonation: Option<Arc<ImpersonationKeys>>,
 }
 
 #[derive(Deserialize)]
@@ -62,8 +76,16 @@ impl TokenVerifier {
             keys: KeyStore::new(issuers, config),
             audiences: config.audiences.clone(),
             operator_audience: config.operator_audience.clone(),
+            portal_audience: config.portal_audience.clone(),
             leeway_secs: config.leeway.as_secs(),
+            impersonation: None,
         }
+    }
+
+    /// Also trusts this server's impersonation keys (for impersonation tokens only).
+    pub fn with_impersonation(mut self, keys: Arc<ImpersonationKeys>) -> Self {
+        self.impersonation = Some(keys);
+        self
     }
 
     /// Verifies `token` (without the `Bearer ` prefix).
@@ -78,6 +100,9 @@ impl TokenVerifier {
         }
         let kid = header.kid.ok_or(AuthError::MissingKid)?;
         let issuer = unverified_issuer(token)?;
+        if issuer == impersonation::ISSUER {
+            return self.verify_impersonation(token, header.alg, &kid).await;
+        }
         if !self.keys.trusts(&issuer) {
             return Err(KeyError::UnknownIssuer(issuer).into());
         }
@@ -98,12 +123,69 @@ impl TokenVerifier {
         if claims.sub.trim().is_empty() {
             return Err(AuthError::Invalid("empty sub".into()));
         }
+        if claims.act.is_some() || claims.sid.is_some() {
+            return Err(AuthError::Impersonation(format!(
+                "issuer {issuer:?} may not issue impersonation (act/sid) tokens"
+            )));
+        }
         let audience = if claims.aud.contains(&self.operator_audience) {
             Audience::Operator
         } else {
             Audience::Portal
         };
-        Ok(VerifiedToken { claims, audience })
+        Ok(VerifiedToken {
+            claims,
+            audience,
+            impersonation: None,
+        })
+    }
+
+    /// An impersonation token: our key, ES256, the portal audience, `act` and `sid`. Whether
+    /// its session is still open is the Viewer's check (it needs the database each time).
+    async fn verify_impersonation(
+        &self,
+        token: &str,
+        alg: Algorithm,
+        kid: &str,
+    ) -> Result<VerifiedToken, AuthError> {
+        let keys = self
+            .impersonation
+            .as_ref()
+            .ok_or_else(|| KeyError::UnknownIssuer(impersonation::ISSUER.into()))?;
+        if alg != Algorithm::ES256 {
+            return Err(AuthError::AlgorithmMismatch(alg));
+        }
+        let key = keys
+            .key(kid)
+            .await
+            .map_err(|e| AuthError::Impersonation(format!("key lookup failed: {e}")))?
+            .ok_or_else(|| KeyError::UnknownKid {
+                issuer: impersonation::ISSUER.into(),
+                kid: kid.into(),
+            })?;
+        let mut validation = Validation::new(Algorithm::ES256);
+        validation.leeway = self.leeway_secs;
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.set_issuer(&[impersonation::ISSUER]);
+        validation.set_audience(&[&self.portal_audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        let claims = jsonwebtoken::decode::<Claims>(token, &key, &validation)
+            .map_err(|e| AuthError::Invalid(e.to_string()))?
+            .claims;
+        let session = claims
+            .sid
+            .as_deref()
+            .and_then(|s| uuid::Uuid::parse_str(s).ok())
+            .ok_or_else(|| AuthError::Impersonation("no valid sid".into()))?;
+        if claims.act.as_ref().is_none_or(|a| a.sub.trim().is_empty()) || claims.sub.is_empty() {
+            return Err(AuthError::Impersonation("no act or sub".into()));
+        }
+        Ok(VerifiedToken {
+            claims,
+            audience: Audience::Portal,
+            impersonation: Some(session),
+        })
     }
 }
 

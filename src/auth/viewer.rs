@@ -53,4 +53,26 @@ pub struct Viewer {
     pub memberships: Vec<Membership>,
     /// Partner staff positions.
     pub partner_roles: Vec<PartnerRole>,
+    /// Set when an operator acts as this user (an impersonation token whose session is open).
+    pub impersonation: Option<Impersonation>,
+}
+
+/// An open impersonation session the request runs under: the Viewer is the user, and this
+/// says who really acts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Impersonation {
+    /// `impersonation_sessions.id`.
+    pub session_id: uuid::Uuid,
+    /// The operator.
+    pub operator_id: UserId,
+    /// The operator's email.
+    pub operator_email: String,
+    /// The operator's name.
+    pub operator_name: String,
+    /// Why (as the operator gave it).
+    pub reason: String,
+    /// When the session started.
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    /// When it ends at the latest.
+    pub expires_at: chrono::DateTime<chrono::Utc>,
 }

@@ -29,6 +29,12 @@ diesel::table! {
         ip -> Nullable<Text>,
         /// When the event happened.
         at -> Timestamptz,
+        /// Under impersonation: the user acted as (actor_user_id is then the operator). No foreign key, like actor_email: the trail outlives the user.
+        subject_user_id -> Nullable<Uuid>,
+        /// Under impersonation: the email of the user acted as, at the time.
+        subject_email -> Nullable<Text>,
+        /// Under impersonation: the session the change was made in.
+        impersonation_session_id -> Nullable<Uuid>,
     }
 }
 
@@ -92,6 +98,34 @@ diesel::table! {
         archived_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    /// Public JWKs of the impersonation signing keys (never the private key: a CHECK refuses a `d` member).
+    impersonation_keys (kid) {
+        kid -> Text,
+        public_jwk -> Jsonb,
+        created_at -> Timestamptz,
+        /// After this the key is no longer served nor trusted: every token it signed has expired.
+        retire_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    /// An operator acting as a user (RFC 8693 token exchange); its tokens work while the session is open and unexpired and the operator is still platform_admin.
+    impersonation_sessions (id) {
+        id -> Uuid,
+        operator_user_id -> Uuid,
+        user_id -> Uuid,
+        /// The workspace the session concerns (the workspace form, or named by the operator); NULL: none named.
+        tenant_id -> Nullable<Uuid>,
+        /// Why the operator impersonates (required, shown to the tenant's admins).
+        reason -> Text,
+        started_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        ended_at -> Nullable<Timestamptz>,
+        ended_by_user_id -> Nullable<Uuid>,
     }
 }
 
@@ -281,11 +315,13 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(audit_events -> impersonation_sessions (impersonation_session_id));
 diesel::joinable!(audit_events -> partners (partner_id));
 diesel::joinable!(audit_events -> tenants (tenant_id));
 diesel::joinable!(audit_events -> users (actor_user_id));
 diesel::joinable!(domain_record_overrides -> domains (domain_id));
 diesel::joinable!(domains -> tenants (tenant_id));
+diesel::joinable!(impersonation_sessions -> tenants (tenant_id));
 diesel::joinable!(memberships -> tenants (tenant_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(partner_staff -> partners (partner_id));
@@ -300,6 +336,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     domain_record_overrides,
     domains,
     feature_flags,
+    impersonation_keys,
+    impersonation_sessions,
     jobs,
     memberships,
     partner_staff,

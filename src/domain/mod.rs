@@ -21,6 +21,7 @@ pub mod audit;
 pub mod billing;
 pub mod domains;
 pub mod flags;
+pub mod impersonation;
 pub mod jobs;
 pub mod members;
 pub mod partners;

@@ -34,6 +34,12 @@ pub enum Event {
     /// A domain of this tenant changed status (the rows are its `domain.status_changed`
     /// audit rows).
     DomainStatus(Uuid),
+    /// An impersonation session started (for the user's notification).
+    ImpersonationStarted(Uuid),
+    /// An impersonation session was ended: its sockets close.
+    ImpersonationEnded(Uuid),
+    /// A user's `platform_admin` flag changed (sent by a trigger, whatever changed it).
+    UserChanged(Uuid),
     /// The listener reconnected: events may have been missed, so subscribers should re-read.
     Resync,
 }
@@ -46,6 +52,9 @@ impl Event {
             Self::JobsQueued => "jobs".into(),
             Self::Provisioning(id) => format!("provisioning:{id}"),
             Self::DomainStatus(id) => format!("domains:{id}"),
+            Self::ImpersonationStarted(id) => format!("impersonation:{id}"),
+            Self::ImpersonationEnded(id) => format!("impersonation-end:{id}"),
+            Self::UserChanged(id) => format!("user:{id}"),
             Self::Resync => "resync".into(),
         }
     }
@@ -57,6 +66,11 @@ impl Event {
             Some(("tenant", id)) => Uuid::parse_str(id).ok().map(Self::TenantChanged),
             Some(("provisioning", id)) => id.parse().ok().map(Self::Provisioning),
             Some(("domains", id)) => Uuid::parse_str(id).ok().map(Self::DomainStatus),
+            Some(("impersonation", id)) => Uuid::parse_str(id).ok().map(Self::ImpersonationStarted),
+            Some(("impersonation-end", id)) => {
+                Uuid::parse_str(id).ok().map(Self::ImpersonationEnded)
+            }
+            Some(("user", id)) => Uuid::parse_str(id).ok().map(Self::UserChanged),
             _ => None,
         }
     }

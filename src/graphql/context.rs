@@ -25,12 +25,11 @@ pub async fn caller(ctx: &Context<'_>) -> ApiResult<Caller> {
         Err(e) if e.0.code() == ErrorCode::Unauthenticated => None,
         Err(e) => return Err(e),
     };
-    let actor = Actor {
-        user_id: viewer.as_ref().map(|v| v.user_id),
-        email: viewer.as_ref().map(|v| v.email.clone()),
-        request_id: ctx.data_opt::<RequestId>().map(ToString::to_string),
-        ip: ctx.data_opt::<ClientIp>().map(|ip| ip.0.clone()),
-    };
+    let actor = Actor::of(
+        viewer.as_deref(),
+        ctx.data_opt::<RequestId>().map(ToString::to_string),
+        ctx.data_opt::<ClientIp>().map(|ip| ip.0.clone()),
+    );
     Ok(Caller {
         pool: ctx.data_unchecked::<DbPool>().clone(),
         actor,

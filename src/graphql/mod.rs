@@ -28,6 +28,7 @@ pub mod audit;
 pub mod billing;
 pub mod domains;
 pub mod flags;
+pub mod impersonation;
 pub mod members;
 pub mod partners;
 pub mod provisioning;
@@ -58,6 +59,7 @@ pub struct Mutation(
     flags::mutation::FlagMutation,
     provisioning::mutation::ProvisioningMutation,
     domains::mutation::DomainMutation,
+    impersonation::mutation::ImpersonationMutation,
 );
 
 /// The root of every subscription: one part per area.

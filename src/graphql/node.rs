@@ -77,6 +77,7 @@ macro_rules! nodes {
 // One line per type with a global id: its type (imported above the list) is the variant.
 use crate::graphql::audit::types::AuditEvent;
 use crate::graphql::domains::types::Domain;
+use crate::graphql::impersonation::types::ImpersonationSession;
 use crate::graphql::members::types::Member;
 use crate::graphql::partners::types::Partner;
 use crate::graphql::tenants::types::Tenant;
@@ -95,6 +96,8 @@ nodes! {
     AuditEvent,
     /// A tenant's mail domain.
     Domain,
+    /// A period in which an operator acted as a user.
+    ImpersonationSession,
 }
 
 /// `node(id:)` and `nodes(ids:)`.

@@ -11,6 +11,7 @@ use crate::domain::members::{MemberRole, MembershipStatus};
 use crate::domain::partners::AccessLevel;
 use crate::domain::{self, audit::Actor};
 use crate::error::ApiResult;
+use crate::graphql::impersonation::types::ViewerImpersonation;
 use crate::graphql::users::types::User;
 use crate::request_id::RequestId;
 
@@ -51,6 +52,9 @@ pub struct ViewerObject {
     pub memberships: Vec<ViewerMembership>,
     /// Partner staff positions.
     pub partner_roles: Vec<ViewerPartnerRole>,
+    /// Set while an operator acts as this user (an impersonation token): who, why and until
+    /// when, for the portal's banner. `null` otherwise.
+    pub impersonation: Option<ViewerImpersonation>,
 }
 
 impl From<&Viewer> for ViewerObject {
@@ -81,6 +85,7 @@ impl From<&Viewer> for ViewerObject {
                     access_level: r.access_level,
                 })
                 .collect(),
+            impersonation: v.impersonation.as_ref().map(ViewerImpersonation::from),
         }
     }
 }
@@ -121,12 +126,11 @@ async fn sync(ctx: &Context<'_>) -> ApiResult<Arc<Viewer>> {
     let services = ctx.data_unchecked::<Arc<AuthServices>>();
     let pool = ctx.data_unchecked::<DbPool>();
     let mut conn = pool.get().await?;
-    let actor = Actor {
-        user_id: Some(viewer.user_id),
-        email: Some(viewer.email.clone()),
-        request_id: ctx.data_opt::<RequestId>().map(|r| r.to_string()),
-        ip: ctx.data_opt::<ClientIp>().map(|ip| ip.0.clone()),
-    };
+    let actor = Actor::of(
+        Some(&viewer),
+        ctx.data_opt::<RequestId>().map(|r| r.to_string()),
+        ctx.data_opt::<ClientIp>().map(|ip| ip.0.clone()),
+    );
     let groups = token.claims.groups.as_deref();
     if domain::users::sync_groups(&mut conn, &viewer, groups, &services.admin_group, &actor).await?
     {

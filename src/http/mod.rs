@@ -5,6 +5,7 @@ pub mod graphql;
 pub mod health;
 pub mod limits;
 pub mod middleware;
+pub mod oauth;
 pub mod reply;
 pub mod request_body;
 pub mod webhooks;
@@ -37,7 +38,9 @@ pub fn router(state: AppState) -> Router {
             get(well_known::openid_configuration),
         )
         .route("/.well-known/jwks.json", get(well_known::jwks))
+        .route("/.well-known/dev-jwks.json", get(well_known::dev_jwks))
         .route("/webhooks/stripe", post(webhooks::stripe))
+        .route("/oauth/token", post(oauth::token))
         .layer(axum::middleware::from_fn(middleware::request_context))
         .with_state(state)
 }

@@ -146,7 +146,9 @@ async fn portal_callers_and_anonymous_introspection_get_the_portal_view() {
             "setDomainDmarc",
             "setPrimaryDomain",
             "recheckDomain",
-            "removeDomain"
+            "removeDomain",
+            // An impersonated user's portal ends the session from its banner.
+            "endImpersonation"
         ]
     );
     assert_eq!(

@@ -16,6 +16,7 @@ mod generated;
 mod graphiql;
 mod health;
 mod hostile;
+mod impersonation;
 mod limits;
 mod provisioning;
 mod rate_limits;

@@ -17,7 +17,9 @@
 //! fails, the change is rolled back and only the audit row is written: outcome `denied` for a
 //! refusal (`NOT_FOUND` for what the caller may not see, `FORBIDDEN` for what they may see but
 //! not change), `failure` otherwise, with the error code (and the field, for bad input) in
-//! `details`. A caller without valid credentials is refused before anything runs and is not
+//! `details`. While an operator impersonates a user, an action of the policy's deny-list
+//! ([`policy::DENIED_WHILE_IMPERSONATING`]) is refused here, after the target resolved and
+//! before the change runs. A caller without valid credentials is refused before anything runs and is not
 //! written to the log (anyone could fill it); the `platform_api_anonymous_mutations_total`
 //! counter counts them.
 
@@ -27,7 +29,7 @@ use std::sync::Arc;
 use diesel_async::{AsyncConnection, AsyncPgConnection, TransactionManager};
 
 use super::{Actor, AuditEntry, Outcome, record};
-use crate::auth::Viewer;
+use crate::auth::{Viewer, policy};
 use crate::db::DbPool;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::metrics::Metrics;
@@ -153,6 +155,11 @@ impl Change<'_> {
             Tm::begin_transaction(conn).await?;
             let done = async {
                 let target = need.resolve(conn, &viewer, &mut entry).await?;
+                if viewer.impersonation.is_some()
+                    && let Some(why) = policy::impersonation_refusal(entry.action)
+                {
+                    return Err(entry.deny(AppError::Forbidden(why)));
+                }
                 let tx = Tx {
                     conn: &mut *conn,
                     audit: &mut entry,

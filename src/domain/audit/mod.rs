@@ -10,6 +10,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::domain::ids::{PartnerId, TenantId, UserId};
 
+use crate::auth::Viewer;
 use crate::db::schema::audit_events;
 use crate::error::AppError;
 
@@ -38,6 +39,41 @@ pub struct Actor {
     pub request_id: Option<String>,
     /// The client's IP address.
     pub ip: Option<String>,
+    /// Under impersonation: the user acted as (`user_id`/`email` are then the operator).
+    pub subject_user_id: Option<UserId>,
+    /// Under impersonation: that user's email.
+    pub subject_email: Option<String>,
+    /// Under impersonation: the session.
+    pub impersonation_session_id: Option<uuid::Uuid>,
+}
+
+impl Actor {
+    /// The actor of a request by `viewer`: the viewer, or under impersonation the operator,
+    /// with the user acted as and the session (the one place attribution is decided).
+    pub fn of(viewer: Option<&Viewer>, request_id: Option<String>, ip: Option<String>) -> Self {
+        let mut actor = Self {
+            request_id,
+            ip,
+            ..Self::default()
+        };
+        let Some(viewer) = viewer else {
+            return actor;
+        };
+        match &viewer.impersonation {
+            None => {
+                actor.user_id = Some(viewer.user_id);
+                actor.email = Some(viewer.email.clone());
+            }
+            Some(session) => {
+                actor.user_id = Some(session.operator_id);
+                actor.email = Some(session.operator_email.clone());
+                actor.subject_user_id = Some(viewer.user_id);
+                actor.subject_email = Some(viewer.email.clone());
+                actor.impersonation_session_id = Some(session.session_id);
+            }
+        }
+        actor
+    }
 }
 
 /// One event to record. `details` must never contain secrets.
@@ -73,6 +109,9 @@ struct NewAuditEvent<'a> {
     details: &'a serde_json::Value,
     request_id: Option<&'a str>,
     ip: Option<&'a str>,
+    subject_user_id: Option<UserId>,
+    subject_email: Option<&'a str>,
+    impersonation_session_id: Option<uuid::Uuid>,
 }
 
 /// Appends one event (use inside the transaction of the change).
@@ -94,6 +133,9 @@ pub async fn record(
             details: &entry.details,
             request_id: actor.request_id.as_deref(),
             ip: actor.ip.as_deref(),
+            subject_user_id: actor.subject_user_id,
+            subject_email: actor.subject_email.as_deref(),
+            impersonation_session_id: actor.impersonation_session_id,
         })
         .execute(conn)
         .await?;

@@ -29,8 +29,7 @@ pub fn verifier() -> Actor {
     Actor {
         user_id: None,
         email: Some("system:domain-verifier".into()),
-        request_id: None,
-        ip: None,
+        ..Actor::default()
     }
 }
 

@@ -71,6 +71,28 @@ struct ViewerRow {
 /// The Viewer of a verified token, creating the user on first sight.
 pub async fn load_viewer(conn: &mut AsyncPgConnection, token: &VerifiedToken) -> AppResult<Viewer> {
     let claims = &token.claims;
+    let impersonation = match token.impersonation {
+        None => None,
+        Some(session) => {
+            let operator = claims.act.as_ref().ok_or(AppError::Unauthenticated)?;
+            let open = crate::domain::impersonation::open_session(
+                conn,
+                session,
+                &claims.sub,
+                &operator.sub,
+            )
+            .await?;
+            if open.is_none() {
+                tracing::info!(
+                    %session,
+                    reason = "impersonation session ended, expired, or its operator is no longer platform_admin",
+                    "token refused"
+                );
+                return Err(AppError::Unauthenticated);
+            }
+            open
+        }
+    };
     let name = claims
         .name
         .clone()
@@ -100,6 +122,7 @@ pub async fn load_viewer(conn: &mut AsyncPgConnection, token: &VerifiedToken) ->
                 platform_admin: row.platform_admin,
                 memberships,
                 partner_roles,
+                impersonation,
             });
         }
     }

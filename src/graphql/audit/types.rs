@@ -47,6 +47,19 @@ impl AuditEvent {
         self.0.actor_email.as_deref()
     }
 
+    /// Under impersonation, the email of the user the operator acted as (`actorEmail` is then
+    /// the operator's); `null` otherwise.
+    async fn subject_email(&self) -> Option<&str> {
+        self.0.subject_email.as_deref()
+    }
+
+    /// Under impersonation, the session the change was made in; `null` otherwise.
+    async fn impersonation_session_id(&self) -> Option<async_graphql::ID> {
+        self.0
+            .impersonation_session_id
+            .map(|id| GlobalId::new(NodeType::ImpersonationSession, id).to_id())
+    }
+
     /// Kind of object acted on, e.g. `tenant` or `user`.
     async fn target_type(&self) -> &str {
         &self.0.target_type

@@ -87,7 +87,7 @@ impl FlagSubscription {
                 loop {
                     match events.recv().await {
                         Ok(Event::TenantChanged(id)) if id != tenant => continue,
-                        Ok(Event::JobsQueued | Event::Provisioning(_)) => continue,
+                        Ok(Event::JobsQueued | Event::Provisioning(_) | Event::ImpersonationStarted(_)) => continue,
                         Ok(_) | Err(RecvError::Lagged(_)) => {}
                         Err(RecvError::Closed) => return None,
                     }

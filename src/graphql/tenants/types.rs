@@ -20,6 +20,8 @@ use crate::graphql::domains::types::{Domain, DomainConnection, DomainsCount};
 use crate::graphql::flags::loaders::LiveFlags;
 use crate::graphql::flags::types::FeatureFlagValue;
 use crate::graphql::ids::{GlobalId, NodeKey, NodeType};
+use crate::graphql::impersonation::loaders::SessionsOfTenant;
+use crate::graphql::impersonation::types::ImpersonationSession;
 use crate::graphql::loaders::ById;
 use crate::graphql::members::loaders::MembersOfTenant;
 use crate::graphql::members::types::{Member, MemberConnection, MembersCount};
@@ -153,6 +155,51 @@ impl Tenant {
             .load_one(DomainsNeedingAttention(self.0.id))
             .await?
             .unwrap_or(0))
+    }
+
+    /// The newest impersonation sessions concerning the tenant (named for it, or of one of
+    /// its members), newest first: who acted as whom, why, and until when. Tenant admins and
+    /// operators only; one statement for every tenant of a page.
+    async fn impersonation_sessions(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many (default 20, at most 100).")] first: Option<i32>,
+    ) -> ApiResult<Vec<ImpersonationSession>> {
+        let viewer = ctx.viewer().await?;
+        let access = viewer.tenant_access(self.0.tenant_ref());
+        if !matches!(
+            access,
+            TenantAccess::Admin | TenantAccess::Owner | TenantAccess::Operator
+        ) {
+            return Err(crate::error::AppError::Forbidden(
+                "impersonation sessions are visible to tenant admins only".into(),
+            )
+            .into());
+        }
+        let limits = *ctx.data_unchecked::<PageLimits>();
+        let limit = match first {
+            None => limits.default,
+            Some(n) if n >= 0 && (n as usize) <= limits.max => n as usize,
+            Some(_) => {
+                return Err(crate::error::AppError::bad_input(
+                    "first",
+                    format!("must be between 0 and {}", limits.max),
+                )
+                .into());
+            }
+        };
+        let rows = loaders(ctx)
+            .db
+            .load_one(SessionsOfTenant {
+                tenant: self.0.id,
+                limit,
+            })
+            .await?
+            .unwrap_or_default();
+        Ok(rows
+            .iter()
+            .map(|r| ImpersonationSession(r.session.clone()))
+            .collect())
     }
 
     /// The current subscription. Tenant admins, the partner's staff and operators only.

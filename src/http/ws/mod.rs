@@ -30,6 +30,7 @@
 mod detached;
 mod guard;
 mod handshake;
+mod impersonation_watch;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -279,12 +280,30 @@ async fn serve(
     let Some((init, token)) = handshake::run(&app, &mut source, &mut out).await else {
         return;
     };
+    // An impersonation token ends exactly at its session's expiry (no leeway), and earlier
+    // when the session is ended or its operator loses `platform_admin`.
+    let session_closed = match token.impersonation {
+        None => None,
+        Some(session) => match impersonation_watch::start(&app, &token, session).await {
+            Some(watch) => Some(watch),
+            None => {
+                out.close(CLOSE_FORBIDDEN, "Forbidden: impersonation ended")
+                    .await;
+                return;
+            }
+        },
+    };
     let expires_in = {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
             .as_secs();
-        let until = token.claims.exp + app.config.auth.leeway.as_secs();
+        let leeway = if token.impersonation.is_some() {
+            0
+        } else {
+            app.config.auth.leeway.as_secs()
+        };
+        let until = token.claims.exp + leeway;
         Duration::from_secs(until.saturating_sub(now))
     };
     let shared = Arc::new(Mutex::new(Shared {
@@ -332,6 +351,11 @@ async fn serve(
             () = &mut expiry => {
                 tracing::info!("websocket token expired");
                 out.close(CLOSE_FORBIDDEN, "Forbidden: token expired").await;
+                break;
+            }
+            () = impersonation_watch::closed(session_closed.as_ref()) => {
+                tracing::info!("websocket impersonation session ended");
+                out.close(CLOSE_FORBIDDEN, "Forbidden: impersonation ended").await;
                 break;
             }
             () = wake.notified() => {}

@@ -315,3 +315,99 @@ async fn concurrent_first_requests_wait_for_the_first_key_fetch() {
     assert!(codes.iter().all(Option::is_none), "{codes:?}");
     assert_eq!(idp.jwks_fetches(), 1);
 }
+
+/// Impersonation (issue 23): an `act` claim is only honoured on a token signed by this
+/// server's impersonation key; from a trusted identity provider it is refused.
+#[tokio::test]
+async fn a_trusted_issuers_token_with_an_act_claim_is_refused() {
+    let key = TestKey::es256("k");
+    let idp = FakeIssuer::start(vec![key.clone()]).await;
+    let app = app_trusting(&idp, HOUR, HOUR).await;
+    let claims = Token::portal("victim").claims(&idp);
+    assert_eq!(me_code(&app, &key.sign(&claims)).await, None, "without act");
+    for extra in [
+        json!({ "act": { "sub": "root" } }),
+        json!({ "sid": uuid::Uuid::new_v4().to_string() }),
+        json!({ "act": { "sub": "root" }, "sid": uuid::Uuid::new_v4().to_string() }),
+    ] {
+        let mut forged = claims.clone();
+        for (k, v) in extra.as_object().unwrap() {
+            forged[k] = v.clone();
+        }
+        assert_eq!(
+            me_code(&app, &key.sign(&forged)).await.as_deref(),
+            Some("UNAUTHENTICATED"),
+            "{extra}"
+        );
+    }
+}
+
+/// A token that claims to be an impersonation token but is signed by any other key (with
+/// our real `kid`, with an invented one, or with the payload edited under our signature)
+/// is refused; the real one works.
+#[tokio::test]
+async fn a_forged_impersonation_token_signed_by_another_key_is_refused() {
+    use crate::support::{Role, World};
+    let w = World::new()
+        .tenant("acme")
+        .member("bob", "acme", Role::Admin)
+        .operator("root")
+        .spawn()
+        .await;
+    let started = w
+        .query_with(
+            "root",
+            r#"mutation($input: StartImpersonationInput!) {
+                 startImpersonation(input: $input) { token } }"#,
+            json!({ "input": {
+                "user": URL_SAFE_NO_PAD.encode(format!("User:{}", w.id("bob"))),
+                "reason": "forgery test" } }),
+        )
+        .await;
+    let real = started["data"]["startImpersonation"]["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{started}"))
+        .to_owned();
+    assert_eq!(me_code(&w, &real).await, None, "the real token works");
+    let part = |i: usize| -> Value {
+        serde_json::from_slice(
+            &URL_SAFE_NO_PAD
+                .decode(real.split('.').nth(i).unwrap())
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    let (header, claims) = (part(0), part(1));
+    let real_kid = header["kid"].as_str().unwrap().to_owned();
+    let other = TestKey::es256("other");
+    let forged_with_our_kid = other.sign_with(|h| h.kid = Some(real_kid.clone()), &claims);
+    let invented_kid = format!("imp-{}", uuid::Uuid::new_v4().simple());
+    let forged_with_new_kid = other.sign_with(|h| h.kid = Some(invented_kid), &claims);
+    let hs256 = {
+        let mut h = Header::new(Algorithm::HS256);
+        h.kid = Some(real_kid.clone());
+        jsonwebtoken::encode(&h, &claims, &EncodingKey::from_secret(b"guess")).unwrap()
+    };
+    let mut edited = claims.clone();
+    edited["sub"] = json!("root");
+    let mut pieces: Vec<String> = real.split('.').map(str::to_owned).collect();
+    pieces[1] = URL_SAFE_NO_PAD.encode(edited.to_string());
+    let edited_under_our_signature = pieces.join(".");
+    for (what, token) in [
+        ("our kid, another key", forged_with_our_kid),
+        ("an invented kid", forged_with_new_kid),
+        ("HS256", hs256),
+        ("payload edited", edited_under_our_signature),
+    ] {
+        assert_eq!(
+            me_code(&w, &token).await.as_deref(),
+            Some("UNAUTHENTICATED"),
+            "{what}"
+        );
+    }
+    // The development issuer may not issue `act` tokens either: its own token of bob is
+    // plain (no banner), and the same claims with `act` from a foreign issuer were refused
+    // above.
+    let plain = w.query("bob", "{ me { impersonation { reason } } }").await;
+    assert_eq!(plain["data"]["me"]["impersonation"], Value::Null, "{plain}");
+}

@@ -209,9 +209,16 @@ async fn viewer(conn: &mut AsyncPgConnection, subject: &str, audience: Audience)
         "sub": subject, "iss": "test", "aud": "test", "exp": u64::MAX,
     }))
     .unwrap();
-    users::load_viewer(conn, &VerifiedToken { claims, audience })
-        .await
-        .expect("viewer")
+    users::load_viewer(
+        conn,
+        &VerifiedToken {
+            claims,
+            audience,
+            impersonation: None,
+        },
+    )
+    .await
+    .expect("viewer")
 }
 
 fn everything<K>() -> PageRequest<K> {

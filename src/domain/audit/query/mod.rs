@@ -169,6 +169,12 @@ pub struct AuditEventView {
     /// Client IP address.
     #[diesel(sql_type = Nullable<Text>)]
     pub ip: Option<String>,
+    /// Under impersonation: the email of the user acted as.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub subject_email: Option<String>,
+    /// Under impersonation: the session.
+    #[diesel(sql_type = Nullable<diesel::sql_types::Uuid>)]
+    pub impersonation_session_id: Option<uuid::Uuid>,
 }
 
 impl AuditEventView {

@@ -13,7 +13,8 @@ use super::{AuditFilter, AuditScope, PageWindow, Towards};
 /// The page: the event and the slugs of its tenant and partner (joins on primary keys).
 pub(super) const PAGE_SELECT: &str = "\
     SELECT e.id, e.at, e.action, e.outcome, e.actor_email, e.target_type, e.target_id, \
-           t.slug AS tenant_slug, p.slug AS partner_slug, e.details, e.request_id, e.ip \
+           t.slug AS tenant_slug, p.slug AS partner_slug, e.details, e.request_id, e.ip, \
+           e.subject_email, e.impersonation_session_id \
       FROM audit_events e \
       LEFT JOIN tenants t ON t.id = e.tenant_id \
       LEFT JOIN partners p ON p.id = e.partner_id \
