@@ -19,6 +19,7 @@ mod hostile;
 mod limits;
 mod provisioning;
 mod rate_limits;
+mod retention;
 mod shape;
 mod spec;
 mod teardown;
