@@ -93,9 +93,10 @@ impl Application {
                 limit: config.graphql.max_complexity,
                 everyone: config.app_env == crate::config::AppEnv::Development,
             })
-            .extension(graphql::rate_limit::RateLimit(Arc::new(
-                crate::http::limits::rate::RateLimits::new(&config.limits),
-            )))
+            .extension(graphql::rate_limit::RateLimit {
+                limits: Arc::new(crate::http::limits::rate::RateLimits::new(&config.limits)),
+                cost_unit: config.limits.cost_unit,
+            })
             .data(pool.clone())
             .data(Arc::clone(&metrics))
             .data(Arc::clone(&auth))
