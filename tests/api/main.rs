@@ -21,6 +21,7 @@ mod provisioning;
 mod rate_limits;
 mod retention;
 mod shape;
+mod soak;
 mod spec;
 mod teardown;
 mod tenants;
