@@ -240,6 +240,7 @@ struct Phase {
     ordinary: usize,
     hostile: usize,
     failed: usize,
+    failures: std::collections::BTreeMap<String, usize>,
 }
 
 /// `secs` of requests at `rate` per second on an open-loop schedule (latency measured from
@@ -264,26 +265,29 @@ async fn run_phase(w: &Arc<World>, rate: u64, secs: u64, hostile_every: u64) -> 
         };
         tasks.push(tokio::spawn(async move {
             let r = request.send().await;
-            let ok = match r {
+            let failure = match r {
                 Ok(r) => {
                     let status = r.status();
                     let body: Value = r.json().await.unwrap_or(Value::Null);
-                    status == 200 && body.get("errors").is_none()
+                    (status != 200 || body.get("errors").is_some())
+                        .then(|| format!("{status} {}", body["errors"][0]["extensions"]["code"]))
                 }
-                Err(_) => false,
+                Err(e) => Some(e.to_string()),
             };
-            (is_hostile, ok, due.elapsed())
+            (is_hostile, failure, due.elapsed())
         }));
     }
     let mut latencies = Vec::new();
     let (mut hostile_n, mut failed) = (0, 0);
+    let mut failures = std::collections::BTreeMap::<String, usize>::new();
     for t in tasks {
-        let (is_hostile, ok, took) = t.await.unwrap();
+        let (is_hostile, failure, took) = t.await.unwrap();
         if is_hostile {
             hostile_n += 1;
         } else {
-            if !ok {
+            if let Some(failure) = failure {
                 failed += 1;
+                *failures.entry(failure).or_default() += 1;
             }
             latencies.push(took);
         }
@@ -296,6 +300,7 @@ async fn run_phase(w: &Arc<World>, rate: u64, secs: u64, hostile_every: u64) -> 
         ordinary: latencies.len(),
         hostile: hostile_n,
         failed,
+        failures,
     }
 }
 
@@ -329,8 +334,8 @@ async fn soak_mixed_load_p99_with_one_percent_hostile() {
         "soak": "mixed",
         "secs_each": secs,
         "rate": rate,
-        "clean": { "p50_ms": ms(clean.p50), "p99_ms": ms(clean.p99), "requests": clean.ordinary, "failed": clean.failed },
-        "hostile": { "p50_ms": ms(dirty.p50), "p99_ms": ms(dirty.p99), "requests": dirty.ordinary, "hostile_requests": dirty.hostile, "failed": dirty.failed },
+        "clean": { "p50_ms": ms(clean.p50), "p99_ms": ms(clean.p99), "requests": clean.ordinary, "failed": clean.failed, "failures": clean.failures },
+        "hostile": { "p50_ms": ms(dirty.p50), "p99_ms": ms(dirty.p99), "requests": dirty.ordinary, "hostile_requests": dirty.hostile, "failed": dirty.failed, "failures": dirty.failures },
         "p99_ratio": ratio,
     });
     println!("SOAK {report}");
