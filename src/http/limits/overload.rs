@@ -127,9 +127,12 @@ mod tests {
 
     #[test]
     fn only_a_request_that_returned_nothing_but_unavailable_is_a_503() {
-        let mut all = Response::new(Value::Null);
-        all.errors = vec![error("SERVICE_UNAVAILABLE")];
-        assert_eq!(unavailable(&BatchResponse::Single(all.clone())), Some(1));
+        let all = || {
+            let mut r = Response::new(Value::Null);
+            r.errors = vec![error("SERVICE_UNAVAILABLE")];
+            r
+        };
+        assert_eq!(unavailable(&BatchResponse::Single(all())), Some(1));
         let mut nulls = Response::new(async_graphql::value!({ "a": null, "b": null }));
         nulls.errors = vec![error("SERVICE_UNAVAILABLE"), error("SERVICE_UNAVAILABLE")];
         assert_eq!(unavailable(&BatchResponse::Single(nulls)), Some(1));
@@ -141,7 +144,7 @@ mod tests {
         assert_eq!(unavailable(&BatchResponse::Single(other)), None);
         let ok = Response::new(async_graphql::value!({ "a": 1 }));
         assert_eq!(
-            unavailable(&BatchResponse::Batch(vec![all, ok])),
+            unavailable(&BatchResponse::Batch(vec![all(), ok])),
             None,
             "one operation of the batch was served"
         );
