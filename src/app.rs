@@ -91,7 +91,7 @@ impl Application {
             .extension(graphql::observe::Observe::new(Arc::clone(&metrics)))
             .extension(graphql::cost_report::CostReport {
                 limit: config.graphql.max_complexity,
-                everyone: config.app_env == crate::config::AppEnv::Development,
+                anyone: config.app_env == crate::config::AppEnv::Development,
             })
             .extension(graphql::rate_limit::RateLimit {
                 limits: Arc::new(crate::http::limits::rate::RateLimits::new(&config.limits)),

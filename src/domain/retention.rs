@@ -7,16 +7,23 @@
 //!
 //! Audit events are never deleted here.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 use diesel::sql_types::{BigInt, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-const FINISHED_JOBS: &str = "DELETE FROM jobs WHERE id IN (
-       SELECT id FROM jobs
-        WHERE status IN ('done', 'dead') AND updated_at < $1
-        ORDER BY updated_at
-        LIMIT $2
-          FOR UPDATE SKIP LOCKED)";
+/// The statuses stay literals in the text: `jobs_finished_idx`'s predicate must match them.
+static FINISHED_JOBS: LazyLock<String> = LazyLock::new(|| {
+    crate::domain::jobs::with_statuses(
+        "DELETE FROM jobs WHERE id IN (
+           SELECT id FROM jobs
+            WHERE status IN ({done}, {dead}) AND updated_at < $1
+            ORDER BY updated_at
+            LIMIT $2
+              FOR UPDATE SKIP LOCKED)",
+    )
+});
 
 const PROVISIONING_EVENTS: &str = "DELETE FROM provisioning_events WHERE id IN (
        SELECT o.id FROM provisioning_events o
@@ -55,7 +62,7 @@ impl Prunable {
 
     fn sql(self) -> &'static str {
         match self {
-            Self::FinishedJobs => FINISHED_JOBS,
+            Self::FinishedJobs => FINISHED_JOBS.as_str(),
             Self::ProvisioningEvents => PROVISIONING_EVENTS,
             Self::StripeEvents => STRIPE_EVENTS,
         }

@@ -1,5 +1,7 @@
-//! `extensions.cost` on every operation's response, for operator tokens and in development
-//! (as GitHub's `rateLimit` and Shopify's `extensions.cost` do):
+//! `extensions.cost` on each operation's response (as GitHub's `rateLimit` and Shopify's
+//! `extensions.cost` do) when the request asks for it with `"extensions": {"cost": true}` (so
+//! responses stay byte-for-byte what the GraphQL specification shows unless someone asks),
+//! for operator tokens, and in development for any caller:
 //!
 //! ```json
 //! "extensions": { "cost": { "requested": 42, "limit": 1000, "actual": 3 } }
@@ -10,15 +12,16 @@
 //! - `limit`: `GRAPHQL_MAX_COMPLEXITY`;
 //! - `actual`: the SQL statements the operation really sent.
 //!
-//! Portal tokens and anonymous callers outside development do not see it (the weights are an
+//! Portal tokens and anonymous callers outside development never see it (the weights are an
 //! operator's tuning knob, not a public contract).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextValidation,
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextPrepareRequest, NextValidation,
 };
-use async_graphql::{Response, ServerError, ValidationResult, Value};
+use async_graphql::{Request, Response, ServerError, ServerResult, ValidationResult, Value};
 
 use crate::auth::context::AuthServices;
 use crate::auth::{Audience, AuthContext};
@@ -27,28 +30,42 @@ use crate::auth::{Audience, AuthContext};
 pub struct CostReport {
     /// `GRAPHQL_MAX_COMPLEXITY`.
     pub limit: usize,
-    /// Shown to everyone (development), not only to operator tokens.
-    pub everyone: bool,
+    /// Shown to any caller who asks (development), not only to operator tokens.
+    pub anyone: bool,
 }
 
 impl ExtensionFactory for CostReport {
     fn create(&self) -> Arc<dyn Extension> {
         Arc::new(CostReportExtension {
             limit: self.limit,
-            everyone: self.everyone,
+            anyone: self.anyone,
             requested: Mutex::new(None),
+            asked: AtomicBool::new(false),
         })
     }
 }
 
 struct CostReportExtension {
     limit: usize,
-    everyone: bool,
+    anyone: bool,
     requested: Mutex<Option<usize>>,
+    /// The request carried `extensions.cost = true`.
+    asked: AtomicBool,
 }
 
 #[async_graphql::async_trait::async_trait]
 impl Extension for CostReportExtension {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        let asked = matches!(request.extensions.get("cost"), Some(Value::Boolean(true)));
+        self.asked.store(asked, Ordering::Relaxed);
+        next.run(ctx, request).await
+    }
+
     async fn validation(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -70,7 +87,7 @@ impl Extension for CostReportExtension {
         let Some(requested) = requested else {
             return response;
         };
-        if !self.everyone && !is_operator(ctx).await {
+        if !self.asked.load(Ordering::Relaxed) || !(self.anyone || is_operator(ctx).await) {
             return response;
         }
         response.extension(

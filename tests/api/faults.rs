@@ -105,6 +105,7 @@ async fn a_restarted_database_fails_fast_and_the_listener_resubscribes() {
     use platform_api::events::Event;
     let (pg, url) = private_cluster("restart").await;
     let dir = pg.dir().to_path_buf();
+    let scratch = dir.parent().unwrap().to_path_buf();
     let app = std::sync::Arc::new(
         crate::support::TestApp::spawn_with(|c| {
             c.database.url = Some(url.clone());
@@ -222,4 +223,6 @@ async fn a_restarted_database_fails_fast_and_the_listener_resubscribes() {
     drop(ask);
     drop(app);
     let _ = pg.stop().await;
+    let _ = std::fs::remove_dir_all(&scratch);
+    let _ = std::fs::remove_file(scratch.join("pg.lock"));
 }
