@@ -99,9 +99,14 @@ impl Application {
         let dns = crate::upstream::dns::DnsClient::new(&config.domains.dns)?;
         let schema = graphql::schema_builder(&config.graphql)
             .extension(graphql::observe::Observe::new(Arc::clone(&metrics)))
-            .extension(graphql::rate_limit::RateLimit(Arc::new(
-                crate::http::limits::rate::RateLimits::new(&config.limits),
-            )))
+            .extension(graphql::cost_report::CostReport {
+                limit: config.graphql.max_complexity,
+                anyone: config.app_env == crate::config::AppEnv::Development,
+            })
+            .extension(graphql::rate_limit::RateLimit {
+                limits: Arc::new(crate::http::limits::rate::RateLimits::new(&config.limits)),
+                cost_unit: config.limits.cost_unit,
+            })
             .data(pool.clone())
             .data(Arc::clone(&metrics))
             .data(Arc::clone(&auth))
@@ -120,6 +125,8 @@ impl Application {
             // Domains no recheck run knows of yet (e.g. copied from `tenants.primary_domain`).
             let mut conn = pool.get().await?;
             crate::jobs::domains::recheck::queue_if_domains(&mut conn).await?;
+            crate::jobs::retention::queue_run(&mut conn, crate::jobs::retention::FIRST_RUN_AFTER)
+                .await?;
         }
         let workers = Workers::start(
             JobEnv {
@@ -163,8 +170,9 @@ impl Application {
     }
 
     /// Serves until `state.shutdown` is cancelled, then stops accepting, lets in-flight
-    /// requests finish and closes WebSockets with 1001, waiting for each of the two at most
-    /// `SHUTDOWN_GRACE_MS`.
+    /// requests finish, closes WebSockets with 1001 and lets the workers settle the jobs in
+    /// hand, all within one `SHUTDOWN_GRACE_MS` from the signal: what is still running then
+    /// (a pathological request, a stuck job) is dropped.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let Self { listener, state } = self;
         let router = crate::http::router(Arc::clone(&state));
@@ -174,27 +182,39 @@ impl Application {
         let serve = axum::serve(listener, service)
             .with_graceful_shutdown(shutdown.clone().cancelled_owned())
             .into_future();
+        let began = std::sync::OnceLock::new();
         tokio::select! {
             result = serve => result?,
-            () = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => {
+            () = async {
+                shutdown.cancelled().await;
+                began.get_or_init(tokio::time::Instant::now);
+                tokio::time::sleep(grace).await;
+            } => {
                 tracing::warn!("in-flight requests did not finish within the grace period; closing them");
             }
         }
-        // Workers finish the job in hand (each attempt is bounded by the upstream timeouts).
-        if let Some(workers) = state.workers.lock().await.take()
-            && tokio::time::timeout(state.config.shutdown_grace, workers.stop())
-                .await
-                .is_err()
-        {
+        let deadline = *began.get_or_init(tokio::time::Instant::now) + grace;
+        let workers = state.workers.lock().await.take();
+        state.ws_tasks.close();
+        let (jobs, sockets) = tokio::join!(
+            async {
+                // Workers finish the job in hand (each attempt is bounded by the upstream
+                // timeouts).
+                match workers {
+                    Some(workers) => tokio::time::timeout_at(deadline, workers.stop())
+                        .await
+                        .is_ok(),
+                    None => true,
+                }
+            },
+            tokio::time::timeout_at(deadline, state.ws_tasks.wait()),
+        );
+        if !jobs {
             tracing::warn!(
                 "some jobs did not settle within the grace period; their leases will expire"
             );
         }
-        state.ws_tasks.close();
-        if tokio::time::timeout(state.config.shutdown_grace, state.ws_tasks.wait())
-            .await
-            .is_err()
-        {
+        if sockets.is_err() {
             tracing::warn!("some WebSocket connections did not close within the grace period");
         }
         state.pool.close();

@@ -49,6 +49,9 @@ pub struct GraphqlLimits {
     pub max_page_size: usize,
     /// Whether introspection (and field suggestions) are answered.
     pub introspection: bool,
+    /// Longest time one HTTP GraphQL request may execute (`REQUEST_TIMEOUT_MS`); past it the
+    /// work is dropped, its statements cancelled, and the answer is `SERVICE_UNAVAILABLE`.
+    pub request_timeout: Duration,
 }
 
 impl GraphqlLimits {
@@ -64,6 +67,7 @@ impl GraphqlLimits {
             default_page_size: 20,
             max_page_size: 100,
             introspection: env == AppEnv::Development,
+            request_timeout: Duration::from_secs(15),
         }
     }
 }
@@ -79,6 +83,9 @@ pub struct DatabaseConfig {
     pub statement_timeout: Duration,
     /// How long a request waits for a free connection before `SERVICE_UNAVAILABLE`.
     pub pool_wait_timeout: Duration,
+    /// Requests already waiting for a connection beyond which a new request is refused at
+    /// once (503, `Retry-After`) instead of queueing (`DATABASE_POOL_MAX_WAITING`).
+    pub pool_max_waiting: usize,
 }
 
 /// WebSocket (`graphql-transport-ws`) settings.
@@ -202,6 +209,7 @@ impl Config {
             env.parsed("GRAPHQL_DEFAULT_PAGE_SIZE", graphql.default_page_size)?;
         graphql.max_page_size = env.parsed("GRAPHQL_MAX_PAGE_SIZE", graphql.max_page_size)?;
         graphql.introspection = env.parsed("GRAPHQL_INTROSPECTION", graphql.introspection)?;
+        graphql.request_timeout = positive_ms(&env, "REQUEST_TIMEOUT_MS", 15_000)?;
         if graphql.default_page_size == 0 || graphql.default_page_size > graphql.max_page_size {
             return Err(ConfigError {
                 name: "GRAPHQL_DEFAULT_PAGE_SIZE",
@@ -241,9 +249,10 @@ impl Config {
                 pool_wait_timeout: Duration::from_millis(
                     env.parsed("DATABASE_POOL_WAIT_MS", 2_000u64)?,
                 ),
+                pool_max_waiting: env.parsed("DATABASE_POOL_MAX_WAITING", pool_size * 4)?,
             },
             graphql,
-            shutdown_grace: Duration::from_millis(env.parsed("SHUTDOWN_GRACE_MS", 10_000u64)?),
+            shutdown_grace: Duration::from_millis(env.parsed("SHUTDOWN_GRACE_MS", 8_000u64)?),
             upstreams: UpstreamsConfig::from_lookup(&|name: &str| env.get(name))?,
             jobs: crate::jobs::JobsConfig::from_lookup(&|name: &str| env.get(name))?,
             limits: crate::http::limits::LimitsConfig::from_lookup(&|name: &str| env.get(name))?,

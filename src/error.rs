@@ -197,6 +197,9 @@ impl From<ApiError> for async_graphql::Error {
         };
         let retry_after = match inner {
             AppError::RateLimited { retry_after_secs } => *retry_after_secs,
+            AppError::ServiceUnavailable(_) => {
+                Some(crate::http::limits::overload::RETRY_AFTER_SECS)
+            }
             _ => None,
         };
         let base = async_graphql::Error {

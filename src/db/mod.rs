@@ -3,6 +3,7 @@
 
 pub mod cached;
 pub mod embedded;
+pub mod inflight;
 pub mod migrate;
 pub mod pool;
 #[rustfmt::skip]

@@ -3,7 +3,8 @@
 //! Every connection counts the statements it sends into [`Metrics`], which is how tests and
 //! benchmarks observe N+1 queries from the outside, and runs with the configured
 //! `statement_timeout` and an `application_name`, both set through the connection string so
-//! they cost no extra round trip.
+//! they cost no extra round trip. A connection whose statement was abandoned (its future
+//! dropped) is never handed out again: see [`super::inflight`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use diesel_async::pooled_connection::{
 };
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 
+use super::inflight::{self, ConnState};
 use crate::config::DatabaseConfig;
 use crate::metrics::Metrics;
 
@@ -31,14 +33,31 @@ pub fn build_pool(
 ) -> anyhow::Result<DbPool> {
     let url = with_session_settings(url, config.statement_timeout);
     let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
-    // `Fast` only checks the connection state on checkout; `Verified` would send a
-    // `SELECT 1` per checkout and make statement counts depend on pool behaviour.
-    manager_config.recycling_method = RecyclingMethod::Fast;
+    // No `SELECT 1` per checkout (`Verified`): it would make statement counts depend on pool
+    // behaviour. The check below is what `Fast` does plus the statements in flight.
+    // `CustomFunction` adds no statement either: it only reads the connection's counters.
+    manager_config.recycling_method = RecyclingMethod::CustomFunction(Box::new(|conn| {
+        let reusable = conn
+            .instrumentation()
+            .downcast_ref::<StatementCounter>()
+            .is_none_or(|counter| inflight::is_reusable(&counter.conn));
+        Box::pin(async move {
+            if reusable {
+                Ok(())
+            } else {
+                Err(diesel::result::Error::BrokenTransactionManager)
+            }
+        })
+    }));
     manager_config.custom_setup = Box::new(move |url| {
         let metrics = Arc::clone(&metrics);
         Box::pin(async move {
             let mut conn = AsyncPgConnection::establish(url).await?;
-            conn.set_instrumentation(StatementCounter(metrics));
+            let state = ConnState::new(conn.cancel_token());
+            conn.set_instrumentation(StatementCounter {
+                metrics,
+                conn: state,
+            });
             Ok(conn)
         })
     });
@@ -53,13 +72,21 @@ pub fn build_pool(
         .map_err(|e| anyhow::anyhow!("cannot build the database pool: {e}"))
 }
 
-/// Counts every statement a connection sends.
-struct StatementCounter(Arc<Metrics>);
+/// Counts every statement a connection sends, and the ones in flight.
+struct StatementCounter {
+    metrics: Arc<Metrics>,
+    conn: Arc<ConnState>,
+}
 
 impl Instrumentation for StatementCounter {
     fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
-        if let InstrumentationEvent::StartQuery { .. } = event {
-            self.0.record_statement();
+        match event {
+            InstrumentationEvent::StartQuery { .. } => {
+                self.metrics.record_statement();
+                self.conn.started();
+            }
+            InstrumentationEvent::FinishQuery { .. } => self.conn.finished(),
+            _ => {}
         }
     }
 }

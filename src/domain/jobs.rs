@@ -32,7 +32,7 @@ crate::text_enum! {
 /// quoted status spellings. Statuses stay literals in the text (not parameters) where a
 /// partial index's predicate must match them (`jobs_due_idx`, `jobs_lease_idx`, the dedupe
 /// index of `ON CONFLICT`).
-fn with_statuses(template: &str) -> String {
+pub(crate) fn with_statuses(template: &str) -> String {
     JobStatus::ALL
         .iter()
         .fold(template.to_owned(), |sql, status| {

@@ -26,5 +26,6 @@ pub mod jobs;
 pub mod members;
 pub mod partners;
 pub mod provisioning;
+pub mod retention;
 pub mod tenants;
 pub mod users;

@@ -120,11 +120,17 @@ impl EventHub {
             let mut delay = Duration::from_millis(100);
             let mut first = true;
             while !shutdown.is_cancelled() {
+                let session = std::time::Instant::now();
                 let outcome = tokio::select! {
                     () = shutdown.cancelled() => break,
                     outcome = listen(&url, &sender, first) => outcome,
                 };
                 first = false;
+                // A session that lived was a working one: start the backoff afresh, so a
+                // restarted database is listened to again within a second.
+                if session.elapsed() > Duration::from_secs(5) {
+                    delay = Duration::from_millis(100);
+                }
                 if let Err(e) = outcome {
                     tracing::warn!(error = %e, "event listener lost its connection; reconnecting");
                 }
@@ -132,7 +138,7 @@ impl EventHub {
                     () = shutdown.cancelled() => break,
                     () = tokio::time::sleep(delay) => {}
                 }
-                delay = (delay * 2).min(Duration::from_secs(5));
+                delay = (delay * 2).min(Duration::from_secs(1));
             }
         });
         hub

@@ -6,6 +6,7 @@ pub mod batch;
 pub mod connections;
 pub mod context;
 pub mod cost;
+pub mod cost_report;
 pub mod depth;
 pub mod edge;
 pub mod errors;

@@ -3,35 +3,51 @@
 //!
 //! The caller is the verified token's user (the verification is the request's own, cached
 //! for its resolvers), or else the client IP. Mutations also count against the stricter
-//! mutation limit. A refused operation gets `RATE_LIMITED` with
+//! mutation limit. After validation, an operation counts once more per
+//! `RATE_LIMIT_COST_UNIT` of complexity above the first (a 1000-point query weighs ten cheap
+//! ones). A refused operation gets `RATE_LIMITED` with
 //! `extensions.retryAfterSeconds`; an HTTP request whose operations were all refused is
 //! answered 429 with `Retry-After`.
 
 use std::any::TypeId;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
+    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest, NextValidation,
 };
 use async_graphql::parser::types::{DocumentOperations, OperationType};
-use async_graphql::{Pos, Request, ServerError, ServerResult};
+use async_graphql::{Pos, Request, ServerError, ServerResult, ValidationResult};
 
 use crate::auth::AuthContext;
 use crate::auth::context::AuthServices;
 use crate::error::{ApiError, AppError};
 use crate::graphql::viewer::ClientIp;
-use crate::http::limits::rate::{Caller, RateLimits, retry_after_secs};
+use crate::http::limits::rate::{Caller, RateLimits, extra_for_cost, retry_after_secs};
 
 /// Factory for the rate-limit extension.
-pub struct RateLimit(pub Arc<RateLimits>);
+pub struct RateLimit {
+    /// The process's limiters.
+    pub limits: Arc<RateLimits>,
+    /// `RATE_LIMIT_COST_UNIT`.
+    pub cost_unit: u32,
+}
 
 impl ExtensionFactory for RateLimit {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(RateLimitExtension(Arc::clone(&self.0)))
+        Arc::new(RateLimitExtension {
+            limits: Arc::clone(&self.limits),
+            cost_unit: self.cost_unit,
+            caller: Mutex::new(None),
+        })
     }
 }
 
-struct RateLimitExtension(Arc<RateLimits>);
+struct RateLimitExtension {
+    limits: Arc<RateLimits>,
+    cost_unit: u32,
+    /// Who the operation was counted against (for the cost charge after validation).
+    caller: Mutex<Option<Caller>>,
+}
 
 fn request_data<T: 'static>(request: &Request) -> Option<&T> {
     request
@@ -50,12 +66,35 @@ impl Extension for RateLimitExtension {
     ) -> ServerResult<Request> {
         let mutation = is_mutation(&mut request);
         let caller = caller(ctx, &request).await;
-        if let Some(caller) = caller
-            && let Err(wait) = self.0.check(&caller, mutation)
+        if let Some(caller) = &caller
+            && let Err(wait) = self.limits.check(caller, mutation)
         {
             return Err(refuse(retry_after_secs(wait)));
         }
+        *self.caller.lock().unwrap_or_else(|p| p.into_inner()) = caller;
         next.run(ctx, request).await
+    }
+
+    /// After validation the operation's complexity is known: an expensive one is charged
+    /// more before it runs.
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let result = next.run(ctx).await?;
+        let extra = extra_for_cost(result.complexity, self.cost_unit);
+        let caller = self
+            .caller
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(caller) = caller
+            && let Err(wait) = self.limits.charge(&caller, extra)
+        {
+            return Err(vec![refuse(retry_after_secs(wait))]);
+        }
+        Ok(result)
     }
 }
 

@@ -56,6 +56,9 @@ pub async fn post(State(app): State<AppState>, request: Request) -> Response {
         );
     }
     let limits = &app.config.graphql;
+    if let Some(refused) = limits::overload::shed(&app.pool, app.config.database.pool_max_waiting) {
+        return refused;
+    }
     let bytes = match read_body(body, headers, limits.max_body_bytes).await {
         Ok(bytes) => bytes,
         Err(response) => return response,
@@ -90,8 +93,11 @@ pub async fn post(State(app): State<AppState>, request: Request) -> Response {
             BatchRequest::Batch(rs.into_iter().map(|r| context.attach(r)).collect())
         }
     };
-    let response = app.schema.execute_batch(batch).await;
-    respond(response, headers)
+    limits::overload::within(limits.request_timeout, async {
+        let response = app.schema.execute_batch(batch).await;
+        respond(response, headers)
+    })
+    .await
 }
 
 /// `GET /graphql`: a WebSocket upgrade, GraphiQL for a browser, or a query in the URL.
@@ -144,9 +150,15 @@ pub async fn get(State(app): State<AppState>, request: Request) -> Response {
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
+    if let Some(refused) = limits::overload::shed(&app.pool, app.config.database.pool_max_waiting) {
+        return refused;
+    }
     let context = RequestContext::new(&app, &parts, request_id);
-    let response = app.schema.execute(context.attach(request)).await;
-    respond(BatchResponse::Single(response), &parts.headers)
+    limits::overload::within(app.config.graphql.request_timeout, async {
+        let response = app.schema.execute(context.attach(request)).await;
+        respond(BatchResponse::Single(response), &parts.headers)
+    })
+    .await
 }
 
 /// The GraphQL-over-HTTP GET parameters. (async-graphql's own parser reads
@@ -356,6 +368,7 @@ fn respond(response: BatchResponse, headers: &HeaderMap) -> Response {
     )
         .into_response();
     limits::rate::mark(&response, &mut reply);
+    limits::overload::mark(&response, &mut reply);
     reply
 }
 

@@ -21,7 +21,15 @@ pub struct JobsConfig {
     pub backoff_base: Duration,
     /// Longest backoff between two attempts (`JOB_BACKOFF_MAX_MS`).
     pub backoff_max: Duration,
+    /// Finished (`done`, `dead`) jobs older than this are deleted by the retention job
+    /// (`JOB_RETENTION_DAYS`).
+    pub job_retention: Duration,
+    /// Provisioning events (each tenant keeps its newest) and handled Stripe events older
+    /// than this are deleted by the retention job (`EVENT_RETENTION_DAYS`).
+    pub event_retention: Duration,
 }
+
+const DAY: Duration = Duration::from_secs(86_400);
 
 impl Default for JobsConfig {
     fn default() -> Self {
@@ -32,6 +40,8 @@ impl Default for JobsConfig {
             max_attempts: 8,
             backoff_base: Duration::from_secs(2),
             backoff_max: Duration::from_secs(300),
+            job_retention: DAY * 30,
+            event_retention: DAY * 90,
         }
     }
 }
@@ -58,6 +68,16 @@ impl JobsConfig {
             }
             Ok(Duration::from_millis(ms))
         };
+        let days = |name: &'static str, default: Duration| -> Result<Duration, ConfigError> {
+            let n = number(name, default.as_secs() / DAY.as_secs())?;
+            if !(1..=36_500).contains(&n) {
+                return Err(ConfigError {
+                    name,
+                    message: "must be between 1 and 36500 days".into(),
+                });
+            }
+            Ok(DAY * u32::try_from(n).unwrap_or(1))
+        };
         let max_attempts = number("JOB_MAX_ATTEMPTS", defaults.max_attempts.into())?;
         let max_attempts = u32::try_from(max_attempts)
             .ok()
@@ -74,6 +94,8 @@ impl JobsConfig {
             max_attempts,
             backoff_base: millis("JOB_BACKOFF_BASE_MS", defaults.backoff_base)?,
             backoff_max: millis("JOB_BACKOFF_MAX_MS", defaults.backoff_max)?,
+            job_retention: days("JOB_RETENTION_DAYS", defaults.job_retention)?,
+            event_retention: days("EVENT_RETENTION_DAYS", defaults.event_retention)?,
         };
         if config.workers > 64 {
             return Err(ConfigError {
@@ -120,12 +142,17 @@ mod tests {
         let c = read(&[("JOB_WORKERS", "0"), ("JOB_LEASE_MS", "1500")]).unwrap();
         assert_eq!(c.workers, 0);
         assert_eq!(c.lease, Duration::from_millis(1500));
+        let c = read(&[("JOB_RETENTION_DAYS", "7"), ("EVENT_RETENTION_DAYS", "1")]).unwrap();
+        assert_eq!(c.job_retention, Duration::from_secs(7 * 86_400));
+        assert_eq!(c.event_retention, Duration::from_secs(86_400));
         for bad in [
             ("JOB_WORKERS", "two"),
             ("JOB_WORKERS", "65"),
             ("JOB_LEASE_MS", "0"),
             ("JOB_MAX_ATTEMPTS", "0"),
             ("JOB_BACKOFF_MAX_MS", "10"),
+            ("JOB_RETENTION_DAYS", "0"),
+            ("EVENT_RETENTION_DAYS", "x"),
         ] {
             let err = read(&[bad]).unwrap_err();
             assert_eq!(err.name, bad.0, "{err}");

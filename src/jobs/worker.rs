@@ -175,6 +175,7 @@ impl Worker {
                 super::domains::recheck::JOB => {
                     super::domains::recheck::run(&self.env, &job, &self.id).await
                 }
+                super::retention::JOB => super::retention::run(&self.env, &job, &self.id).await,
                 other => {
                     tracing::error!(kind = other, "unknown job kind; dead-lettering it");
                     super::provisioning::settle_only(

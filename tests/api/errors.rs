@@ -49,8 +49,13 @@ async fn an_exhausted_pool_is_service_unavailable() {
     })
     .await;
     let held = app.state.pool.get().await.unwrap();
-    let body = app.graphql("{ schemaVersion }").await;
+    // Nothing was served: 503 with Retry-After (issue 21), the error as before.
+    let r = app.post(&json!({ "query": "{ schemaVersion }" })).await;
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.headers()["retry-after"], "1");
+    let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(first_error_code(&body), "SERVICE_UNAVAILABLE");
+    assert_eq!(body["errors"][0]["extensions"]["retryAfterSeconds"], 1);
     assert!(body["errors"][0]["extensions"]["requestId"].is_string());
     assert!(!body.to_string().contains("Timeout"), "{body}");
     drop(held);

@@ -1,5 +1,6 @@
 //! Request rate limits: per client IP without a token, per user with one, stricter for
-//! mutations; `RATE_LIMITED` with an honest `Retry-After`, HTTP 429 for whole requests.
+//! mutations, and by cost for expensive operations; `RATE_LIMITED` with an honest
+//! `Retry-After`, HTTP 429 for whole requests.
 
 use std::time::Duration;
 
@@ -172,4 +173,71 @@ async fn a_batch_counts_each_operation_and_answers_200_when_some_ran() {
     let r = app.post(&json!([{ "query": QUERY }])).await;
     assert_eq!(r.status(), 429, "every operation refused");
     assert!(r.headers().contains_key("retry-after"));
+}
+
+#[tokio::test]
+async fn expensive_operations_count_more_against_the_limit() {
+    let w = World::new()
+        .operator("root")
+        .operator("ops")
+        .build(
+            TestApp::spawn_with(|c| {
+                c.limits.user = Rate::per_minute(20);
+                c.limits.cost_unit = 100;
+            })
+            .await,
+        )
+        .await;
+    // 90 × (1 + 10) = 990 points: counts 1 + 9 = 10 operations.
+    let aliases: Vec<String> = (0..90)
+        .map(|i| format!("a{i}: tenants(first: 1) {{ totalCount }}"))
+        .collect();
+    let expensive = format!("{{ {} }}", aliases.join(" "));
+    for _ in 0..2 {
+        let body = w.query("root", &expensive).await;
+        assert!(body.get("errors").is_none(), "{body}");
+    }
+    let statements = w.statements();
+    let r = w
+        .client
+        .post(w.url("/graphql"))
+        .bearer_auth(w.token("root"))
+        .json(&json!({ "query": QUERY }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429, "two expensive queries used the 20 allowed");
+    let wait = retry_after(&r);
+    assert!((1..=3).contains(&wait), "{wait}");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "RATE_LIMITED");
+    assert_eq!(
+        w.statements(),
+        statements,
+        "a refused operation sends no SQL"
+    );
+    // Another user is unaffected, and an expensive query refused for its cost runs nothing.
+    let body = w.query("ops", &expensive).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    tokio::time::sleep(Duration::from_secs(wait)).await;
+    let body = w.query("root", QUERY).await;
+    assert!(
+        body.get("errors").is_none(),
+        "a cheap one passes after the wait: {body}"
+    );
+    let statements = w.statements();
+    let r = w
+        .client
+        .post(w.url("/graphql"))
+        .bearer_auth(w.token("root"))
+        .json(&json!({ "query": expensive }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        429,
+        "its cost does not fit what was earned back"
+    );
+    assert_eq!(w.statements(), statements);
 }

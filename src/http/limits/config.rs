@@ -38,6 +38,9 @@ pub struct LimitsConfig {
     pub mutations: Rate,
     /// `TRUSTED_PROXIES`: peers whose `X-Forwarded-For` is believed (IPs or CIDR ranges).
     pub trusted_proxies: Vec<IpNet>,
+    /// `RATE_LIMIT_COST_UNIT`: complexity points an operation counts once for against the
+    /// per-IP and per-user limits (an operation of complexity 250 counts 3 times with 100).
+    pub cost_unit: u32,
 }
 
 impl Default for LimitsConfig {
@@ -47,6 +50,7 @@ impl Default for LimitsConfig {
             user: Rate::per_minute(1200),
             mutations: Rate::per_minute(120),
             trusted_proxies: Vec::new(),
+            cost_unit: 100,
         }
     }
 }
@@ -70,6 +74,7 @@ impl LimitsConfig {
         config.anonymous = rate("RATE_LIMIT_ANONYMOUS_PER_MIN", config.anonymous)?;
         config.user = rate("RATE_LIMIT_USER_PER_MIN", config.user)?;
         config.mutations = rate("RATE_LIMIT_MUTATIONS_PER_MIN", config.mutations)?;
+        config.cost_unit = rate("RATE_LIMIT_COST_UNIT", Rate::per_minute(config.cost_unit))?.count;
         if let Some(raw) = get("TRUSTED_PROXIES") {
             config.trusted_proxies = raw
                 .split(',')

@@ -3,6 +3,7 @@
 pub mod client_ip;
 pub mod config;
 pub mod headers;
+pub mod overload;
 pub mod rate;
 
 pub use config::{LimitsConfig, Rate};

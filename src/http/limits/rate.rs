@@ -1,6 +1,8 @@
 //! Request rate limits (GCRA, through `governor`): per client IP for anonymous callers, per
 //! user for signed-in ones, and a stricter one for mutations. Each GraphQL operation
-//! counts once (a batch of 10 counts 10); [`crate::graphql::rate_limit`] applies them.
+//! counts once (a batch of 10 counts 10), and an expensive one once more per
+//! `RATE_LIMIT_COST_UNIT` of complexity above the first ([`extra_for_cost`]);
+//! [`crate::graphql::rate_limit`] applies them.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -30,6 +32,8 @@ pub struct RateLimits {
     users: DefaultKeyedRateLimiter<String>,
     mutations: DefaultKeyedRateLimiter<Caller>,
     clock: DefaultClock,
+    /// The longest period of the per-caller limits (the wait told for an impossible charge).
+    period: Duration,
     checks: AtomicU64,
 }
 
@@ -52,6 +56,7 @@ impl RateLimits {
             users: governor::RateLimiter::keyed(quota(config.user)),
             mutations: governor::RateLimiter::keyed(quota(config.mutations)),
             clock: DefaultClock::default(),
+            period: config.anonymous.period.max(config.user.period),
             checks: AtomicU64::new(0),
         }
     }
@@ -75,6 +80,32 @@ impl RateLimits {
         }
         Ok(())
     }
+
+    /// Charges `extra` more operations to the caller's limit (an expensive operation, see
+    /// [`extra_for_cost`]); `Err(wait)` when the allowance does not hold them now. More than
+    /// the whole allowance at once can never pass: the wait is then a full period.
+    pub fn charge(&self, caller: &Caller, extra: u32) -> Result<(), Duration> {
+        let Some(n) = NonZeroU32::new(extra) else {
+            return Ok(());
+        };
+        let now = self.clock.now();
+        let outcome = match caller {
+            Caller::Ip(ip) => self.anonymous.check_key_n(ip, n),
+            Caller::User(user) => self.users.check_key_n(user, n),
+        };
+        match outcome {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(not_until)) => Err(not_until.wait_time_from(now)),
+            Err(governor::InsufficientCapacity(_)) => Err(self.period),
+        }
+    }
+}
+
+/// Operations an operation of `complexity` counts for beyond the one it already counted:
+/// one per whole `unit` of complexity above the first (`RATE_LIMIT_COST_UNIT`).
+pub fn extra_for_cost(complexity: usize, unit: u32) -> u32 {
+    let unit = usize::try_from(unit.max(1)).unwrap_or(usize::MAX);
+    u32::try_from(complexity.saturating_sub(1) / unit).unwrap_or(u32::MAX)
 }
 
 /// Whole seconds a client should wait: rounded up, at least 1.
@@ -136,6 +167,7 @@ mod tests {
             user: Rate::per_minute(3),
             mutations: Rate::per_minute(1),
             trusted_proxies: vec![],
+            cost_unit: 100,
         });
         let a = Caller::Ip("192.0.2.1".parse().unwrap());
         let b = Caller::Ip("192.0.2.2".parse().unwrap());
@@ -154,6 +186,33 @@ mod tests {
         assert!(limits.check(&u, true).is_ok());
         assert!(limits.check(&u, true).is_err(), "one mutation per minute");
         assert!(limits.check(&u, false).is_ok(), "queries still pass");
+    }
+
+    #[test]
+    fn expensive_operations_count_more() {
+        assert_eq!(extra_for_cost(1, 100), 0);
+        assert_eq!(extra_for_cost(100, 100), 0);
+        assert_eq!(extra_for_cost(101, 100), 1);
+        assert_eq!(extra_for_cost(1000, 100), 9);
+        assert_eq!(extra_for_cost(0, 0), 0);
+        let limits = RateLimits::new(&LimitsConfig {
+            user: Rate::per_minute(10),
+            ..LimitsConfig::default()
+        });
+        let u = Caller::User("iss|bob".into());
+        assert!(limits.check(&u, false).is_ok());
+        assert!(limits.charge(&u, 8).is_ok(), "1 + 8 of 10");
+        assert!(limits.charge(&u, 2).is_err(), "only one left");
+        assert!(limits.check(&u, false).is_ok(), "the last one");
+        assert!(limits.check(&u, false).is_err());
+        let wait = limits
+            .charge(&Caller::User("iss|eve".into()), 11)
+            .unwrap_err();
+        assert_eq!(
+            wait,
+            Duration::from_secs(60),
+            "more than the allowance never passes"
+        );
     }
 
     #[test]

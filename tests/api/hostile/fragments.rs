@@ -117,3 +117,36 @@ async fn the_selection_limit_comes_from_configuration() {
         .await;
     assert_eq!(first_error_code(&body), "BAD_USER_INPUT", "{body}");
 }
+
+/// CPU time this thread has used (the first field of `/proc/thread-self/schedstat`, in ns).
+fn thread_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").expect("schedstat");
+    let ns: u64 = stat
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("CPU time in ns");
+    Duration::from_nanos(ns)
+}
+
+/// The server runs on this test's single-threaded runtime, so the thread's CPU time around a
+/// request is the server's work on it (plus the client's, which only makes the bound
+/// stricter), whatever other tests run meanwhile.
+#[tokio::test(flavor = "current_thread")]
+async fn a_40_level_bomb_costs_under_100_ms_of_server_cpu() {
+    let app = TestApp::spawn().await;
+    let bomb = json!({ "query": fragment_bomb(40) });
+    // Warm the connection and the code paths first.
+    let _ = app.post(&json!({ "query": "{ apiVersion }" })).await;
+    let mut worst = Duration::ZERO;
+    for _ in 0..5 {
+        let before = thread_cpu();
+        let response = app.post(&bomb).await;
+        let body: serde_json::Value = response.json().await.unwrap();
+        let used = thread_cpu() - before;
+        assert_eq!(first_error_code(&body), "BAD_USER_INPUT", "{body}");
+        worst = worst.max(used);
+    }
+    eprintln!("40-level fragment bomb: at most {worst:?} of CPU per request (server and client)");
+    assert!(worst < Duration::from_millis(100), "{worst:?}");
+}

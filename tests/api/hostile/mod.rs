@@ -5,4 +5,6 @@ mod cost;
 mod fragments;
 mod nul;
 mod operations;
+mod overload;
+mod timeouts;
 mod tokens;

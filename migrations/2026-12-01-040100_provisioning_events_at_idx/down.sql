@@ -1,0 +1,1 @@
+DROP INDEX CONCURRENTLY IF EXISTS provisioning_events_at_idx;
