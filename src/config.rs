@@ -217,7 +217,9 @@ impl Config {
                 message: "production needs real issuers; the development issuer is refused".into(),
             });
         }
-        let secret_key = env.get("PLATFORM_API_SECRET_KEY").map(crate::upstream::Secret::new);
+        let secret_key = env
+            .get("PLATFORM_API_SECRET_KEY")
+            .map(crate::upstream::Secret::new);
         match &secret_key {
             Some(key) if crate::domain::members::sealing::parse_key(key.expose()).is_none() => {
                 return Err(ConfigError {

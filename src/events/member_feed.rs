@@ -13,8 +13,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Event, EventHub};
 use crate::db::DbPool;
-use crate::domain::members::steps::MemberEventRow as EventRow;
 use crate::domain::members::steps as state;
+use crate::domain::members::steps::MemberEventRow as EventRow;
 
 /// What a subscriber receives.
 #[derive(Debug, Clone)]

@@ -58,6 +58,7 @@ pub struct Mutation(
     flags::mutation::FlagMutation,
     provisioning::mutation::ProvisioningMutation,
     domains::mutation::DomainMutation,
+    members::mutation::MemberMutation,
 );
 
 /// The root of every subscription: one part per area.
@@ -66,6 +67,7 @@ pub struct Subscription(
     flags::subscription::FlagSubscription,
     provisioning::subscription::ProvisioningSubscription,
     domains::subscription::DomainSubscription,
+    members::subscription::MemberSubscription,
 );
 
 /// The executable schema.

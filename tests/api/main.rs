@@ -17,6 +17,7 @@ mod graphiql;
 mod health;
 mod hostile;
 mod limits;
+mod members;
 mod provisioning;
 mod rate_limits;
 mod shape;

@@ -65,3 +65,36 @@ pub async fn limits_for(
         })
         .collect())
 }
+
+/// How full a tenant's seats are: `(percent, threshold crossed)`, where the threshold is 80
+/// or 100 (percent rounded down; no seats and a member counts as 100 %).
+pub fn usage(used: i64, included: i32) -> (i32, Option<i32>) {
+    let percent = if included <= 0 {
+        if used > 0 { 100 } else { 0 }
+    } else {
+        i32::try_from(used.saturating_mul(100) / i64::from(included)).unwrap_or(i32::MAX)
+    };
+    let threshold = if percent >= 100 {
+        Some(100)
+    } else if percent >= 80 {
+        Some(80)
+    } else {
+        None
+    };
+    (percent, threshold)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_thresholds() {
+        assert_eq!(usage(0, 5), (0, None));
+        assert_eq!(usage(3, 4), (75, None));
+        assert_eq!(usage(4, 5), (80, Some(80)));
+        assert_eq!(usage(5, 5), (100, Some(100)));
+        assert_eq!(usage(6, 5), (120, Some(100)));
+        assert_eq!(usage(1, 0), (100, Some(100)));
+    }
+}

@@ -7,10 +7,14 @@
 //! provisioning. `createMember` is [`create`]; the one-time password a job needs is sealed
 //! ([`sealing`]) and erased when the steps that need it succeeded.
 
+pub mod create;
+pub mod lifecycle;
 pub mod limits;
 pub mod password;
+pub mod retry;
 pub mod sealing;
 pub mod steps;
+pub mod teardown;
 
 use chrono::{DateTime, Utc};
 use diesel::QueryResult;

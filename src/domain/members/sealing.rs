@@ -107,7 +107,9 @@ impl SealingKey {
             .cipher
             .decrypt(Nonce::from_slice(nonce), body)
             .map_err(|_| OpenError)?;
-        String::from_utf8(plain).map(Secret::new).map_err(|_| OpenError)
+        String::from_utf8(plain)
+            .map(Secret::new)
+            .map_err(|_| OpenError)
     }
 }
 
@@ -140,7 +142,8 @@ fn create_dev_key(path: &Path) -> anyhow::Result<[u8; 32]> {
         // Another process won the race: use its key.
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
             let text = std::fs::read_to_string(path)?;
-            parse_key(&text).ok_or_else(|| anyhow::anyhow!("{} does not hold a key", path.display()))
+            parse_key(&text)
+                .ok_or_else(|| anyhow::anyhow!("{} does not hold a key", path.display()))
         }
         Err(e) => Err(e.into()),
     }
@@ -183,7 +186,10 @@ mod tests {
         let again = SealingKey::load(None, &dir).unwrap();
         assert_eq!(again.open(&sealed).unwrap().expose(), "x");
         use std::os::unix::fs::PermissionsExt as _;
-        let mode = std::fs::metadata(dev_key_path(&dir)).unwrap().permissions().mode();
+        let mode = std::fs::metadata(dev_key_path(&dir))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         let configured = Secret::new("cd".repeat(32));
         let other = SealingKey::load(Some(&configured), &dir).unwrap();

@@ -465,8 +465,7 @@ pub async fn end_if_settled(
             terminal: true,
         }
     };
-    let appended =
-        append_events(conn, member.id, member.tenant_id, operation, &[event]).await?;
+    let appended = append_events(conn, member.id, member.tenant_id, operation, &[event]).await?;
     if operation == MemberOperation::Remove && failed.is_empty() {
         diesel::delete(memberships::table.filter(memberships::id.eq(member.id)))
             .execute(conn)
