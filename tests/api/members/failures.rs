@@ -131,18 +131,19 @@ async fn a_permanent_failure_ends_in_error_naming_the_step_and_a_retry_finishes_
     let m = settled(&w, "acme", "stuck@acme.example", "ACTIVE").await;
     assert_eq!(step(&m, "STALWART")["status"], "OK");
     assert_eq!(mailboxes(&stack, "stuck"), 1);
-    let s = stack.stalwart.state();
-    let (account, _) = s
-        .accounts
-        .iter()
-        .find(|(_, a)| a["name"] == "stuck")
-        .unwrap();
-    assert_eq!(
-        s.passwords.get(account),
-        Some(&password),
-        "the mailbox got the password shown at creation"
-    );
-    drop(s);
+    {
+        let s = stack.stalwart.state();
+        let (account, _) = s
+            .accounts
+            .iter()
+            .find(|(_, a)| a["name"] == "stuck")
+            .unwrap();
+        assert_eq!(
+            s.passwords.get(account),
+            Some(&password),
+            "the mailbox got the password shown at creation"
+        );
+    }
     assert_eq!(count(&mut conn, "member_secrets").await, 0);
     assert_eq!(
         stack
