@@ -146,7 +146,16 @@ async fn portal_callers_and_anonymous_introspection_get_the_portal_view() {
             "setDomainDmarc",
             "setPrimaryDomain",
             "recheckDomain",
-            "removeDomain"
+            "removeDomain",
+            // Tenant admins (and the partner's staff) manage the tenant's members.
+            "createMember",
+            "retryMember",
+            "suspendMember",
+            "resumeMember",
+            "forceLogoutMember",
+            "resetMemberPassword",
+            "changeMemberRole",
+            "removeMember"
         ]
     );
     assert_eq!(
