@@ -97,6 +97,10 @@ impl Application {
             );
         }
         let dns = crate::upstream::dns::DnsClient::new(&config.domains.dns)?;
+        let sealing = Arc::new(crate::domain::members::sealing::SealingKey::load(
+            config.secret_key.as_ref(),
+            &config.data_dir,
+        )?);
         let schema = graphql::schema_builder(&config.graphql)
             .extension(graphql::observe::Observe::new(Arc::clone(&metrics)))
             .extension(graphql::cost_report::CostReport {
@@ -115,6 +119,12 @@ impl Application {
             .data(events.clone())
             .data(Arc::clone(&upstreams))
             .data(Arc::clone(&dns))
+            .data(Arc::clone(&sealing))
+            .data(crate::events::member_feed::MemberFeed::start(
+                &events,
+                pool.clone(),
+                shutdown.clone(),
+            ))
             .data(ProvisioningFeed::start(
                 &events,
                 pool.clone(),
@@ -136,6 +146,7 @@ impl Application {
                 metrics: Arc::clone(&metrics),
                 dns,
                 domains: config.domains.clone(),
+                sealing,
             },
             &events,
             &shutdown,

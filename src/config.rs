@@ -145,6 +145,10 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Development or production.
     pub app_env: AppEnv,
+    /// `PLATFORM_API_SECRET_KEY`: the AES-256-GCM key (32 bytes, hex or base64) that seals
+    /// one-time passwords while jobs carry them. Unset in development: a key generated under
+    /// `DATA_DIR`; required in production.
+    pub secret_key: Option<crate::upstream::Secret>,
     /// Log format.
     pub log_format: LogFormat,
     /// Database settings.
@@ -227,6 +231,24 @@ impl Config {
                 message: "production needs real issuers; the development issuer is refused".into(),
             });
         }
+        let secret_key = env
+            .get("PLATFORM_API_SECRET_KEY")
+            .map(crate::upstream::Secret::new);
+        match &secret_key {
+            Some(key) if crate::domain::members::sealing::parse_key(key.expose()).is_none() => {
+                return Err(ConfigError {
+                    name: "PLATFORM_API_SECRET_KEY",
+                    message: "must be 32 bytes written as 64 hex digits or base64".into(),
+                });
+            }
+            None if app_env == AppEnv::Production => {
+                return Err(ConfigError {
+                    name: "PLATFORM_API_SECRET_KEY",
+                    message: "production needs a key; the development key is refused".into(),
+                });
+            }
+            _ => {}
+        }
         let websocket = WebSocketConfig {
             init_timeout: positive_ms(&env, "WS_INIT_TIMEOUT_MS", 10_000)?,
             send_timeout: positive_ms(&env, "WS_SEND_TIMEOUT_MS", 10_000)?,
@@ -239,6 +261,7 @@ impl Config {
                 .get("DATA_DIR")
                 .map_or_else(|| ".data".into(), PathBuf::from),
             app_env,
+            secret_key,
             log_format,
             database: DatabaseConfig {
                 url: env.get("DATABASE_URL"),
@@ -419,14 +442,32 @@ mod tests {
     }
 
     const ISSUER: (&str, &str) = ("AUTH_ISSUERS", "https://sso.example/application/o/portal/");
+    const KEY: (&str, &str) = (
+        "PLATFORM_API_SECRET_KEY",
+        "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+    );
+
+    #[test]
+    fn the_secret_key_is_checked_and_required_in_production() {
+        assert!(load(&[]).unwrap().secret_key.is_none());
+        assert!(load(&[KEY]).unwrap().secret_key.is_some());
+        let short = ("PLATFORM_API_SECRET_KEY", "abcd");
+        assert_eq!(load(&[short]).unwrap_err().name, "PLATFORM_API_SECRET_KEY");
+        assert_eq!(
+            load(&[("APP_ENV", "production"), ISSUER]).unwrap_err().name,
+            "PLATFORM_API_SECRET_KEY"
+        );
+        assert!(load(&[("APP_ENV", "production"), ISSUER, KEY]).is_ok());
+    }
 
     #[test]
     fn production_turns_introspection_off_unless_asked() {
-        let off = load(&[("APP_ENV", "production"), ISSUER]).unwrap();
+        let off = load(&[("APP_ENV", "production"), ISSUER, KEY]).unwrap();
         assert!(!off.graphql.introspection);
         let on = load(&[
             ("APP_ENV", "production"),
             ISSUER,
+            KEY,
             ("GRAPHQL_INTROSPECTION", "true"),
         ])
         .unwrap();

@@ -148,6 +148,40 @@ diesel::table! {
 }
 
 diesel::table! {
+    member_events (id) {
+        id -> Int8,
+        membership_id -> Uuid,
+        tenant_id -> Uuid,
+        seq -> Int4,
+        operation -> Text,
+        step -> Nullable<Text>,
+        status -> Text,
+        message -> Nullable<Text>,
+        terminal -> Bool,
+        at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    member_secrets (membership_id) {
+        membership_id -> Uuid,
+        sealed -> Bytea,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    member_steps (membership_id, step) {
+        membership_id -> Uuid,
+        step -> Text,
+        status -> Text,
+        attempts -> Int4,
+        last_error -> Nullable<Text>,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     /// A user's membership of a tenant, with the role they hold there.
     memberships (user_id, tenant_id) {
         user_id -> Uuid,
@@ -160,6 +194,9 @@ diesel::table! {
         updated_at -> Timestamptz,
         /// Surrogate id (the Member node id); (user_id, tenant_id) stays the key.
         id -> Uuid,
+        stalwart_account_id -> Nullable<Text>,
+        /// The member operation whose steps are current (member_steps).
+        operation -> Nullable<Text>,
     }
 }
 
@@ -304,7 +341,7 @@ diesel::table! {
     users (id) {
         id -> Uuid,
         /// Stable OIDC subject ("sub" claim) issued by Authentik; the identity key for login.
-        authentik_subject -> Text,
+        authentik_subject -> Nullable<Text>,
         /// Email as last seen from the identity provider; informational, not unique (look up via lower(email)).
         email -> Text,
         name -> Text,
@@ -312,6 +349,10 @@ diesel::table! {
         platform_admin -> Bool,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        /// Authentik user pk (the OIDC sub is a per-provider hash, not this).
+        authentik_user_pk -> Nullable<Int8>,
+        /// oCIS user id (one per person, whatever their tenants).
+        ocis_user_id -> Nullable<Text>,
     }
 }
 
@@ -322,6 +363,7 @@ diesel::joinable!(audit_events -> users (actor_user_id));
 diesel::joinable!(domain_record_overrides -> domains (domain_id));
 diesel::joinable!(domains -> tenants (tenant_id));
 diesel::joinable!(impersonation_sessions -> tenants (tenant_id));
+diesel::joinable!(member_events -> tenants (tenant_id));
 diesel::joinable!(memberships -> tenants (tenant_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(partner_staff -> partners (partner_id));
@@ -339,6 +381,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     impersonation_keys,
     impersonation_sessions,
     jobs,
+    member_events,
+    member_secrets,
+    member_steps,
     memberships,
     partner_staff,
     partners,

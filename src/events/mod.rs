@@ -6,6 +6,7 @@
 //! subscribers through a broadcast channel. Payloads stay tiny: what changed, not the data.
 
 pub mod feed;
+pub mod member_feed;
 
 use std::time::Duration;
 
@@ -31,6 +32,8 @@ pub enum Event {
     JobsQueued,
     /// A provisioning event was appended (its `provisioning_events.id`).
     Provisioning(i64),
+    /// A member operation event was appended (its `member_events.id`).
+    Member(i64),
     /// A domain of this tenant changed status (the rows are its `domain.status_changed`
     /// audit rows).
     DomainStatus(Uuid),
@@ -51,6 +54,7 @@ impl Event {
             Self::TenantChanged(id) => format!("tenant:{id}"),
             Self::JobsQueued => "jobs".into(),
             Self::Provisioning(id) => format!("provisioning:{id}"),
+            Self::Member(id) => format!("member:{id}"),
             Self::DomainStatus(id) => format!("domains:{id}"),
             Self::ImpersonationStarted(id) => format!("impersonation:{id}"),
             Self::ImpersonationEnded(id) => format!("impersonation-end:{id}"),
@@ -65,6 +69,7 @@ impl Event {
             None if payload == "jobs" => Some(Self::JobsQueued),
             Some(("tenant", id)) => Uuid::parse_str(id).ok().map(Self::TenantChanged),
             Some(("provisioning", id)) => id.parse().ok().map(Self::Provisioning),
+            Some(("member", id)) => id.parse().ok().map(Self::Member),
             Some(("domains", id)) => Uuid::parse_str(id).ok().map(Self::DomainStatus),
             Some(("impersonation", id)) => Uuid::parse_str(id).ok().map(Self::ImpersonationStarted),
             Some(("impersonation-end", id)) => {
@@ -218,6 +223,7 @@ mod tests {
             Event::TenantChanged(id),
             Event::JobsQueued,
             Event::Provisioning(42),
+            Event::Member(7),
         ] {
             assert_eq!(Event::parse(&event.payload()), Some(event));
         }

@@ -61,6 +61,7 @@ pub struct Mutation(
     provisioning::mutation::ProvisioningMutation,
     domains::mutation::DomainMutation,
     impersonation::mutation::ImpersonationMutation,
+    members::mutation::MemberMutation,
 );
 
 /// The root of every subscription: one part per area.
@@ -69,6 +70,7 @@ pub struct Subscription(
     flags::subscription::FlagSubscription,
     provisioning::subscription::ProvisioningSubscription,
     domains::subscription::DomainSubscription,
+    members::subscription::MemberSubscription,
 );
 
 /// The executable schema.

@@ -1,12 +1,14 @@
 //! Durable jobs: a queue in PostgreSQL (its SQL is [`crate::domain::jobs`]), worked by tasks inside the server
 //! process ([`worker`]). What needs upstream work is queued in the transaction of the change
 //! that needs it (an outbox), so a rolled-back change queues nothing and a crash loses
-//! nothing. Job kinds: [`provisioning`] (one tenant provisioning step per job), [`domains`]
-//! (ensure a mail domain in Stalwart), [`stripe`] (one stored Stripe webhook event per job) and
-//! [`retention`] (deletes finished jobs and old events, hourly).
+//! nothing. Job kinds: [`provisioning`] (one tenant provisioning step per job), [`members`]
+//! (one step of a member operation per job), [`domains`] (ensure a mail domain in Stalwart),
+//! [`stripe`] (one stored Stripe webhook event per job) and [`retention`] (deletes finished
+//! jobs and old events, hourly).
 
 pub mod config;
 pub mod domains;
+pub mod members;
 pub mod provisioning;
 pub mod retention;
 pub mod stripe;

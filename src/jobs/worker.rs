@@ -36,6 +36,8 @@ pub struct JobEnv {
     pub dns: Arc<crate::upstream::dns::DnsClient>,
     /// Domain verification settings.
     pub domains: super::domains::DomainsConfig,
+    /// The key that opens the one-time passwords member jobs carry.
+    pub sealing: Arc<crate::domain::members::sealing::SealingKey>,
 }
 
 /// The worker tasks of a process.
@@ -171,6 +173,12 @@ impl Worker {
                 }
                 crate::domain::domains::changes::ENSURE_JOB => {
                     super::domains::ensure::run(&self.env, &job, &self.id).await
+                }
+                crate::domain::members::steps::JOB_KIND => {
+                    super::members::run(&self.env, &job, &self.id).await
+                }
+                crate::domain::members::teardown::GROUP_JOB => {
+                    super::members::run_group_delete(&self.env, &job, &self.id).await
                 }
                 super::domains::recheck::JOB => {
                     super::domains::recheck::run(&self.env, &job, &self.id).await

@@ -148,7 +148,16 @@ async fn portal_callers_and_anonymous_introspection_get_the_portal_view() {
             "recheckDomain",
             "removeDomain",
             // An impersonated user's portal ends the session from its banner.
-            "endImpersonation"
+            "endImpersonation",
+            // Tenant admins (and the partner's staff) manage the tenant's members.
+            "createMember",
+            "retryMember",
+            "suspendMember",
+            "resumeMember",
+            "forceLogoutMember",
+            "resetMemberPassword",
+            "changeMemberRole",
+            "removeMember"
         ]
     );
     assert_eq!(

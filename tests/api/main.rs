@@ -18,6 +18,7 @@ mod health;
 mod hostile;
 mod impersonation;
 mod limits;
+mod members;
 mod provisioning;
 mod rate_limits;
 mod retention;

@@ -1,5 +1,20 @@
 //! Tenant members: memberships joined with their users. A member is visible to whoever may
 //! see its tenant; [`visible`] applies that rule in SQL.
+//!
+//! A member's life across the upstreams (Authentik user, Stalwart mailbox, oCIS user) runs
+//! as member operations ([`MemberOperation`]): one durable job per upstream step
+//! ([`steps`]), progress events replayed then live (`memberProgress`), like a tenant's
+//! provisioning. `createMember` is [`create`]; the one-time password a job needs is sealed
+//! ([`sealing`]) and erased when the steps that need it succeeded.
+
+pub mod create;
+pub mod lifecycle;
+pub mod limits;
+pub mod password;
+pub mod retry;
+pub mod sealing;
+pub mod steps;
+pub mod teardown;
 
 use chrono::{DateTime, Utc};
 use diesel::QueryResult;
@@ -29,10 +44,45 @@ crate::text_enum! {
     /// Whether a membership grants access.
     #[derive(async_graphql::Enum)]
     pub enum MembershipStatus {
+        /// Being created in the upstreams; grants nothing yet.
+        Provisioning = "provisioning",
         /// Grants access.
         Active = "active",
         /// Kept but grants nothing.
         Suspended = "suspended",
+        /// Its creation failed at a step (see `steps`); `retryMember` finishes it. Grants
+        /// nothing.
+        Error = "error",
+    }
+}
+
+crate::text_enum! {
+    /// One upstream object of a member.
+    #[derive(async_graphql::Enum, PartialOrd, Ord)]
+    pub enum MemberStep {
+        /// The person's Authentik user (single sign-on): password and the tenant's group.
+        Authentik = "authentik",
+        /// The member's mailbox in Stalwart, on the tenant's domain.
+        Stalwart = "stalwart",
+        /// The person's oCIS user (files) and its membership of the tenant's space.
+        Ocis = "ocis",
+    }
+}
+
+crate::text_enum! {
+    /// A member operation whose steps run through the job queue.
+    #[derive(async_graphql::Enum)]
+    pub enum MemberOperation {
+        /// `createMember`.
+        Create = "create",
+        /// `suspendMember`.
+        Suspend = "suspend",
+        /// `resumeMember`.
+        Resume = "resume",
+        /// `resetMemberPassword`.
+        ResetPassword = "reset_password",
+        /// `removeMember`.
+        Remove = "remove",
     }
 }
 

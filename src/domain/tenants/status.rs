@@ -94,6 +94,15 @@ pub async fn apply(
                     .get_result(tx.conn)
                     .await?;
                 events::notify(tx.conn, &Event::TenantChanged(row.id.uuid())).await?;
+                if movement == TenantMove::Terminate {
+                    let queued = crate::domain::members::teardown::queue_for_tenant(
+                        tx.conn,
+                        row.id,
+                        crate::jobs::JobsConfig::default().max_attempts,
+                    )
+                    .await?;
+                    tx.audit.details["membersTornDown"] = serde_json::json!(queued);
+                }
                 Ok(row)
             },
         )

@@ -15,28 +15,43 @@ use crate::domain::members::MemberRole;
 use crate::error::{AppError, AppResult};
 
 /// Upserts the user of `token` (email and name kept in sync) and loads what the Viewer
-/// needs, in one statement. The insert is only attempted when the user is missing or out of
+/// needs, in one statement. A user row without a subject (a member created by
+/// `createMember` who never signed in) whose email matches the token's is claimed by the
+/// first sign-in, so that person is not duplicated. The insert is only attempted when the user is missing or out of
 /// date: `ON CONFLICT DO UPDATE` locks the existing row even when its `WHERE` refuses the
 /// update, which made every request a write (a row lock, a transaction id, a WAL flush at
 /// commit) and serialised concurrent requests of one user.
 const VIEWER_SQL: &str = "
-WITH upserted AS (
+WITH claimed AS (
+    UPDATE users SET authentik_subject = $1, name = COALESCE($3, name), updated_at = now()
+     WHERE id = (SELECT id FROM users
+                  WHERE authentik_subject IS NULL AND $2::text IS NOT NULL
+                    AND lower(email) = lower($2)
+                    AND NOT EXISTS (SELECT 1 FROM users WHERE authentik_subject = $1)
+                  ORDER BY created_at LIMIT 1)
+       AND authentik_subject IS NULL
+    RETURNING id, email, name, platform_admin
+), upserted AS (
     INSERT INTO users (authentik_subject, email, name)
     SELECT $1, COALESCE($2, ''), COALESCE($3, '')
      WHERE NOT EXISTS (SELECT 1 FROM users
                         WHERE authentik_subject = $1
                           AND email = COALESCE($2, email)
                           AND name = COALESCE($3, name))
+       AND NOT EXISTS (SELECT 1 FROM claimed)
     ON CONFLICT (authentik_subject) DO UPDATE
        SET email = COALESCE($2, users.email), name = COALESCE($3, users.name)
      WHERE users.email IS DISTINCT FROM COALESCE($2, users.email)
         OR users.name IS DISTINCT FROM COALESCE($3, users.name)
     RETURNING id, email, name, platform_admin
 ), current AS (
+    SELECT id, email, name, platform_admin FROM claimed
+    UNION ALL
     SELECT id, email, name, platform_admin FROM upserted
     UNION ALL
     SELECT id, email, name, platform_admin FROM users
      WHERE authentik_subject = $1 AND NOT EXISTS (SELECT 1 FROM upserted)
+       AND NOT EXISTS (SELECT 1 FROM claimed)
 )
 SELECT c.id, c.email, c.name, c.platform_admin,
        COALESCE((SELECT jsonb_agg(jsonb_build_object(

@@ -7,6 +7,8 @@ use async_graphql::dataloader::Loader;
 
 use crate::auth::Scope;
 use crate::domain::ids::{MemberId, TenantId};
+use crate::domain::members::limits::{PlanLimits, limits_for};
+use crate::domain::members::steps::{self, MemberStepRow};
 use crate::domain::members::{self, MemberKey, MemberRow};
 use crate::error::ApiError;
 use crate::graphql::loaders::{DbLoader, Loaded, group_by_page, grouped, zero_filled};
@@ -85,5 +87,54 @@ impl Loader<VisibleMember> for DbLoader {
             }
         }
         Ok(out)
+    }
+}
+
+/// The steps of a member's current operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StepsOfMember(pub MemberId);
+
+impl Loader<StepsOfMember> for DbLoader {
+    type Value = Arc<Vec<Arc<MemberStepRow>>>;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[StepsOfMember]) -> Loaded<StepsOfMember, Self::Value> {
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let ids: Vec<MemberId> = keys.iter().map(|k| k.0).collect();
+        let rows = steps::steps_of(&mut *self.conn().await?, &ids).await?;
+        let mut out: HashMap<StepsOfMember, Vec<Arc<MemberStepRow>>> =
+            keys.iter().map(|k| (*k, Vec::new())).collect();
+        for row in rows {
+            if let Some(list) = out.get_mut(&StepsOfMember(row.membership_id)) {
+                list.push(Arc::new(row));
+            }
+        }
+        Ok(out
+            .into_iter()
+            .map(|(k, mut v)| {
+                v.sort_by_key(|r| r.step);
+                (k, Arc::new(v))
+            })
+            .collect())
+    }
+}
+
+/// The plan limits (seats, quotas) of a tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LimitsOfTenant(pub TenantId);
+
+impl Loader<LimitsOfTenant> for DbLoader {
+    type Value = PlanLimits;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[LimitsOfTenant]) -> Loaded<LimitsOfTenant, PlanLimits> {
+        let ids: Vec<TenantId> = keys.iter().map(|k| k.0).collect();
+        let limits = limits_for(&mut *self.conn().await?, &ids).await?;
+        Ok(limits
+            .into_iter()
+            .map(|(t, l)| (LimitsOfTenant(t), l))
+            .collect())
     }
 }

@@ -95,6 +95,11 @@ impl Tenant {
             .map(|row| Partner((*row).clone())))
     }
 
+    /// How many of its seats the tenant uses, with the 80 % / 100 % warning.
+    async fn seat_usage(&self) -> crate::graphql::members::types::SeatUsage {
+        crate::graphql::members::types::SeatUsage(self.0.id)
+    }
+
     /// The tenant's members, by email (forward pages only).
     async fn members(
         &self,

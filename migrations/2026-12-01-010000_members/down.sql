@@ -1,0 +1,13 @@
+DROP TABLE member_secrets;
+DROP TABLE member_events;
+DROP TABLE member_steps;
+ALTER TABLE memberships DROP CONSTRAINT memberships_operation_valid;
+ALTER TABLE memberships DROP CONSTRAINT memberships_status_valid;
+ALTER TABLE memberships ADD CONSTRAINT memberships_status_valid CHECK (status IN ('active', 'suspended'));
+ALTER TABLE memberships DROP COLUMN operation;
+ALTER TABLE memberships DROP COLUMN stalwart_account_id;
+DROP INDEX users_unclaimed_email_idx;
+ALTER TABLE users DROP CONSTRAINT users_authentik_user_pk_key;
+ALTER TABLE users DROP COLUMN ocis_user_id;
+ALTER TABLE users DROP COLUMN authentik_user_pk;
+ALTER TABLE users ALTER COLUMN authentik_subject SET NOT NULL;
