@@ -26,11 +26,13 @@ pub mod viewer;
 // The areas: each a folder with its types, queries, mutations, loaders and `Node` source.
 pub mod audit;
 pub mod billing;
+pub mod branding;
 pub mod domains;
 pub mod flags;
 pub mod members;
 pub mod partners;
 pub mod provisioning;
+pub mod team;
 pub mod tenants;
 pub mod users;
 
@@ -48,6 +50,7 @@ pub struct Query(
     partners::query::PartnerQuery,
     flags::query::FlagQuery,
     audit::query::AuditQuery,
+    branding::query::BrandingQuery,
 );
 
 /// The root of every mutation: one part per area.
@@ -58,6 +61,8 @@ pub struct Mutation(
     flags::mutation::FlagMutation,
     provisioning::mutation::ProvisioningMutation,
     domains::mutation::DomainMutation,
+    branding::mutation::BrandingMutation,
+    team::mutation::TeamMutation,
 );
 
 /// The root of every subscription: one part per area.

@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod billing;
 mod binary;
+mod branding;
 mod domains;
 mod errors;
 mod faults;

@@ -2,6 +2,7 @@
 //! (the access policy's [`Scope`]). Changes are in [`changes`] and [`status`].
 
 pub mod changes;
+pub mod profile;
 pub mod status;
 
 use chrono::{DateTime, Utc};
