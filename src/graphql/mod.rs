@@ -63,6 +63,7 @@ pub struct Mutation(
     domains::mutation::DomainMutation,
     branding::mutation::BrandingMutation,
     team::mutation::TeamMutation,
+    tenants::workspace::WorkspaceMutation,
 );
 
 /// The root of every subscription: one part per area.

@@ -129,7 +129,8 @@ pub async fn counts(
         .await
 }
 
-/// An e-mail address: `local@domain`, the domain a valid DNS name; at most 254 characters.
+/// An e-mail address: `local@domain`, the domain a valid DNS name; at most 254 characters;
+/// lower-cased.
 fn email(raw: &str, field: &str) -> AppResult<String> {
     let s = raw.trim();
     let bad = || AppError::bad_input(field, "not a valid e-mail address");
@@ -143,7 +144,9 @@ fn email(raw: &str, field: &str) -> AppResult<String> {
         return Err(bad());
     }
     let domain = DomainName::parse(domain, field).map_err(|_| bad())?;
-    Ok(format!("{local}@{}", domain.as_str()))
+    // Stored and used as the Authentik username in lower case, so `Ann@X` and `ann@x` are one
+    // person.
+    Ok(format!("{}@{}", local.to_lowercase(), domain.as_str()))
 }
 
 /// The staff of `partner`, locked for the rest of the transaction (the last-admin rule

@@ -4,6 +4,7 @@
 pub mod changes;
 pub mod profile;
 pub mod status;
+pub mod workspace;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
