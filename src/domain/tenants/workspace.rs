@@ -59,10 +59,15 @@ impl WorkspacesConfig {
         let number = |name: &'static str, default: i64| -> Result<i64, ConfigError> {
             match get(name) {
                 None => Ok(default),
-                Some(v) => v.trim().parse::<i64>().ok().filter(|n| *n >= 0).ok_or(ConfigError {
-                    name,
-                    message: format!("{v:?} is not a whole number of at least 0"),
-                }),
+                Some(v) => v
+                    .trim()
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| *n >= 0)
+                    .ok_or(ConfigError {
+                        name,
+                        message: format!("{v:?} is not a whole number of at least 0"),
+                    }),
             }
         };
         let default_tenant_slug = match (get("DEFAULT_TENANT_SLUG"), app_env) {

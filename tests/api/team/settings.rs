@@ -44,13 +44,32 @@ async fn partner_admins_edit_their_settings_and_the_audit_names_fields_only() {
 
     // Staff members, other partners' admins, customers: refused, nothing changed.
     let rename = json!({ "input": { "partner": "resell", "name": "Mine" } });
-    w.denied(Some("pstaff"), SETTINGS, rename.clone(), "partner.update_settings", "FORBIDDEN")
+    w.denied(
+        Some("pstaff"),
+        SETTINGS,
+        rename.clone(),
+        "partner.update_settings",
+        "FORBIDDEN",
+    )
+    .await;
+    w.denied(
+        Some("tadmin"),
+        SETTINGS,
+        rename.clone(),
+        "partner.update_settings",
+        "FORBIDDEN",
+    )
+    .await;
+    w.denied(
+        Some("oadmin"),
+        SETTINGS,
+        rename.clone(),
+        "partner.update_settings",
+        "NOT_FOUND",
+    )
+    .await;
+    w.allowed("root", SETTINGS, rename, "partner.update_settings")
         .await;
-    w.denied(Some("tadmin"), SETTINGS, rename.clone(), "partner.update_settings", "FORBIDDEN")
-        .await;
-    w.denied(Some("oadmin"), SETTINGS, rename.clone(), "partner.update_settings", "NOT_FOUND")
-        .await;
-    w.allowed("root", SETTINGS, rename, "partner.update_settings").await;
     // Margin and status are not part of the input at all.
     let body = w
         .query_with(
@@ -59,15 +78,30 @@ async fn partner_admins_edit_their_settings_and_the_audit_names_fields_only() {
             json!({ "input": { "partner": "resell", "marginPct": 50 } }),
         )
         .await;
-    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{body}"
+    );
     for (input, field) in [
-        (json!({ "partner": "resell", "domain": "not a domain" }), "input.domain"),
+        (
+            json!({ "partner": "resell", "domain": "not a domain" }),
+            "input.domain",
+        ),
         (json!({ "partner": "resell", "name": "" }), "input.name"),
-        (json!({ "partner": "resell", "contactInfo": [1, 2] }), "input.contactInfo"),
+        (
+            json!({ "partner": "resell", "contactInfo": [1, 2] }),
+            "input.contactInfo",
+        ),
         (json!({ "partner": "resell" }), "input"),
     ] {
-        w.invalid("padmin", SETTINGS, json!({ "input": input }), "partner.update_settings", field)
-            .await;
+        w.invalid(
+            "padmin",
+            SETTINGS,
+            json!({ "input": input }),
+            "partner.update_settings",
+            field,
+        )
+        .await;
     }
 }
 
@@ -95,9 +129,15 @@ async fn tenant_industry_and_brand_colour() {
     )
     .await;
     let body = w
-        .query("tadmin", r#"{ tenant(slug: "acme") { industry brandColor } }"#)
+        .query(
+            "tadmin",
+            r#"{ tenant(slug: "acme") { industry brandColor } }"#,
+        )
         .await;
-    assert_eq!(body["data"]["tenant"], json!({ "industry": null, "brandColor": "#aa0000" }));
+    assert_eq!(
+        body["data"]["tenant"],
+        json!({ "industry": null, "brandColor": "#aa0000" })
+    );
     w.invalid(
         "tadmin",
         UPDATE_TENANT,
@@ -114,7 +154,10 @@ async fn tenant_industry_and_brand_colour() {
             json!({ "input": { "tenant": "acme", "industry": "ASTROLOGY" } }),
         )
         .await;
-    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{body}"
+    );
     w.denied(
         Some("oadmin"),
         UPDATE_TENANT,

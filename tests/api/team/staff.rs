@@ -48,10 +48,20 @@ async fn invite_is_idempotent_upstream_and_the_team_shows_mfa_from_authentik() {
     let authentik = fakes::authentik::spawn().await;
     let w = world(&authentik).await;
     let first = w
-        .allowed("padmin", INVITE, invite("nina@resell.example", "MEMBER"), "partner.staff.invite")
+        .allowed(
+            "padmin",
+            INVITE,
+            invite("nina@resell.example", "MEMBER"),
+            "partner.staff.invite",
+        )
         .await;
     let second = w
-        .allowed("padmin", INVITE, invite("Nina@Resell.Example", "MEMBER"), "partner.staff.invite")
+        .allowed(
+            "padmin",
+            INVITE,
+            invite("Nina@Resell.Example", "MEMBER"),
+            "partner.staff.invite",
+        )
         .await;
     assert_eq!(
         first["data"]["inviteStaff"]["staff"]["userId"],
@@ -69,10 +79,17 @@ async fn invite_is_idempotent_upstream_and_the_team_shows_mfa_from_authentik() {
     };
     let mut conn = w.db.connect().await;
     assert_eq!(
-        count(&mut conn, "partner_staff WHERE authentik_user_pk IS NOT NULL").await,
+        count(
+            &mut conn,
+            "partner_staff WHERE authentik_user_pk IS NOT NULL"
+        )
+        .await,
         1
     );
-    assert_eq!(count(&mut conn, "users WHERE email = 'nina@resell.example'").await, 1);
+    assert_eq!(
+        count(&mut conn, "users WHERE email = 'nina@resell.example'").await,
+        1
+    );
     // Another level for someone already on the team is a conflict, with no upstream call.
     let calls = authentik.calls().len();
     w.refused(
@@ -89,7 +106,9 @@ async fn invite_is_idempotent_upstream_and_the_team_shows_mfa_from_authentik() {
     // The team: MFA from Authentik's authenticators, fixtures (no Authentik user) unknown.
     authentik.add_device(pk, "totp");
     let before = authentik.calls().len();
-    let body = w.query_with("pstaff", TEAM, json!({ "slug": "resell" })).await;
+    let body = w
+        .query_with("pstaff", TEAM, json!({ "slug": "resell" }))
+        .await;
     assert!(body.get("errors").is_none(), "{body}");
     let staff = &body["data"]["partner"]["staff"];
     assert_eq!(staff["totalCount"], 3);
@@ -108,17 +127,30 @@ async fn invite_is_idempotent_upstream_and_the_team_shows_mfa_from_authentik() {
         .find(|n| n["accessLevel"] == "ADMIN")
         .unwrap();
     assert_eq!(padmin["mfaEnrolled"], Value::Null);
-    assert_eq!(authentik.calls().len() - before, 2, "two calls for the one Authentik user");
+    assert_eq!(
+        authentik.calls().len() - before,
+        2,
+        "two calls for the one Authentik user"
+    );
     // Not selected: no upstream call at all.
     let before = authentik.calls().len();
-    w.query("pstaff", r#"{ partner(slug: "resell") { staff { nodes { email } } } }"#)
-        .await;
+    w.query(
+        "pstaff",
+        r#"{ partner(slug: "resell") { staff { nodes { email } } } }"#,
+    )
+    .await;
     assert_eq!(authentik.calls().len(), before);
     // Customers and other partners do not see the team.
     let body = w
-        .query("tadmin", r#"{ partner(slug: "resell") { staff { totalCount } } }"#)
+        .query(
+            "tadmin",
+            r#"{ partner(slug: "resell") { staff { totalCount } } }"#,
+        )
         .await;
-    assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN", "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -126,17 +158,53 @@ async fn denied_and_invalid_invites_call_nothing_and_write_nothing() {
     let authentik = fakes::authentik::spawn().await;
     let w = world(&authentik).await;
     let ok = invite("nina@resell.example", "MEMBER");
-    w.denied(Some("pstaff"), INVITE, ok.clone(), "partner.staff.invite", "FORBIDDEN")
+    w.denied(
+        Some("pstaff"),
+        INVITE,
+        ok.clone(),
+        "partner.staff.invite",
+        "FORBIDDEN",
+    )
+    .await;
+    w.denied(
+        Some("tadmin"),
+        INVITE,
+        ok.clone(),
+        "partner.staff.invite",
+        "FORBIDDEN",
+    )
+    .await;
+    w.denied(
+        Some("oadmin"),
+        INVITE,
+        ok.clone(),
+        "partner.staff.invite",
+        "NOT_FOUND",
+    )
+    .await;
+    w.denied(
+        None,
+        INVITE,
+        ok.clone(),
+        "partner.staff.invite",
+        "UNAUTHENTICATED",
+    )
+    .await;
+    for bad in [
+        "nina",
+        "nina@",
+        "@resell.example",
+        "nina@localhost",
+        "ni na@resell.example",
+    ] {
+        w.invalid(
+            "padmin",
+            INVITE,
+            invite(bad, "MEMBER"),
+            "partner.staff.invite",
+            "input.email",
+        )
         .await;
-    w.denied(Some("tadmin"), INVITE, ok.clone(), "partner.staff.invite", "FORBIDDEN")
-        .await;
-    w.denied(Some("oadmin"), INVITE, ok.clone(), "partner.staff.invite", "NOT_FOUND")
-        .await;
-    w.denied(None, INVITE, ok.clone(), "partner.staff.invite", "UNAUTHENTICATED")
-        .await;
-    for bad in ["nina", "nina@", "@resell.example", "nina@localhost", "ni na@resell.example"] {
-        w.invalid("padmin", INVITE, invite(bad, "MEMBER"), "partner.staff.invite", "input.email")
-            .await;
     }
     assert!(authentik.calls().is_empty(), "no upstream call");
     // An upstream failure writes nothing either.
@@ -163,9 +231,7 @@ async fn denied_and_invalid_invites_call_nothing_and_write_nothing() {
 async fn the_last_admin_stays_and_nobody_removes_themselves() {
     let authentik = fakes::authentik::spawn().await;
     let w = world(&authentik).await;
-    let change = |who: &str, level: &str| {
-        json!({ "input": { "partner": "resell", "user": user(&w, who), "accessLevel": level } })
-    };
+    let change = |who: &str, level: &str| json!({ "input": { "partner": "resell", "user": user(&w, who), "accessLevel": level } });
     let remove = |who: &str| json!({ "input": { "partner": "resell", "user": user(&w, who) } });
     // padmin is the only admin.
     w.refused(
@@ -186,13 +252,31 @@ async fn the_last_admin_stays_and_nobody_removes_themselves() {
         "failure",
     )
     .await;
-    w.invalid("padmin", REMOVE, remove("padmin"), "partner.staff.remove", "input.user")
-        .await;
+    w.invalid(
+        "padmin",
+        REMOVE,
+        remove("padmin"),
+        "partner.staff.remove",
+        "input.user",
+    )
+    .await;
     // Denied: a staff member, another partner's admin; invalid: not a user id.
-    w.denied(Some("pstaff"), CHANGE, change("pstaff", "ADMIN"), "partner.staff.change_access", "FORBIDDEN")
-        .await;
-    w.denied(Some("oadmin"), REMOVE, remove("pstaff"), "partner.staff.remove", "NOT_FOUND")
-        .await;
+    w.denied(
+        Some("pstaff"),
+        CHANGE,
+        change("pstaff", "ADMIN"),
+        "partner.staff.change_access",
+        "FORBIDDEN",
+    )
+    .await;
+    w.denied(
+        Some("oadmin"),
+        REMOVE,
+        remove("pstaff"),
+        "partner.staff.remove",
+        "NOT_FOUND",
+    )
+    .await;
     w.invalid(
         "padmin",
         CHANGE,
@@ -208,15 +292,31 @@ async fn the_last_admin_stays_and_nobody_removes_themselves() {
             json!({ "input": { "partner": "resell", "user": "bm90LWFuLWlk" } }),
         )
         .await;
-    assert_eq!(body["errors"][0]["extensions"]["field"], "input.user", "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["field"], "input.user",
+        "{body}"
+    );
     // Promote pstaff; now padmin may be demoted, and removed by the other admin.
-    w.allowed("padmin", CHANGE, change("pstaff", "ADMIN"), "partner.staff.change_access")
-        .await;
-    w.allowed("pstaff", CHANGE, change("padmin", "MEMBER"), "partner.staff.change_access")
-        .await;
+    w.allowed(
+        "padmin",
+        CHANGE,
+        change("pstaff", "ADMIN"),
+        "partner.staff.change_access",
+    )
+    .await;
+    w.allowed(
+        "pstaff",
+        CHANGE,
+        change("padmin", "MEMBER"),
+        "partner.staff.change_access",
+    )
+    .await;
     w.allowed("pstaff", REMOVE, remove("padmin"), "partner.staff.remove")
         .await;
-    assert!(authentik.calls().is_empty(), "fixtures have no Authentik user");
+    assert!(
+        authentik.calls().is_empty(),
+        "fixtures have no Authentik user"
+    );
     // An invited member is taken out of the partner's Authentik group.
     w.allowed(
         "pstaff",
@@ -226,7 +326,14 @@ async fn the_last_admin_stays_and_nobody_removes_themselves() {
     )
     .await;
     let mut conn = w.db.connect().await;
-    assert_eq!(count(&mut conn, "partner_staff WHERE partner_id IN (SELECT id FROM partners WHERE slug = 'resell')").await, 2);
+    assert_eq!(
+        count(
+            &mut conn,
+            "partner_staff WHERE partner_id IN (SELECT id FROM partners WHERE slug = 'resell')"
+        )
+        .await,
+        2
+    );
     let nina = {
         use diesel_async::RunQueryDsl;
         #[derive(diesel::QueryableByName)]

@@ -56,7 +56,11 @@ async fn the_caller_owns_the_workspace_and_provisioning_runs() {
         1
     );
     assert_eq!(
-        count(&mut conn, "memberships m JOIN tenants t ON t.id = m.tenant_id WHERE t.slug = 'alice-co'").await,
+        count(
+            &mut conn,
+            "memberships m JOIN tenants t ON t.id = m.tenant_id WHERE t.slug = 'alice-co'"
+        )
+        .await,
         1,
         "nobody else"
     );
@@ -65,8 +69,13 @@ async fn the_caller_owns_the_workspace_and_provisioning_runs() {
     // No upstream is configured, so every step is skipped and the tenant becomes active.
     wait_for(&w, "alice-co", "active", |s| s["status"] == "ACTIVE").await;
     // Bob does not see Alice's workspace.
-    let body = w.query("bob", r#"{ tenant(slug: "alice-co") { slug } }"#).await;
-    assert_eq!(body["errors"][0]["extensions"]["code"], "NOT_FOUND", "{body}");
+    let body = w
+        .query("bob", r#"{ tenant(slug: "alice-co") { slug } }"#)
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "NOT_FOUND",
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -96,8 +105,14 @@ async fn the_per_user_limit_holds_and_a_taken_slug_is_a_conflict() {
     // The limit is per person.
     w.allowed("bob", CREATE, ws("bob-one"), "tenant.create_workspace")
         .await;
-    w.invalid("bob", CREATE, ws("Bad Slug"), "tenant.create_workspace", "input.slug")
-        .await;
+    w.invalid(
+        "bob",
+        CREATE,
+        ws("Bad Slug"),
+        "tenant.create_workspace",
+        "input.slug",
+    )
+    .await;
     w.invalid(
         "bob",
         CREATE,
@@ -106,14 +121,23 @@ async fn the_per_user_limit_holds_and_a_taken_slug_is_a_conflict() {
         "input.name",
     )
     .await;
-    w.denied(None, CREATE, ws("anon-co"), "tenant.create_workspace", "UNAUTHENTICATED")
-        .await;
+    w.denied(
+        None,
+        CREATE,
+        ws("anon-co"),
+        "tenant.create_workspace",
+        "UNAUTHENTICATED",
+    )
+    .await;
     // Concurrent attempts by one person cannot pass the limit together.
     let (a, b) = tokio::join!(
         w.query_with("bob", CREATE, ws("bob-race-a")),
         w.query_with("bob", CREATE, ws("bob-race-b")),
     );
-    let ok = [&a, &b].iter().filter(|r| r.get("errors").is_none()).count();
+    let ok = [&a, &b]
+        .iter()
+        .filter(|r| r.get("errors").is_none())
+        .count();
     assert_eq!(ok, 1, "{a}\n{b}");
     let mut conn = w.db.connect().await;
     assert_eq!(
@@ -150,7 +174,10 @@ async fn attempts_are_rate_limited() {
         .unwrap();
     assert_eq!(response.status(), 429);
     let body: Value = response.json().await.unwrap();
-    assert_eq!(body["errors"][0]["extensions"]["code"], "RATE_LIMITED", "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "RATE_LIMITED",
+        "{body}"
+    );
     assert_eq!(fingerprint(&mut conn).await, before);
     assert_eq!(
         w.audit_rows("tenant.create_workspace", "failure").await,
@@ -182,18 +209,41 @@ async fn the_default_tenant_is_created_once_across_starts_and_concurrent_instanc
         ensure_default_tenant(&mut b, &config, 3),
     );
     let created = [x.unwrap(), y.unwrap()];
-    assert_eq!(created.iter().filter(|c| c.is_some()).count(), 1, "{created:?}");
+    assert_eq!(
+        created.iter().filter(|c| c.is_some()).count(),
+        1,
+        "{created:?}"
+    );
     // A later start creates nothing.
-    assert_eq!(ensure_default_tenant(&mut a, &config, 3).await.unwrap(), None);
+    assert_eq!(
+        ensure_default_tenant(&mut a, &config, 3).await.unwrap(),
+        None
+    );
     let mut conn = w.db.connect().await;
     assert_eq!(count(&mut conn, "tenants WHERE slug = 'dezky'").await, 1);
     assert_eq!(
-        count(&mut conn, "provisioning_steps s JOIN tenants t ON t.id = s.tenant_id WHERE t.slug = 'dezky'").await,
+        count(
+            &mut conn,
+            "provisioning_steps s JOIN tenants t ON t.id = s.tenant_id WHERE t.slug = 'dezky'"
+        )
+        .await,
         platform_api::domain::provisioning::Step::ALL.len() as i64
     );
-    assert_eq!(count(&mut conn, "audit_events WHERE action = 'tenant.create' AND target_id = 'dezky'").await, 1);
-    let body = w.query("root", r#"{ tenant(slug: "dezky") { name status plan } }"#).await;
-    assert_eq!(body["data"]["tenant"], json!({ "name": "Dezky", "status": "PENDING", "plan": "standard" }));
+    assert_eq!(
+        count(
+            &mut conn,
+            "audit_events WHERE action = 'tenant.create' AND target_id = 'dezky'"
+        )
+        .await,
+        1
+    );
+    let body = w
+        .query("root", r#"{ tenant(slug: "dezky") { name status plan } }"#)
+        .await;
+    assert_eq!(
+        body["data"]["tenant"],
+        json!({ "name": "Dezky", "status": "PENDING", "plan": "standard" })
+    );
 }
 
 #[tokio::test]
@@ -205,10 +255,23 @@ async fn an_existing_default_tenant_is_never_overwritten_and_unset_means_none() 
     let mut conn = w.db.connect().await;
     let mut config = defaults();
     config.default_tenant_name = "Something Else".into();
-    assert_eq!(ensure_default_tenant(&mut conn, &config, 3).await.unwrap(), None);
-    assert_eq!(count(&mut conn, "tenants WHERE slug = 'dezky' AND plan = 'business' AND name <> 'Something Else'").await, 1);
+    assert_eq!(
+        ensure_default_tenant(&mut conn, &config, 3).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        count(
+            &mut conn,
+            "tenants WHERE slug = 'dezky' AND plan = 'business' AND name <> 'Something Else'"
+        )
+        .await,
+        1
+    );
     config.default_tenant_slug = None;
     let before = count(&mut conn, "tenants").await;
-    assert_eq!(ensure_default_tenant(&mut conn, &config, 3).await.unwrap(), None);
+    assert_eq!(
+        ensure_default_tenant(&mut conn, &config, 3).await.unwrap(),
+        None
+    );
     assert_eq!(count(&mut conn, "tenants").await, before);
 }
