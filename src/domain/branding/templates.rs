@@ -274,7 +274,7 @@ pub fn sample_values(
     for (name, value) in object {
         if !values.contains_key(name) {
             return Err(AppError::bad_input(
-                &format!("{field}.{name}"),
+                format!("{field}.{name}"),
                 format!("the {} template has no variable {name:?}", key.as_str()),
             ));
         }
@@ -283,7 +283,7 @@ pub fn sample_values(
             serde_json::Value::Number(_) | serde_json::Value::Bool(_) => value.to_string(),
             _ => {
                 return Err(AppError::bad_input(
-                    &format!("{field}.{name}"),
+                    format!("{field}.{name}"),
                     "a sample value is a string, number or boolean",
                 ));
             }

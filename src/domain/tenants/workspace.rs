@@ -8,7 +8,7 @@
 //!   log, so it holds across replicas). Attempts by one person run one at a time (an
 //!   advisory lock), so two concurrent attempts cannot both pass the limit.
 //! - The default tenant: at start, when `DEFAULT_TENANT_SLUG` is set (`dezky` in
-//!   development, unset in production), that tenant exists — inserted with
+//!   development, unset in production; `-` for none), that tenant exists — inserted with
 //!   `ON CONFLICT DO NOTHING`, so two starts or two instances starting at once create it
 //!   once, and an existing tenant is never overwritten. Its subscription is the billing
 //!   area's (not created here).
@@ -43,8 +43,8 @@ pub struct WorkspacesConfig {
     /// `WORKSPACES_PER_HOUR` (default 10): how many `createWorkspace` attempts one person
     /// may make in an hour.
     pub per_hour: i64,
-    /// `DEFAULT_TENANT_SLUG` (default `dezky` in development, unset in production; empty
-    /// turns it off).
+    /// `DEFAULT_TENANT_SLUG` (default `dezky` in development, unset in production; `-` turns
+    /// it off).
     pub default_tenant_slug: Option<String>,
     /// `DEFAULT_TENANT_NAME` (default `Dezky`).
     pub default_tenant_name: String,
@@ -71,6 +71,7 @@ impl WorkspacesConfig {
             }
         };
         let default_tenant_slug = match (get("DEFAULT_TENANT_SLUG"), app_env) {
+            (Some(off), _) if off.trim() == "-" => None,
             (Some(slug), _) => {
                 Slug::parse(&slug, "DEFAULT_TENANT_SLUG").map_err(|e| ConfigError {
                     name: "DEFAULT_TENANT_SLUG",

@@ -200,6 +200,20 @@ async fn the_default_tenant_is_created_once_across_starts_and_concurrent_instanc
             .default_tenant_slug,
         None
     );
+    let off = |n: &str| (n == "DEFAULT_TENANT_SLUG").then(|| "-".to_owned());
+    assert_eq!(
+        WorkspacesConfig::from_lookup(&off, AppEnv::Development)
+            .unwrap()
+            .default_tenant_slug,
+        None
+    );
+    let bad = |n: &str| (n == "DEFAULT_TENANT_SLUG").then(|| "Not A Slug".to_owned());
+    assert_eq!(
+        WorkspacesConfig::from_lookup(&bad, AppEnv::Development)
+            .unwrap_err()
+            .name,
+        "DEFAULT_TENANT_SLUG"
+    );
     let w = World::new().operator("root").spawn().await;
     let config = defaults();
     // Two instances starting at once.
