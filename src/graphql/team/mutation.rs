@@ -11,7 +11,6 @@ use crate::domain::partners::staff::{self, Invite};
 use crate::error::ApiResult;
 use crate::graphql::context::caller;
 use crate::graphql::ids::{GlobalId, NodeType};
-use crate::graphql::partners::mutation::PartnerPayload;
 use crate::graphql::partners::types::Partner;
 use crate::graphql::patch::patch;
 use crate::graphql::team::types::StaffMember;
@@ -65,6 +64,13 @@ pub struct RemoveStaffInput {
     pub user: ID,
 }
 
+/// The partner after `updatePartnerSettings`.
+#[derive(SimpleObject)]
+pub struct PartnerSettingsPayload {
+    /// The partner as it is now.
+    pub partner: Partner,
+}
+
 /// A staff member after a mutation.
 #[derive(SimpleObject)]
 pub struct StaffPayload {
@@ -103,7 +109,7 @@ impl TeamMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The partner and the fields to change.")]
         input: UpdatePartnerSettingsInput,
-    ) -> ApiResult<PartnerPayload> {
+    ) -> ApiResult<PartnerSettingsPayload> {
         let update = SettingsUpdate {
             partner: input.partner,
             name: input.name,
@@ -112,7 +118,7 @@ impl TeamMutation {
             billing_info: input.billing_info.map(|j| j.0),
         };
         let row = settings::update(&caller(ctx).await?, update).await?;
-        Ok(PartnerPayload {
+        Ok(PartnerSettingsPayload {
             partner: Partner(row),
         })
     }
