@@ -170,6 +170,8 @@ pub struct Config {
     pub limits: crate::http::limits::LimitsConfig,
     /// Domain verification: resolvers, recheck interval, hysteresis.
     pub domains: crate::jobs::domains::DomainsConfig,
+    /// Self-service workspaces and the default tenant.
+    pub workspaces: crate::domain::tenants::workspace::WorkspacesConfig,
 }
 
 /// A variable that is set but cannot be understood.
@@ -280,6 +282,10 @@ impl Config {
             jobs: crate::jobs::JobsConfig::from_lookup(&|name: &str| env.get(name))?,
             limits: crate::http::limits::LimitsConfig::from_lookup(&|name: &str| env.get(name))?,
             domains: crate::jobs::domains::DomainsConfig::from_lookup(&|name: &str| env.get(name))?,
+            workspaces: crate::domain::tenants::workspace::WorkspacesConfig::from_lookup(
+                &|name: &str| env.get(name),
+                app_env,
+            )?,
         })
     }
 }

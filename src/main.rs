@@ -204,6 +204,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 
 async fn run_server(config: Config, url: &str) -> anyhow::Result<()> {
     migrate::run_pending(url).await?;
+    {
+        use diesel_async::AsyncConnection;
+        let mut conn = diesel_async::AsyncPgConnection::establish(url).await?;
+        platform_api::domain::tenants::workspace::ensure_default_tenant(
+            &mut conn,
+            &config.workspaces,
+            config.jobs.max_attempts,
+        )
+        .await?;
+    }
     let app = Application::build(config, url).await?;
     let addr = app.local_addr();
     tracing::info!(%addr, "listening; GraphiQL at http://{addr}/graphql");

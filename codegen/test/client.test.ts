@@ -290,3 +290,24 @@ async function* subscribe<R, V extends Record<string, unknown>>(
     yield result.data as R;
   }
 }
+
+describe('self-service and branding', () => {
+  test('create a workspace, then brand it and preview its welcome email', async () => {
+    const bob = client(server.token({ sub: 'bob', aud: 'dezky-portal', email: 'bob@example.com', name: 'Bob' }));
+    const created = await bob.request(portal.CreateWorkspaceDocument, { input: { slug: 'bob-co', name: 'Bob & Co' } });
+    assert.deepEqual(
+      { slug: created.createWorkspace.tenant.slug, plan: created.createWorkspace.tenant.plan },
+      { slug: 'bob-co', plan: 'standard' },
+    );
+    const saved = await bob.request(portal.UpdateBrandingDocument, { input: { tenant: 'bob-co', accentColor: '#FFFF00' } });
+    assert.equal(saved.updateBranding.branding.readableTextColor, '#000000');
+    const page = await bob.request(portal.TenantBrandingPageDocument, { slug: 'bob-co' });
+    assert.equal(page.tenant?.effectiveBranding.accentColor.source, 'TENANT');
+    assert.equal(page.tenant?.effectiveBranding.productName.source, 'DEFAULT');
+    const preview = await bob.request(portal.PreviewEmailTemplateDocument, {
+      input: { key: 'WELCOME', tenant: 'bob-co', sample: { recipient_name: '<b>Bob</b>' } },
+    });
+    assert.ok(preview.previewEmailTemplate.body.includes('&lt;b&gt;Bob&lt;&#x2f;b&gt;'), preview.previewEmailTemplate.body);
+    assert.equal(await errorCode(bob.request(portal.CreateWorkspaceDocument, { input: { slug: 'acme', name: 'Taken' } })), 'CONFLICT');
+  });
+});

@@ -57,6 +57,8 @@ export class Server {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
       APP_ENV: 'development',
+      // No default tenant: the tests seed their own.
+      DEFAULT_TENANT_SLUG: '-',
       DATA_DIR: dataDir,
       BIND_ADDR: `127.0.0.1:${port}`,
       LOG_FORMAT: 'json',

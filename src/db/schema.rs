@@ -39,6 +39,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// White-label branding of one tenant or one partner; NULL fields inherit (tenant from its partner, partner from the product defaults).
+    brandings (id) {
+        id -> Uuid,
+        tenant_id -> Nullable<Uuid>,
+        partner_id -> Nullable<Uuid>,
+        product_name -> Nullable<Text>,
+        accent_color -> Nullable<Text>,
+        logo_url -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     /// Failing domain records an operator accepted; each applies while the record's actual value equals `actual`.
     domain_record_overrides (domain_id, kind, name) {
         domain_id -> Uuid,
@@ -80,6 +94,20 @@ diesel::table! {
         next_check_at -> Timestamptz,
         /// Checks in a row with a failed record (UNKNOWN never counts).
         consecutive_failures -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    /// A tenant's or partner's override of one email template (minijinja, validated on save).
+    email_templates (id) {
+        id -> Uuid,
+        tenant_id -> Nullable<Uuid>,
+        partner_id -> Nullable<Uuid>,
+        key -> Text,
+        subject -> Text,
+        body -> Text,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
     }
@@ -209,6 +237,8 @@ diesel::table! {
         access_level -> Text,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        /// The staff member's Authentik user pk (set by inviteStaff); NULL when unknown.
+        authentik_user_pk -> Nullable<Int8>,
     }
 }
 
@@ -231,6 +261,8 @@ diesel::table! {
         billing_info -> Jsonb,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        /// Id of the partner's staff group in Authentik; NULL until a staff member was invited.
+        authentik_group_id -> Nullable<Text>,
     }
 }
 
@@ -307,6 +339,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// A tenant's industry and brand colour, and who created it with createWorkspace (at most one row per tenant).
+    tenant_profiles (tenant_id) {
+        tenant_id -> Uuid,
+        /// The tenant's industry, from a fixed list; NULL when not given.
+        industry -> Nullable<Text>,
+        /// The tenant's brand colour (#rrggbb, lower case).
+        brand_color -> Nullable<Text>,
+        /// The portal user who created the tenant with createWorkspace (counts against WORKSPACES_PER_USER); NULL otherwise.
+        created_by -> Nullable<Uuid>,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     /// Customer organisations (the unit of isolation). Each is provisioned in Authentik, oCIS and Stalwart.
     tenants (id) {
         id -> Uuid,
@@ -360,8 +406,12 @@ diesel::joinable!(audit_events -> impersonation_sessions (impersonation_session_
 diesel::joinable!(audit_events -> partners (partner_id));
 diesel::joinable!(audit_events -> tenants (tenant_id));
 diesel::joinable!(audit_events -> users (actor_user_id));
+diesel::joinable!(brandings -> partners (partner_id));
+diesel::joinable!(brandings -> tenants (tenant_id));
 diesel::joinable!(domain_record_overrides -> domains (domain_id));
 diesel::joinable!(domains -> tenants (tenant_id));
+diesel::joinable!(email_templates -> partners (partner_id));
+diesel::joinable!(email_templates -> tenants (tenant_id));
 diesel::joinable!(impersonation_sessions -> tenants (tenant_id));
 diesel::joinable!(member_events -> tenants (tenant_id));
 diesel::joinable!(memberships -> tenants (tenant_id));
@@ -371,12 +421,16 @@ diesel::joinable!(partner_staff -> users (user_id));
 diesel::joinable!(provisioning_events -> tenants (tenant_id));
 diesel::joinable!(provisioning_steps -> tenants (tenant_id));
 diesel::joinable!(subscriptions -> tenants (tenant_id));
+diesel::joinable!(tenant_profiles -> tenants (tenant_id));
+diesel::joinable!(tenant_profiles -> users (created_by));
 diesel::joinable!(tenants -> partners (partner_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
+    brandings,
     domain_record_overrides,
     domains,
+    email_templates,
     feature_flags,
     impersonation_keys,
     impersonation_sessions,
@@ -391,6 +445,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     provisioning_steps,
     stripe_events,
     subscriptions,
+    tenant_profiles,
     tenants,
     users,
 );

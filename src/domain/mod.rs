@@ -19,6 +19,7 @@ pub mod values;
 
 pub mod audit;
 pub mod billing;
+pub mod branding;
 pub mod domains;
 pub mod flags;
 pub mod impersonation;

@@ -27,12 +27,14 @@ pub mod viewer;
 // The areas: each a folder with its types, queries, mutations, loaders and `Node` source.
 pub mod audit;
 pub mod billing;
+pub mod branding;
 pub mod domains;
 pub mod flags;
 pub mod impersonation;
 pub mod members;
 pub mod partners;
 pub mod provisioning;
+pub mod team;
 pub mod tenants;
 pub mod users;
 
@@ -50,6 +52,7 @@ pub struct Query(
     partners::query::PartnerQuery,
     flags::query::FlagQuery,
     audit::query::AuditQuery,
+    branding::query::BrandingQuery,
 );
 
 /// The root of every mutation: one part per area.
@@ -62,6 +65,9 @@ pub struct Mutation(
     domains::mutation::DomainMutation,
     impersonation::mutation::ImpersonationMutation,
     members::mutation::MemberMutation,
+    branding::mutation::BrandingMutation,
+    team::mutation::TeamMutation,
+    tenants::workspace::WorkspaceMutation,
 );
 
 /// The root of every subscription: one part per area.

@@ -157,12 +157,28 @@ async fn portal_callers_and_anonymous_introspection_get_the_portal_view() {
             "forceLogoutMember",
             "resetMemberPassword",
             "changeMemberRole",
-            "removeMember"
+            "removeMember",
+            // Branding (tenant admins, partner admins), the partner's self-service, and
+            // workspaces for any signed-in person.
+            "updateBranding",
+            "updateEmailTemplate",
+            "updatePartnerSettings",
+            "inviteStaff",
+            "changeStaffAccess",
+            "removeStaff",
+            "createWorkspace"
         ]
     );
     assert_eq!(
         names(&body["data"]["input"]["inputFields"]),
-        ["tenant", "name", "plan", "primaryDomain"]
+        [
+            "tenant",
+            "name",
+            "plan",
+            "primaryDomain",
+            "industry",
+            "brandColor"
+        ]
     );
 }
 

@@ -2,6 +2,8 @@
 //! scope applied in SQL. Changes are in [`changes`] and [`status`].
 
 pub mod changes;
+pub mod settings;
+pub mod staff;
 pub mod status;
 
 use chrono::{DateTime, Utc};

@@ -51,6 +51,8 @@ pub struct TenantUpdate {
     pub primary_domain: Patch<String>,
     /// Attach to a partner (slug) or detach (clear). Operators only.
     pub partner: Patch<String>,
+    /// Industry and brand colour (same access as the name).
+    pub profile: super::profile::ProfileUpdate,
 }
 
 /// An active partner's id by slug, or `BAD_USER_INPUT` on `field`.
@@ -225,12 +227,14 @@ pub async fn update(
                         details.insert("partner".into(), json!({ "to": p }));
                     }
                 }
+                super::profile::apply(tx.conn, current.id, input.profile.clone(), &mut details)
+                    .await?;
                 if details.is_empty() {
                     return Err(AppError::bad_input("input", "nothing to change"));
                 }
                 tx.audit.details = serde_json::Value::Object(details);
                 let row = diesel::update(tenants::table.find(current.id))
-                    .set(&changes)
+                    .set((&changes, tenants::updated_at.eq(diesel::dsl::now)))
                     .returning(TenantRow::as_returning())
                     .get_result(tx.conn)
                     .await?;

@@ -2,7 +2,9 @@
 //! (the access policy's [`Scope`]). Changes are in [`changes`] and [`status`].
 
 pub mod changes;
+pub mod profile;
 pub mod status;
+pub mod workspace;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;

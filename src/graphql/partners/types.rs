@@ -4,10 +4,15 @@ use async_graphql::{Context, ID, Json, Object};
 use chrono::{DateTime, Utc};
 
 use crate::auth::{ContextAuth, PartnerAccess, Viewer};
+use crate::domain::branding::Owner;
+use std::sync::Arc;
+
 use crate::domain::ids::PartnerId;
 pub use crate::domain::partners::PartnerStatus;
+use crate::domain::partners::staff;
 use crate::domain::partners::{PartnerFilter, PartnerRow};
 use crate::error::{ApiResult, AppError};
+use crate::graphql::branding::types::{Branding, EffectiveBranding};
 use crate::graphql::connections::CountSource;
 use crate::graphql::context::{loaders, require_partner};
 use crate::graphql::ids::{GlobalId, NodeKey, NodeType};
@@ -17,8 +22,11 @@ use crate::graphql::node::NodeSource;
 use crate::graphql::pagination::{PageLimits, PageRequest};
 use crate::graphql::partners::loaders::MrrOfPartner;
 use crate::graphql::scalars::Long;
+use crate::graphql::team::loaders::StaffOfPartner;
+use crate::graphql::team::types::{StaffConnection, StaffCount, StaffMember};
 use crate::graphql::tenants::loaders::{CustomerCountOfPartner, TenantsOfPartner};
 use crate::graphql::tenants::types::{Tenant, TenantConnection, TenantsCount};
+use crate::upstream::Upstreams;
 
 /// A reseller that sells the suite to its own customers (tenants). Its identity is visible
 /// to whoever may see one of its tenants; its commercial details (margin, contacts, billing,
@@ -139,6 +147,77 @@ impl Partner {
         Ok(page
             .connection_with(tenants, TenantsCount::OfPartner(self.0.id), Tenant::key)
             .into())
+    }
+
+    /// The partner's own team, by e-mail (forward pages only), with each person's level,
+    /// MFA enrollment and last sign-in from Authentik (asked only when selected: two calls per
+    /// person, at most 8 people at a time). Staff and operators only.
+    async fn staff(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size (default 20, at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Cursor of the last staff member of the previous page.")] after: Option<
+            String,
+        >,
+    ) -> ApiResult<StaffConnection> {
+        self.staff_only(ctx).await?;
+        let page = PageRequest::<String>::parse(
+            first,
+            after,
+            None,
+            None,
+            *ctx.data_unchecked::<PageLimits>(),
+        )?;
+        let key = StaffOfPartner {
+            partner: self.0.id,
+            after: page.cursor.clone(),
+            limit: page.limit,
+        };
+        let rows = loaders(ctx).db.load_one(key).await?.unwrap_or_default();
+        let look = ctx.look_ahead();
+        let wanted = ["mfaEnrolled", "lastSignInAt"].iter().any(|f| {
+            look.field("nodes").field(f).exists()
+                || look.field("edges").field("node").field(f).exists()
+        });
+        let authentik = ctx.data_unchecked::<Arc<Upstreams>>().authentik.clone();
+        let facts = match (&authentik, wanted) {
+            (Some(client), true) => {
+                let pks: Vec<i64> = rows
+                    .iter()
+                    .take(page.limit)
+                    .filter_map(|r| r.authentik_user_pk)
+                    .collect();
+                staff::upstream_facts(client.as_ref(), &pks).await
+            }
+            _ => Default::default(),
+        };
+        let members = rows
+            .iter()
+            .cloned()
+            .map(|row| {
+                let upstream = row.authentik_user_pk.and_then(|pk| facts.get(&pk).copied());
+                StaffMember { row, upstream }
+            })
+            .collect();
+        Ok(page
+            .connection_with(members, StaffCount(self.0.id), StaffMember::key)
+            .into())
+    }
+
+    /// What the partner sets of its white-label branding itself (`null` fields are the
+    /// defaults). Staff and operators only.
+    async fn branding(&self, ctx: &Context<'_>) -> ApiResult<Branding> {
+        self.staff_only(ctx).await?;
+        let own = crate::graphql::branding::loaders::own(ctx, Owner::Partner(self.0.id)).await?;
+        Ok(Branding((*own).clone()))
+    }
+
+    /// The partner's branding in force (its own values over the product defaults), which its
+    /// tenants inherit field by field. Whoever sees the partner.
+    async fn effective_branding(&self, ctx: &Context<'_>) -> ApiResult<EffectiveBranding> {
+        let effective =
+            crate::graphql::branding::loaders::effective_of_partner(ctx, self.0.id).await?;
+        Ok(EffectiveBranding(effective))
     }
 
     /// When the partner was created.

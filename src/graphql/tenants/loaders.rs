@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::Loader;
 
-use crate::domain::ids::PartnerId;
+use crate::domain::ids::{PartnerId, TenantId};
 use crate::domain::tenants::{self, TenantRow};
 use crate::error::ApiError;
 use crate::graphql::loaders::{DbLoader, Loaded, group_by_page, grouped, zero_filled};
@@ -71,5 +71,27 @@ impl Loader<CustomerCountOfPartner> for DbLoader {
         let ids: Vec<PartnerId> = keys.iter().map(|k| k.0).collect();
         let counts = tenants::counts_by_partner(&mut *self.conn().await?, &ids, true).await?;
         Ok(zero_filled(keys, counts, |k| k.0))
+    }
+}
+
+/// A tenant's profile (industry, brand colour).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ProfileOfTenant(pub TenantId);
+
+impl Loader<ProfileOfTenant> for DbLoader {
+    type Value = crate::domain::tenants::profile::ProfileRow;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[ProfileOfTenant]) -> Loaded<ProfileOfTenant, Self::Value> {
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let ids: Vec<TenantId> = keys.iter().map(|k| k.0).collect();
+        let rows =
+            crate::domain::tenants::profile::by_tenants(&mut *self.conn().await?, &ids).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, row)| (ProfileOfTenant(id), row))
+            .collect())
     }
 }

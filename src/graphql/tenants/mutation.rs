@@ -6,6 +6,7 @@ use async_graphql::{Context, InputObject, MaybeUndefined, Object, SimpleObject};
 
 use crate::config::Config;
 use crate::domain::tenants::changes::{self, NewTenant, TenantUpdate};
+use crate::domain::tenants::profile::{Industry, ProfileUpdate};
 use crate::domain::tenants::status::{self, TenantMove};
 use crate::error::ApiResult;
 use crate::graphql::context::caller;
@@ -41,6 +42,11 @@ pub struct UpdateTenantInput {
     /// Slug of a partner to attach to; `null` detaches (operators).
     #[graphql(visible = "crate::graphql::audience::operator_only")]
     pub partner: MaybeUndefined<String>,
+    /// The tenant's industry; `null` clears it (tenant admins, the partner's staff,
+    /// operators).
+    pub industry: MaybeUndefined<Industry>,
+    /// The tenant's brand colour, `#rrggbb`; `null` clears it (same access).
+    pub brand_color: MaybeUndefined<String>,
 }
 
 /// Input of the tenant status mutations.
@@ -114,6 +120,10 @@ impl TenantMutation {
             plan: input.plan,
             primary_domain: patch(input.primary_domain),
             partner: patch(input.partner),
+            profile: ProfileUpdate {
+                industry: patch(input.industry),
+                brand_color: patch(input.brand_color),
+            },
         };
         let max_attempts = ctx.data_unchecked::<Arc<Config>>().jobs.max_attempts;
         let row = changes::update(&caller(ctx).await?, update, max_attempts).await?;

@@ -4,15 +4,18 @@ use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 
 use crate::auth::{ContextAuth, TenantAccess, Viewer};
+use crate::domain::branding::Owner;
 use crate::domain::flags::rules::TenantFacts;
 use crate::domain::ids::{PartnerId, TenantId};
 use crate::domain::members::MemberKey;
 use crate::domain::partners::PartnerRow;
 pub use crate::domain::tenants::TenantStatus;
+use crate::domain::tenants::profile::{Industry, ProfileRow};
 use crate::domain::tenants::{TenantFilter, TenantRow};
 use crate::error::ApiResult;
 use crate::graphql::billing::loaders::SubscriptionOfTenant;
 use crate::graphql::billing::types::Subscription;
+use crate::graphql::branding::types::{Branding, EffectiveBranding};
 use crate::graphql::connections::CountSource;
 use crate::graphql::context::{loaders, require_tenant};
 use crate::graphql::domains::loaders::{DomainsNeedingAttention, DomainsOfTenant};
@@ -29,7 +32,7 @@ use crate::graphql::node::NodeSource;
 use crate::graphql::pagination::{PageLimits, PageRequest};
 use crate::graphql::partners::types::Partner;
 use crate::graphql::provisioning::types::TenantProvisioning;
-use crate::graphql::tenants::loaders::TenantCountOfPartner;
+use crate::graphql::tenants::loaders::{ProfileOfTenant, TenantCountOfPartner};
 
 /// A customer organisation using the suite.
 pub struct Tenant(pub TenantRow);
@@ -42,6 +45,15 @@ impl Tenant {
             partner_id: self.0.partner_id.map(|p| p.uuid()),
             plan: &self.0.plan,
         }
+    }
+
+    /// The tenant's profile (batched for every tenant of a page).
+    async fn profile(&self, ctx: &Context<'_>) -> ApiResult<ProfileRow> {
+        Ok(loaders(ctx)
+            .db
+            .load_one(ProfileOfTenant(self.0.id))
+            .await?
+            .unwrap_or_default())
     }
 
     /// The tenant's sort key in lists (what a tenant cursor encodes).
@@ -81,6 +93,16 @@ impl Tenant {
     /// The tenant's primary mail domain, if set.
     async fn primary_domain(&self) -> Option<&str> {
         self.0.primary_domain.as_deref()
+    }
+
+    /// The tenant's industry, if given.
+    async fn industry(&self, ctx: &Context<'_>) -> ApiResult<Option<Industry>> {
+        Ok(self.profile(ctx).await?.industry)
+    }
+
+    /// The tenant's brand colour (`#rrggbb`), if set.
+    async fn brand_color(&self, ctx: &Context<'_>) -> ApiResult<Option<String>> {
+        Ok(self.profile(ctx).await?.brand_color)
     }
 
     /// The partner (reseller) the tenant belongs to; `null` for a direct customer.
@@ -257,6 +279,25 @@ impl Tenant {
             .iter()
             .find(|f| f.key == key)
             .is_some_and(|f| f.evaluate(&self.facts()).0))
+    }
+
+    /// What the tenant sets of its white-label branding itself (`null` fields are
+    /// inherited). Whoever sees the tenant.
+    async fn branding(&self, ctx: &Context<'_>) -> ApiResult<Branding> {
+        let own = crate::graphql::branding::loaders::own(ctx, Owner::Tenant(self.0.id)).await?;
+        Ok(Branding((*own).clone()))
+    }
+
+    /// The branding in force for the tenant: each field its own, else its partner's, else
+    /// the product default, with where each came from. Whoever sees the tenant.
+    async fn effective_branding(&self, ctx: &Context<'_>) -> ApiResult<EffectiveBranding> {
+        let effective = crate::graphql::branding::loaders::effective_of_tenant(
+            ctx,
+            self.0.id,
+            self.0.partner_id,
+        )
+        .await?;
+        Ok(EffectiveBranding(effective))
     }
 
     /// The tenant's provisioning: its steps (one upstream object each) and their recent

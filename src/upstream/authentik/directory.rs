@@ -37,6 +37,45 @@ pub(super) async fn ensure_tenant_group(
     client.json(create, "group").await
 }
 
+pub(super) async fn ensure_partner_group(
+    client: &HttpAuthentikClient,
+    group: &PartnerGroup,
+) -> Result<Group, AuthentikError> {
+    let name = group.name();
+    let filters = [("name", name.as_str()), ("include_users", "false")];
+    let found: Vec<Group> = client.list("/core/groups/", &filters, "group").await?;
+    if let Some(existing) = found.into_iter().find(|g| g.name == name) {
+        let owner = existing
+            .attributes
+            .get(PARTNER_ID_ATTRIBUTE)
+            .and_then(Value::as_str);
+        return if owner == Some(group.partner_id.as_str()) {
+            Ok(existing)
+        } else {
+            Err(AuthentikError::Conflict(format!(
+                "an Authentik group named {name:?} exists and does not belong to this partner"
+            )))
+        };
+    }
+    let body = json!({
+        "name": name,
+        "attributes": {
+            PARTNER_ID_ATTRIBUTE: group.partner_id,
+            PARTNER_SLUG_ATTRIBUTE: group.partner_slug,
+        },
+    });
+    let create = Request::post(format!("{API}/core/groups/")).json(&body);
+    client.json(create, "group").await
+}
+
+pub(super) async fn user(
+    client: &HttpAuthentikClient,
+    user_pk: i64,
+) -> Result<User, AuthentikError> {
+    let request = Request::get(format!("{API}/core/users/{user_pk}/"));
+    client.json(request, "user").await
+}
+
 pub(super) async fn delete_group(
     client: &HttpAuthentikClient,
     group_pk: &str,

@@ -220,6 +220,14 @@ impl AuthentikClient for HttpAuthentikClient {
         directory::ensure_tenant_group(self, group).await
     }
 
+    async fn ensure_partner_group(&self, group: &PartnerGroup) -> Result<Group, AuthentikError> {
+        directory::ensure_partner_group(self, group).await
+    }
+
+    async fn user(&self, user_pk: i64) -> Result<User, AuthentikError> {
+        directory::user(self, user_pk).await
+    }
+
     async fn delete_group(&self, group_pk: &str) -> Result<(), AuthentikError> {
         directory::delete_group(self, group_pk).await
     }

@@ -74,6 +74,13 @@ pub trait AuthentikClient: Send + Sync {
     /// tenant's slug and id. A same-named group of another tenant is a conflict.
     async fn ensure_tenant_group(&self, group: &TenantGroup) -> Result<Group, AuthentikError>;
 
+    /// Finds a partner's staff group by name or creates it, with `attributes` recording the
+    /// partner's slug and id. A same-named group of anything else is a conflict.
+    async fn ensure_partner_group(&self, group: &PartnerGroup) -> Result<Group, AuthentikError>;
+
+    /// A user by pk.
+    async fn user(&self, user_pk: i64) -> Result<User, AuthentikError>;
+
     /// Deletes a group by its uuid.
     async fn delete_group(&self, group_pk: &str) -> Result<(), AuthentikError>;
 

@@ -21,6 +21,27 @@ pub struct TenantGroup {
     pub tenant_slug: String,
 }
 
+/// The attribute that records our partner id on a partner's staff group.
+pub const PARTNER_ID_ATTRIBUTE: &str = "dezky_partner_id";
+/// The attribute that records our partner slug on a partner's staff group.
+pub const PARTNER_SLUG_ATTRIBUTE: &str = "dezky_partner_slug";
+
+/// A partner's staff group, named `dezky-partner-<slug>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartnerGroup {
+    /// Our partner id.
+    pub partner_id: String,
+    /// The partner's slug.
+    pub partner_slug: String,
+}
+
+impl PartnerGroup {
+    /// The group's name.
+    pub fn name(&self) -> String {
+        format!("dezky-partner-{}", self.partner_slug)
+    }
+}
+
 /// A group.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Group {
@@ -65,6 +86,12 @@ pub struct User {
     /// Whether the user may sign in.
     #[serde(default = "yes")]
     pub is_active: bool,
+    /// The user's stable id (the OIDC `sub` under Authentik's default hashed-id mode).
+    #[serde(default)]
+    pub uid: String,
+    /// When the user last signed in (`null` if never).
+    #[serde(default)]
+    pub last_login: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 fn yes() -> bool {
