@@ -26,6 +26,8 @@ crate::text_enum! {
         Canceled = "canceled",
         /// Payments failed for good.
         Unpaid = "unpaid",
+        /// A trial ended without a payment method: paused, nothing billed until resumed.
+        Paused = "paused",
     }
 }
 

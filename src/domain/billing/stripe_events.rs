@@ -430,6 +430,10 @@ mod tests {
             status_of("incomplete_expired", false),
             Some(SubscriptionStatus::Canceled)
         );
-        assert_eq!(status_of("paused", false), None);
+        assert_eq!(
+            status_of("paused", false),
+            Some(SubscriptionStatus::Paused)
+        );
+        assert_eq!(status_of("bogus", false), None);
     }
 }

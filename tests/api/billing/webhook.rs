@@ -22,6 +22,7 @@ async fn world(workers: usize) -> World {
     .await;
     World::new()
         .tenant(Tenant::new("acme").stripe_customer("cus_acme"))
+        .operator("root")
         .build(app)
         .await
 }
@@ -332,4 +333,35 @@ async fn without_a_secret_the_endpoint_does_not_exist() {
     let body = subscription_event("evt_x", now(), "customer.subscription.created", "active", 1);
     let (status, _) = deliver(&app, &body, Some(&signature(&body, now(), &[OLD_SECRET]))).await;
     assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn a_paused_subscription_is_mirrored_as_paused() {
+    let w = world(1).await;
+    let t = now();
+    let active = subscription_event(
+        "evt_p1",
+        t - 10,
+        "customer.subscription.created",
+        "active",
+        2,
+    );
+    let paused = subscription_event("evt_p2", t, "customer.subscription.updated", "paused", 2);
+    for body in [&active, &paused] {
+        let (status, _) = deliver(&w, body, Some(&signature(body, t, &[NEW_SECRET]))).await;
+        assert_eq!(status, 200);
+    }
+    settled(&w).await;
+    assert_eq!(events(&w, "status = 'failed'").await, 0);
+    assert_eq!(subscription(&w).await.unwrap().status, "paused");
+    let body = w
+        .query(
+            "root",
+            r#"{ tenant(slug: "acme") { subscription { status } } }"#,
+        )
+        .await;
+    assert_eq!(
+        body["data"]["tenant"]["subscription"]["status"], "PAUSED",
+        "{body}"
+    );
 }
