@@ -48,6 +48,7 @@ pub struct Query(
     partners::query::PartnerQuery,
     flags::query::FlagQuery,
     audit::query::AuditQuery,
+    billing::plans::PlanQuery,
 );
 
 /// The root of every mutation: one part per area.
@@ -58,6 +59,8 @@ pub struct Mutation(
     flags::mutation::FlagMutation,
     provisioning::mutation::ProvisioningMutation,
     domains::mutation::DomainMutation,
+    billing::plans::PlanMutation,
+    billing::mutation::BillingMutation,
 );
 
 /// The root of every subscription: one part per area.

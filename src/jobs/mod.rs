@@ -2,8 +2,10 @@
 //! process ([`worker`]). What needs upstream work is queued in the transaction of the change
 //! that needs it (an outbox), so a rolled-back change queues nothing and a crash loses
 //! nothing. Job kinds: [`provisioning`] (one tenant provisioning step per job), [`domains`]
-//! (ensure a mail domain in Stalwart) and [`stripe`] (one stored Stripe webhook event per job).
+//! (ensure a mail domain in Stalwart) [`stripe`] (one stored Stripe webhook event per job) and [`billing`] (change or cancel a
+//! tenant's Stripe subscription).
 
+pub mod billing;
 pub mod config;
 pub mod domains;
 pub mod provisioning;

@@ -12,9 +12,9 @@ use crate::support::tables::count;
 use crate::support::{Tenant, TestApp, World};
 
 const OLD_SECRET: &str = "whsec_old_0123456789";
-const NEW_SECRET: &str = "whsec_new_9876543210";
+pub(super) const NEW_SECRET: &str = "whsec_new_9876543210";
 
-async fn world(workers: usize) -> World {
+pub(super) async fn world(workers: usize) -> World {
     let app = TestApp::spawn_with(|c| {
         c.upstreams.stripe_webhook_secret = Some(Secret::new(format!("{OLD_SECRET},{NEW_SECRET}")));
         c.jobs.workers = workers;
@@ -27,12 +27,12 @@ async fn world(workers: usize) -> World {
         .await
 }
 
-fn now() -> i64 {
+pub(super) fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
 /// `t=…,v1=…` over `body` with each secret.
-fn signature(body: &str, timestamp: i64, secrets: &[&str]) -> String {
+pub(super) fn signature(body: &str, timestamp: i64, secrets: &[&str]) -> String {
     let mut header = format!("t={timestamp}");
     for secret in secrets {
         let v1 = sign(
@@ -45,7 +45,7 @@ fn signature(body: &str, timestamp: i64, secrets: &[&str]) -> String {
     header
 }
 
-async fn deliver(app: &TestApp, body: &str, header: Option<&str>) -> (u16, Value) {
+pub(super) async fn deliver(app: &TestApp, body: &str, header: Option<&str>) -> (u16, Value) {
     let mut request = app
         .client
         .post(app.url("/webhooks/stripe"))
@@ -86,7 +86,7 @@ async fn events(w: &World, filter: &str) -> i64 {
 }
 
 /// Waits until no stored event is still `received` (the job applied them).
-async fn settled(w: &World) {
+pub(super) async fn settled(w: &World) {
     for _ in 0..200 {
         if events(w, "status = 'received'").await == 0 {
             return;
