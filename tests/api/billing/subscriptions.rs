@@ -212,7 +212,10 @@ async fn subscriptions_follow_provisioning_seats_plan_and_termination() {
         stack.stripe.subscription(&sub_id).unwrap()["items"]["data"][0]["quantity"],
         5
     );
-    assert_eq!(stack.stripe.state().prorations, [sub_id.clone()]);
+    assert_eq!(
+        stack.stripe.state().prorations,
+        std::slice::from_ref(&sub_id)
+    );
 
     // A plan change moves the subscription to the plan's price, seats kept.
     w.allowed(
