@@ -146,7 +146,9 @@ async fn portal_callers_and_anonymous_introspection_get_the_portal_view() {
             "setDomainDmarc",
             "setPrimaryDomain",
             "recheckDomain",
-            "removeDomain"
+            "removeDomain",
+            // Tenant admins (and the partner's staff) change the subscription's seats.
+            "setSubscriptionSeats"
         ]
     );
     assert_eq!(

@@ -15,6 +15,7 @@ use super::{BillingCycle, SubscriptionStatus};
 use crate::db::schema::{memberships, plans, prices, subscriptions, tenants};
 use crate::domain::ids::TenantId;
 use crate::domain::jobs::{self, NewJob};
+use crate::domain::members::MembershipStatus;
 use crate::error::AppResult;
 use crate::upstream::stripe::StripeSubscription;
 
@@ -125,7 +126,7 @@ pub async fn opening(
 pub async fn seats_used(conn: &mut AsyncPgConnection, tenant: TenantId) -> AppResult<i32> {
     let n: i64 = memberships::table
         .filter(memberships::tenant_id.eq(tenant))
-        .filter(memberships::status.eq("active"))
+        .filter(memberships::status.eq(MembershipStatus::Active))
         .count()
         .get_result(conn)
         .await?;
@@ -247,7 +248,7 @@ pub async fn seats_used_of(
 ) -> AppResult<Vec<(TenantId, i32)>> {
     let rows: Vec<(TenantId, i64)> = memberships::table
         .filter(memberships::tenant_id.eq_any(tenants))
-        .filter(memberships::status.eq("active"))
+        .filter(memberships::status.eq(MembershipStatus::Active))
         .group_by(memberships::tenant_id)
         .select((memberships::tenant_id, diesel::dsl::count_star()))
         .load(conn)
