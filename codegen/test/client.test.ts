@@ -53,6 +53,11 @@ before(async () => {
     input: { slug: 'p-one', name: 'Partner One', marginPct: 12.5, contactInfo: { email: 'sales@p-one.example' } },
   });
   assert.equal(created.createPartner.partner.status, 'ACTIVE');
+  // Plans come from the catalogue: the operator adds the one acme is on.
+  const plan = await root.request(operator.UpsertPlanDocument, {
+    input: { key: 'business', name: 'Business', seatsIncluded: 25, mailboxQuotaBytes: 10 * 2 ** 30, storageQuotaBytes: 100 * 2 ** 30 },
+  });
+  assert.equal(plan.upsertPlan.plan.key, 'business');
   await root.request(operator.CreateTenantDocument, {
     input: { slug: 'acme', name: 'Acme', plan: 'business', primaryDomain: 'acme.example', partner: 'p-one' },
   });
@@ -94,7 +99,7 @@ describe('operator console', () => {
   test('tenants list and a filter', async () => {
     const all = await root.request(operator.TenantsListDocument, {});
     assert.deepEqual(
-      all.tenants.nodes.map((t) => [t.slug, t.status, t.plan, t.partner?.slug ?? null]),
+      all.tenants.nodes.map((t) => [t.slug, t.status, t.plan.key, t.partner?.slug ?? null]),
       [
         ['acme', 'ACTIVE', 'business', 'p-one'],
         ['globex', 'ACTIVE', 'standard', null],
@@ -138,7 +143,7 @@ describe('customer portal', () => {
     assert.ok(tenant, 'acme is visible to its member');
     assert.equal(tenant.name, 'Acme');
     assert.equal(tenant.status, 'ACTIVE');
-    assert.equal(tenant.plan, 'business');
+    assert.equal(tenant.plan.key, 'business');
     assert.equal(tenant.primaryDomain, 'acme.example');
     assert.deepEqual(tenant.partner, { slug: 'p-one', name: 'Partner One' });
     assert.equal(tenant.subscription, undefined, 'not asked for');
@@ -296,7 +301,7 @@ describe('self-service and branding', () => {
     const bob = client(server.token({ sub: 'bob', aud: 'dezky-portal', email: 'bob@example.com', name: 'Bob' }));
     const created = await bob.request(portal.CreateWorkspaceDocument, { input: { slug: 'bob-co', name: 'Bob & Co' } });
     assert.deepEqual(
-      { slug: created.createWorkspace.tenant.slug, plan: created.createWorkspace.tenant.plan },
+      { slug: created.createWorkspace.tenant.slug, plan: created.createWorkspace.tenant.plan.key },
       { slug: 'bob-co', plan: 'standard' },
     );
     const saved = await bob.request(portal.UpdateBrandingDocument, { input: { tenant: 'bob-co', accentColor: '#FFFF00' } });

@@ -158,6 +158,31 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Stripe invoices of tenants, mirrored (webhook events, backfill).
+    invoices (stripe_invoice_id) {
+        stripe_invoice_id -> Text,
+        tenant_id -> Uuid,
+        number -> Nullable<Text>,
+        status -> Text,
+        currency -> Text,
+        /// Total, in the currency's minor units (may be negative for a credit).
+        total_minor -> Int8,
+        amount_due_minor -> Int8,
+        amount_paid_minor -> Int8,
+        period_start -> Nullable<Timestamptz>,
+        period_end -> Nullable<Timestamptz>,
+        due_date -> Nullable<Timestamptz>,
+        hosted_invoice_url -> Nullable<Text>,
+        invoice_pdf_url -> Nullable<Text>,
+        /// Stripe's creation time: the order of Tenant.invoices.
+        stripe_created -> Timestamptz,
+        /// When the state stored was Stripe's (event time or read time); older states never overwrite it.
+        stripe_synced_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     jobs (id) {
         id -> Int8,
         kind -> Text,
@@ -267,6 +292,39 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// The plan catalogue (operators): seats and quotas a plan includes.
+    plans (key) {
+        /// Stable handle (tenants.plan references it); never renamed.
+        key -> Text,
+        name -> Text,
+        /// Seats a tenant on the plan has without a live subscription.
+        seats_included -> Int4,
+        /// Mailbox quota per member, bytes.
+        mailbox_quota_bytes -> Int8,
+        /// File storage quota per tenant, bytes.
+        storage_quota_bytes -> Int8,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    /// The price of a plan per currency and billing cycle, per seat.
+    prices (id) {
+        id -> Uuid,
+        plan_key -> Text,
+        currency -> Text,
+        billing_cycle -> Text,
+        /// Price of one seat per cycle, in the currency's minor units.
+        unit_amount_minor -> Int8,
+        /// The Stripe Price (price_...) subscriptions use; null until set.
+        stripe_price_id -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     provisioning_events (id) {
         id -> Int8,
         tenant_id -> Uuid,
@@ -361,7 +419,7 @@ diesel::table! {
         name -> Text,
         /// pending (provisioning) | active | suspended | terminated.
         status -> Text,
-        /// Plan code (e.g. standard); the billed plan lives in subscriptions.
+        /// The plan (plans.key) the tenant is on.
         plan -> Text,
         /// Reselling partner, NULL for direct customers. ON DELETE RESTRICT: partners are never deleted, so an accidental delete fails loudly.
         partner_id -> Nullable<Uuid>,
@@ -413,17 +471,20 @@ diesel::joinable!(domains -> tenants (tenant_id));
 diesel::joinable!(email_templates -> partners (partner_id));
 diesel::joinable!(email_templates -> tenants (tenant_id));
 diesel::joinable!(impersonation_sessions -> tenants (tenant_id));
+diesel::joinable!(invoices -> tenants (tenant_id));
 diesel::joinable!(member_events -> tenants (tenant_id));
 diesel::joinable!(memberships -> tenants (tenant_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(partner_staff -> partners (partner_id));
 diesel::joinable!(partner_staff -> users (user_id));
+diesel::joinable!(prices -> plans (plan_key));
 diesel::joinable!(provisioning_events -> tenants (tenant_id));
 diesel::joinable!(provisioning_steps -> tenants (tenant_id));
 diesel::joinable!(subscriptions -> tenants (tenant_id));
 diesel::joinable!(tenant_profiles -> tenants (tenant_id));
 diesel::joinable!(tenant_profiles -> users (created_by));
 diesel::joinable!(tenants -> partners (partner_id));
+diesel::joinable!(tenants -> plans (plan));
 
 diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
@@ -434,6 +495,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     feature_flags,
     impersonation_keys,
     impersonation_sessions,
+    invoices,
     jobs,
     member_events,
     member_secrets,
@@ -441,6 +503,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     memberships,
     partner_staff,
     partners,
+    plans,
+    prices,
     provisioning_events,
     provisioning_steps,
     stripe_events,

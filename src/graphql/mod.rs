@@ -53,6 +53,7 @@ pub struct Query(
     flags::query::FlagQuery,
     audit::query::AuditQuery,
     branding::query::BrandingQuery,
+    billing::plans::PlanQuery,
 );
 
 /// The root of every mutation: one part per area.
@@ -68,6 +69,8 @@ pub struct Mutation(
     branding::mutation::BrandingMutation,
     team::mutation::TeamMutation,
     tenants::workspace::WorkspaceMutation,
+    billing::plans::PlanMutation,
+    billing::mutation::BillingMutation,
 );
 
 /// The root of every subscription: one part per area.

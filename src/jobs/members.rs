@@ -423,7 +423,23 @@ async fn stalwart_step(
             retryable: false,
         })?;
         let domain_id = client.ensure_domain(domain).await.map_err(err)?.id;
-        let quota = limits::DEFAULT_MAILBOX_QUOTA_BYTES;
+        // The plan's quota (the catalogue's, through billing); the default if the tenant is gone.
+        let quota = {
+            let mut conn = env.pool.get().await.map_err(|e| Failure {
+                message: format!("database: {e}"),
+                retryable: true,
+            })?;
+            limits::limits_for(&mut conn, &[member.tenant_id])
+                .await
+                .map_err(|e| Failure {
+                    message: format!("database: {e}"),
+                    retryable: true,
+                })?
+                .get(&member.tenant_id)
+                .map_or(limits::DEFAULT_MAILBOX_QUOTA_BYTES, |l| {
+                    l.mailbox_quota_bytes
+                })
+        };
         let account = client
             .ensure_account(&stalwart::NewAccount {
                 name: local.to_owned(),

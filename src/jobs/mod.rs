@@ -3,9 +3,11 @@
 //! that needs it (an outbox), so a rolled-back change queues nothing and a crash loses
 //! nothing. Job kinds: [`provisioning`] (one tenant provisioning step per job), [`members`]
 //! (one step of a member operation per job), [`domains`] (ensure a mail domain in Stalwart),
-//! [`stripe`] (one stored Stripe webhook event per job) and [`retention`] (deletes finished
-//! jobs and old events, hourly).
+//! [`stripe`] (one stored Stripe webhook event per job), [`billing`] (change or cancel a
+//! tenant's Stripe subscription) and [`retention`] (deletes finished jobs and old events,
+//! hourly).
 
+pub mod billing;
 pub mod config;
 pub mod domains;
 pub mod members;

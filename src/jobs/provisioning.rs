@@ -10,6 +10,7 @@
 use diesel_async::AsyncConnection;
 
 use super::JobEnv;
+use crate::domain::billing::subscription::{self as subs, DEFAULT_CURRENCY, DEFAULT_CYCLE};
 use crate::domain::jobs::{self as queue, ClaimedJob, Settle};
 use crate::domain::provisioning::state::{self, LockedTenant, NewEvent, StepJob, StepUpdate};
 use crate::domain::provisioning::{Step, StepStatus};
@@ -185,6 +186,25 @@ pub async fn run(env: &JobEnv, job: &ClaimedJob, worker: &str) -> anyhow::Result
                 state::store_handle(conn, tenant_id, step, id).await?;
             }
             state::append_events(conn, tenant_id, &[event]).await?;
+            if step == Step::StripeCustomer
+                && update.status == StepStatus::Ok
+                && subs::stripe_price(conn, &tenant.plan, DEFAULT_CURRENCY, DEFAULT_CYCLE)
+                    .await?
+                    .is_some()
+            {
+                // The subscription needs the customer: it follows in the same run (tenants
+                // whose plan has no Stripe price have no subscription step).
+                let after = "queued after the Stripe customer";
+                let next = [Step::StripeSubscription];
+                state::queue_steps(
+                    conn,
+                    tenant_id,
+                    &next,
+                    u32::try_from(job.max_attempts).unwrap_or(1),
+                    after,
+                )
+                .await?;
+            }
             queue::settle(conn, job.id, &settle).await?;
             state::end_run_if_settled(conn, &tenant).await?;
             Ok(outcome)
@@ -291,6 +311,7 @@ async fn perform(
                     Failure::from_call("ocis", &e, retryable)
                 })
         }
+        Step::StripeSubscription => subscription(env, tenant, known_id).await,
         Step::StripeCustomer => {
             let Some(client) = &up.stripe else {
                 return not_configured("Stripe");
@@ -301,14 +322,93 @@ async fn perform(
                 email: None,
                 name: tenant.name.clone(),
             };
-            client
-                .ensure_customer(&request)
-                .await
-                .map(|c| Achieved::Ok(c.id))
-                .map_err(|e| {
-                    let retryable = matches!(e, stripe::StripeError::Call(_));
-                    Failure::from_call("stripe", &e, retryable)
-                })
+            let customer = client.ensure_customer(&request).await.map_err(|e| {
+                let retryable = matches!(e, stripe::StripeError::Call(_));
+                Failure::from_call("stripe", &e, retryable)
+            })?;
+            // Invoices Stripe has that the webhook did not bring (a reconcile backfills).
+            let mut conn = env.pool.get().await.map_err(|e| Failure {
+                message: format!("database: {e}"),
+                retryable: true,
+            })?;
+            crate::domain::billing::invoices::backfill(
+                &mut conn,
+                client.as_ref(),
+                tenant.id,
+                &customer.id,
+            )
+            .await
+            .map_err(|message| Failure {
+                message,
+                retryable: true,
+            })?;
+            Ok(Achieved::Ok(customer.id))
         }
     }
+}
+
+/// The `stripe_subscription` step: the tenant's subscription to its plan's Stripe price in
+/// the default currency and cycle, created once (ensure semantics) and mirrored.
+async fn subscription(
+    env: &JobEnv,
+    tenant: &LockedTenant,
+    known_id: Option<String>,
+) -> Result<Achieved, Failure> {
+    let db = |e: crate::error::AppError| Failure {
+        message: format!("database: {e}"),
+        retryable: true,
+    };
+    let Some(client) = &env.upstreams.stripe else {
+        return not_configured("Stripe");
+    };
+    let Some(customer) = &tenant.stripe_customer_id else {
+        return Err(Failure {
+            message: "the tenant has no Stripe customer yet".into(),
+            retryable: true,
+        });
+    };
+    let mut conn = env
+        .pool
+        .get()
+        .await
+        .map_err(|e| db(crate::error::AppError::from(e)))?;
+    let Some((plan, seats)) = subs::opening(&mut conn, tenant.id).await.map_err(db)? else {
+        return Ok(Achieved::Skipped("the tenant has no plan".into()));
+    };
+    let price = subs::stripe_price(&mut conn, &plan.key, DEFAULT_CURRENCY, DEFAULT_CYCLE)
+        .await
+        .map_err(db)?;
+    let Some(price_id) = price else {
+        return Ok(Achieved::Skipped(format!(
+            "plan {} has no Stripe price in {DEFAULT_CURRENCY} {DEFAULT_CYCLE}",
+            plan.key
+        )));
+    };
+    let existing = match known_id {
+        Some(id) => Some(id),
+        None => subs::current(&mut conn, tenant.id)
+            .await
+            .map_err(db)?
+            .map(|c| c.stripe_id),
+    };
+    let request = stripe::EnsureSubscription {
+        tenant_id: tenant.id.to_string(),
+        customer_id: customer.clone(),
+        existing_id: existing,
+        price_id,
+        quantity: u32::try_from(seats).unwrap_or(1),
+        plan: plan.key.clone(),
+    };
+    let sub = client.ensure_subscription(&request).await.map_err(|e| {
+        let retryable = matches!(e, stripe::StripeError::Call(_));
+        Failure::from_call("stripe", &e, retryable)
+    })?;
+    subs::mirror(&mut conn, tenant.id, &sub)
+        .await
+        .map_err(db)?
+        .map_err(|message| Failure {
+            message,
+            retryable: false,
+        })?;
+    Ok(Achieved::Ok(sub.id))
 }

@@ -171,6 +171,9 @@ impl Worker {
                 crate::domain::billing::stripe_events::JOB_KIND => {
                     super::stripe::run(&self.env, &job, &self.id).await
                 }
+                crate::domain::billing::subscription::JOB_KIND => {
+                    super::billing::run(&self.env, &job, &self.id).await
+                }
                 crate::domain::domains::changes::ENSURE_JOB => {
                     super::domains::ensure::run(&self.env, &job, &self.id).await
                 }

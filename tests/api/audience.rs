@@ -166,7 +166,9 @@ async fn portal_callers_and_anonymous_introspection_get_the_portal_view() {
             "inviteStaff",
             "changeStaffAccess",
             "removeStaff",
-            "createWorkspace"
+            "createWorkspace",
+            // Tenant admins (and the partner's staff) change the subscription's seats.
+            "setSubscriptionSeats"
         ]
     );
     assert_eq!(

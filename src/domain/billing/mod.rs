@@ -1,7 +1,13 @@
-//! Billing: subscriptions (one current subscription per tenant) and their vocabulary, and the
+//! Billing: the plan catalogue ([`plans`]), subscriptions (one current subscription per tenant) and their vocabulary, and the
 //! Stripe webhook's events ([`stripe_events`]).
 
+pub mod currency;
+pub mod invoices;
+mod plan_changes;
+pub mod plans;
+pub mod seats;
 pub mod stripe_events;
+pub mod subscription;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -26,6 +32,8 @@ crate::text_enum! {
         Canceled = "canceled",
         /// Payments failed for good.
         Unpaid = "unpaid",
+        /// A trial ended without a payment method: paused, nothing billed until resumed.
+        Paused = "paused",
     }
 }
 
@@ -67,6 +75,8 @@ pub struct SubscriptionRow {
     pub billing_cycle: BillingCycle,
     /// End of the current period.
     pub current_period_end: Option<DateTime<Utc>>,
+    /// Whether it ends at the end of the current period.
+    pub cancel_at_period_end: bool,
 }
 
 /// The subscriptions of `tenant_ids`.

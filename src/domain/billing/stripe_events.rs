@@ -238,6 +238,24 @@ pub async fn apply(pool: &DbPool, id: &str) -> AppResult<EventStatus> {
                     Err(reason) => (EventStatus::Failed, Some(reason)),
                 }
             }
+            "invoice.created"
+            | "invoice.finalized"
+            | "invoice.paid"
+            | "invoice.payment_failed"
+            | "invoice.voided" => {
+                let object = stored
+                    .payload
+                    .get("data")
+                    .and_then(|d| d.get("object"))
+                    .cloned()
+                    .unwrap_or_default();
+                match super::invoices::sync_event(conn, id, &stored.kind, stored.created, object)
+                    .await?
+                {
+                    Ok(status) => (status, None),
+                    Err(reason) => (EventStatus::Failed, Some(reason)),
+                }
+            }
             _ => (EventStatus::Ignored, None),
         };
         diesel::update(stripe_events::table.find(id))
@@ -254,7 +272,7 @@ pub async fn apply(pool: &DbPool, id: &str) -> AppResult<EventStatus> {
 }
 
 /// Stripe's subscription statuses as ours; `None` for one this server does not model.
-fn status_of(stripe: &str, deleted: bool) -> Option<SubscriptionStatus> {
+pub(crate) fn status_of(stripe: &str, deleted: bool) -> Option<SubscriptionStatus> {
     if deleted {
         return Some(SubscriptionStatus::Canceled);
     }
@@ -430,6 +448,7 @@ mod tests {
             status_of("incomplete_expired", false),
             Some(SubscriptionStatus::Canceled)
         );
-        assert_eq!(status_of("paused", false), None);
+        assert_eq!(status_of("paused", false), Some(SubscriptionStatus::Paused));
+        assert_eq!(status_of("bogus", false), None);
     }
 }

@@ -46,7 +46,7 @@ pub async fn reconcile(
                 .filter(|s| !s.status.is_settled())
                 .map(|s| s.step)
                 .collect();
-            let queued: Vec<Step> = Step::ALL
+            let queued: Vec<Step> = Step::FIRST
                 .iter()
                 .copied()
                 .filter(|s| !open.contains(s))

@@ -31,7 +31,20 @@ crate::text_enum! {
         OcisSpace = "ocis_space",
         /// The tenant's customer in Stripe (billing).
         StripeCustomer = "stripe_customer",
+        /// The tenant's subscription in Stripe; queued when the customer step is done and
+        /// the tenant's plan has a Stripe price (EUR, monthly).
+        StripeSubscription = "stripe_subscription",
     }
+}
+
+impl Step {
+    /// The steps a run starts with, together; `stripe_subscription` follows the customer.
+    pub const FIRST: &'static [Self] = &[
+        Self::AuthentikGroup,
+        Self::StalwartDomain,
+        Self::OcisSpace,
+        Self::StripeCustomer,
+    ];
 }
 
 crate::text_enum! {

@@ -44,6 +44,10 @@ pub struct LockedTenant {
     pub primary_domain: Option<String>,
     /// oCIS drive id, once created.
     pub ocis_space_id: Option<String>,
+    /// Stripe customer id, once created.
+    pub stripe_customer_id: Option<String>,
+    /// The plan (`plans.key`).
+    pub plan: String,
 }
 
 /// Locks tenant `id`'s row for the rest of the transaction (`FOR NO KEY UPDATE`: foreign
@@ -256,6 +260,8 @@ pub async fn store_handle(
                 .execute(conn)
                 .await?
         }
+        // Mirrored onto `subscriptions` by the step itself.
+        Step::StripeSubscription => 0,
     };
     Ok(())
 }

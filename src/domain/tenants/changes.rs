@@ -15,11 +15,13 @@ use super::{TenantRow, TenantStatus};
 use crate::auth::TenantAccess;
 use crate::db::schema::{partners, tenants};
 use crate::domain::audit::change::{Caller, need};
+use crate::domain::billing::plans;
+use crate::domain::billing::subscription::{self, SubscriptionJob};
 use crate::domain::ids::PartnerId;
 use crate::domain::partners::PartnerStatus;
 use crate::domain::patch::Patch;
 use crate::domain::provisioning;
-use crate::domain::values::{DomainName, Name, Plan, Slug};
+use crate::domain::values::{DomainName, Name, Slug};
 use crate::error::{AppError, AppResult};
 use crate::events::{self, Event};
 
@@ -94,11 +96,10 @@ pub async fn create(caller: &Caller, input: NewTenant, max_attempts: u32) -> App
         .run(need::operator(), async move |tx, ()| {
             let slug = Slug::parse(&input.slug, "input.slug")?;
             let name = Name::parse(&input.name, "input.name")?;
-            let plan = input
-                .plan
-                .as_deref()
-                .map(|p| Plan::parse(p, "input.plan"))
-                .transpose()?;
+            let plan = match input.plan.as_deref() {
+                Some(p) => Some(plans::require(tx.conn, p, "input.plan").await?.key),
+                None => None,
+            };
             let domain = input
                 .primary_domain
                 .as_deref()
@@ -112,7 +113,7 @@ pub async fn create(caller: &Caller, input: NewTenant, max_attempts: u32) -> App
                 .values((
                     tenants::slug.eq(slug.as_str()),
                     tenants::name.eq(name.as_str()),
-                    tenants::plan.eq(plan.as_ref().map_or("standard", Plan::as_str)),
+                    tenants::plan.eq(plan.as_deref().unwrap_or("standard")),
                     tenants::primary_domain.eq(domain.as_ref().map(DomainName::as_str)),
                     tenants::partner_id.eq(partner_id),
                 ))
@@ -123,7 +124,7 @@ pub async fn create(caller: &Caller, input: NewTenant, max_attempts: u32) -> App
             provisioning::state::queue_steps(
                 tx.conn,
                 row.id,
-                provisioning::Step::ALL,
+                provisioning::Step::FIRST,
                 max_attempts,
                 "queued",
             )
@@ -193,12 +194,12 @@ pub async fn update(
                     changes.name = Some(name.as_str().to_owned());
                 }
                 if let Some(plan) = &input.plan {
-                    let plan = Plan::parse(plan, "input.plan")?;
+                    let plan = plans::require(tx.conn, plan, "input.plan").await?;
                     details.insert(
                         "plan".into(),
-                        json!({ "from": current.plan, "to": plan.as_str() }),
+                        json!({ "from": current.plan, "to": plan.key }),
                     );
-                    changes.plan = Some(plan.as_str().to_owned());
+                    changes.plan = Some(plan.key);
                 }
                 changes.primary_domain = input
                     .primary_domain
@@ -233,6 +234,18 @@ pub async fn update(
                     return Err(AppError::bad_input("input", "nothing to change"));
                 }
                 tx.audit.details = serde_json::Value::Object(details);
+                if let Some(plan) = &changes.plan
+                    && let Some((_, seats)) =
+                        subscription::live_stripe_subscription(tx.conn, current.id).await?
+                {
+                    // Stripe moves the subscription to the new plan's price and prorates.
+                    let change = SubscriptionJob::Change {
+                        tenant: current.id,
+                        plan: plan.clone(),
+                        seats,
+                    };
+                    subscription::queue(tx.conn, &change).await?;
+                }
                 let row = diesel::update(tenants::table.find(current.id))
                     .set((&changes, tenants::updated_at.eq(diesel::dsl::now)))
                     .returning(TenantRow::as_returning())

@@ -10,6 +10,7 @@ use super::{TenantRow, TenantStatus};
 use crate::auth::TenantAccess;
 use crate::db::schema::tenants;
 use crate::domain::audit::change::{Caller, need};
+use crate::domain::billing::subscription::{self, SubscriptionJob};
 use crate::domain::lifecycle::{self, Lifecycle};
 use crate::error::AppResult;
 use crate::events::{self, Event};
@@ -93,6 +94,15 @@ pub async fn apply(
                     .returning(TenantRow::as_returning())
                     .get_result(tx.conn)
                     .await?;
+                if next.to == TenantStatus::Terminated
+                    && subscription::live_stripe_subscription(tx.conn, row.id)
+                        .await?
+                        .is_some()
+                {
+                    // Billing stops at the end of the period already paid for.
+                    let cancel = SubscriptionJob::Cancel { tenant: row.id };
+                    subscription::queue(tx.conn, &cancel).await?;
+                }
                 events::notify(tx.conn, &Event::TenantChanged(row.id.uuid())).await?;
                 if movement == TenantMove::Terminate {
                     let queued = crate::domain::members::teardown::queue_for_tenant(

@@ -1,4 +1,7 @@
 //! Billing in the graph.
 
+pub mod invoices;
 pub mod loaders;
+pub mod mutation;
+pub mod plans;
 pub mod types;

@@ -1,10 +1,13 @@
 //! The `Subscription` type (a tenant's current plan and price).
 
-use async_graphql::Object;
+use async_graphql::{Context, Object};
 use chrono::{DateTime, Utc};
 
 use crate::domain::billing::SubscriptionRow;
 pub use crate::domain::billing::{BillingCycle, SubscriptionStatus};
+use crate::error::ApiResult;
+use crate::graphql::billing::loaders::SeatsUsedOfTenant;
+use crate::graphql::context::loaders;
 use crate::graphql::money::Money;
 use crate::graphql::scalars::Long;
 
@@ -27,6 +30,20 @@ impl Subscription {
     /// Seats paid for.
     async fn seats(&self) -> i32 {
         self.0.seats
+    }
+
+    /// Seats in use: the tenant's active members.
+    async fn seats_used(&self, ctx: &Context<'_>) -> ApiResult<i32> {
+        Ok(loaders(ctx)
+            .db
+            .load_one(SeatsUsedOfTenant(self.0.tenant_id))
+            .await?
+            .unwrap_or(0))
+    }
+
+    /// Whether the subscription ends when the current period does (no renewal).
+    async fn cancel_at_period_end(&self) -> bool {
+        self.0.cancel_at_period_end
     }
 
     /// The price per billing cycle, for the whole subscription.

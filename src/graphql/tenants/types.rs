@@ -12,8 +12,10 @@ use crate::domain::partners::PartnerRow;
 pub use crate::domain::tenants::TenantStatus;
 use crate::domain::tenants::profile::{Industry, ProfileRow};
 use crate::domain::tenants::{TenantFilter, TenantRow};
-use crate::error::ApiResult;
-use crate::graphql::billing::loaders::SubscriptionOfTenant;
+use crate::error::{ApiResult, AppError};
+use crate::graphql::billing::invoices::{Invoice, InvoiceConnection, InvoicesCount};
+use crate::graphql::billing::loaders::{InvoicesOfTenant, PlanByKey, SubscriptionOfTenant};
+use crate::graphql::billing::plans::Plan;
 use crate::graphql::billing::types::Subscription;
 use crate::graphql::branding::types::{Branding, EffectiveBranding};
 use crate::graphql::connections::CountSource;
@@ -85,9 +87,14 @@ impl Tenant {
         self.0.status
     }
 
-    /// The plan the tenant is on.
-    async fn plan(&self) -> &str {
-        &self.0.plan
+    /// The plan the tenant is on (an entry of the plan catalogue).
+    async fn plan(&self, ctx: &Context<'_>) -> ApiResult<Plan> {
+        loaders(ctx)
+            .db
+            .load_one(PlanByKey(self.0.plan.clone()))
+            .await?
+            .map(Plan)
+            .ok_or_else(|| AppError::NotFound { what: "plan" }.into())
     }
 
     /// The tenant's primary mail domain, if set.
@@ -227,6 +234,40 @@ impl Tenant {
             .iter()
             .map(|r| ImpersonationSession(r.session.clone()))
             .collect())
+    }
+
+    /// The tenant's invoices, newest first (forward pages only). Tenant admins, the
+    /// partner's staff and operators only.
+    async fn invoices(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size (default 20, at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Cursor of the last invoice of the previous page.")] after: Option<String>,
+    ) -> ApiResult<InvoiceConnection> {
+        require_tenant(
+            ctx,
+            self.0.tenant_ref(),
+            TenantAccess::Admin,
+            "billing is visible to tenant admins only",
+        )
+        .await?;
+        let page = PageRequest::<String>::parse(
+            first,
+            after,
+            None,
+            None,
+            *ctx.data_unchecked::<PageLimits>(),
+        )?;
+        let key = InvoicesOfTenant {
+            tenant: self.0.id,
+            after: page.cursor.clone(),
+            limit: page.limit,
+        };
+        let rows = loaders(ctx).db.load_one(key).await?.unwrap_or_default();
+        let invoices = rows.iter().cloned().map(Invoice).collect();
+        Ok(page
+            .connection_with(invoices, InvoicesCount(self.0.id), Invoice::key)
+            .into())
     }
 
     /// The current subscription. Tenant admins, the partner's staff and operators only.

@@ -6,8 +6,9 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use super::{
-    Customer, EnsureCustomer, Invoice, ListInvoices, NewSetupIntent, Page, PaymentMethod,
-    SetupIntent, StripeClient, StripeError,
+    ChangeSubscription, Customer, EnsureCustomer, EnsureSubscription, Invoice, ListInvoices,
+    NewSetupIntent, Page, PaymentMethod, SetupIntent, StripeClient, StripeError,
+    StripeSubscription,
 };
 use crate::upstream::config::{Credentials, HttpSettings, StripeConfig};
 use crate::upstream::error::CallError;
@@ -23,7 +24,7 @@ const MAX_PAGES: usize = 20;
 const MAX_KEY_GENERATIONS: u32 = 16;
 
 /// The answer to a keyed creation.
-enum Keyed<T> {
+pub(super) enum Keyed<T> {
     /// Created (or the replay of a creation).
     Done(T),
     /// Stripe replayed a 5xx saved under this key: the key is spent.
@@ -49,7 +50,7 @@ impl HttpStripeClient {
     /// included, and replays it (marked `Idempotent-Replayed: true`) for at least 24 h; a
     /// replayed 5xx means the key is spent. A fresh 5xx is returned as the error: the
     /// caller's next attempt sees the replay and moves on to the next key.
-    async fn create_keyed<T: for<'de> Deserialize<'de>>(
+    pub(super) async fn create_keyed<T: for<'de> Deserialize<'de>>(
         &self,
         path: &str,
         form: &[(String, String)],
@@ -87,7 +88,10 @@ impl HttpStripeClient {
         Ok(found.data.into_iter().find(|c| !c.deleted))
     }
 
-    async fn call<T: for<'de> Deserialize<'de>>(&self, request: Request) -> Result<T, StripeError> {
+    pub(super) async fn call<T: for<'de> Deserialize<'de>>(
+        &self,
+        request: Request,
+    ) -> Result<T, StripeError> {
         let response = self.transport.send(request).await?;
         if response.status.is_success() {
             Ok(response.json()?)
@@ -156,8 +160,8 @@ struct ErrorBody {
 }
 
 #[derive(Deserialize)]
-struct List<T> {
-    data: Vec<T>,
+pub(super) struct List<T> {
+    pub(super) data: Vec<T>,
     has_more: bool,
 }
 
@@ -220,7 +224,11 @@ struct InvoiceWire {
     currency: String,
     amount_due: i64,
     amount_paid: i64,
+    total: Option<i64>,
     created: i64,
+    period_start: Option<i64>,
+    period_end: Option<i64>,
+    due_date: Option<i64>,
     hosted_invoice_url: Option<String>,
     invoice_pdf: Option<String>,
 }
@@ -234,19 +242,23 @@ impl From<InvoiceWire> for Invoice {
             currency: i.currency,
             amount_due: i.amount_due,
             amount_paid: i.amount_paid,
+            total: i.total,
             created: i.created,
+            period_start: i.period_start,
+            period_end: i.period_end,
+            due_date: i.due_date,
             hosted_invoice_url: i.hosted_invoice_url,
             invoice_pdf: i.invoice_pdf,
         }
     }
 }
 
-fn pair(name: &str, value: impl Into<String>) -> (String, String) {
+pub(super) fn pair(name: &str, value: impl Into<String>) -> (String, String) {
     (name.to_owned(), value.into())
 }
 
 /// Path segments come from our database or from Stripe; still, never let one break out.
-fn segment(id: &str) -> Result<&str, StripeError> {
+pub(super) fn segment(id: &str) -> Result<&str, StripeError> {
     if !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
         Ok(id)
     } else {
@@ -406,6 +418,30 @@ impl StripeClient for HttpStripeClient {
             .idempotency_key(uuid::Uuid::new_v4().to_string())
             .replays_server_errors();
         Ok(self.call::<CustomerWire>(update).await?.into())
+    }
+
+    #[tracing::instrument(name = "stripe.ensure_subscription", skip_all)]
+    async fn ensure_subscription(
+        &self,
+        request: &EnsureSubscription,
+    ) -> Result<StripeSubscription, StripeError> {
+        self.ensure_subscription_impl(request).await
+    }
+
+    #[tracing::instrument(name = "stripe.change_subscription", skip_all)]
+    async fn change_subscription(
+        &self,
+        request: &ChangeSubscription,
+    ) -> Result<StripeSubscription, StripeError> {
+        self.change_subscription_impl(request).await
+    }
+
+    #[tracing::instrument(name = "stripe.cancel_subscription_at_period_end", skip_all)]
+    async fn cancel_subscription_at_period_end(
+        &self,
+        subscription_id: &str,
+    ) -> Result<StripeSubscription, StripeError> {
+        self.cancel_at_period_end_impl(subscription_id).await
     }
 
     #[tracing::instrument(name = "stripe.list_invoices", skip_all)]

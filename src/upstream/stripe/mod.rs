@@ -1,4 +1,4 @@
-//! Stripe (API v1): customers, SetupIntents, card payment methods, invoices, and webhook
+//! Stripe (API v1): customers, subscriptions, SetupIntents, card payment methods, invoices, and webhook
 //! signature verification.
 //!
 //! Wire facts (docs.stripe.com/api): form-encoded request bodies with bracket notation,
@@ -7,6 +7,7 @@
 //! `{"object": "list", "data": [...], "has_more": bool}` paged with `starting_after`.
 
 mod http;
+mod subscriptions;
 pub mod webhook;
 
 use std::collections::BTreeMap;
@@ -121,12 +122,81 @@ pub struct Invoice {
     pub amount_due: i64,
     /// Amount paid, minor units.
     pub amount_paid: i64,
+    /// Total, minor units.
+    pub total: Option<i64>,
     /// Creation time, Unix seconds.
     pub created: i64,
+    /// Start of the billed period, Unix seconds.
+    pub period_start: Option<i64>,
+    /// End of the billed period, Unix seconds.
+    pub period_end: Option<i64>,
+    /// Due date, Unix seconds.
+    pub due_date: Option<i64>,
     /// The hosted invoice page.
     pub hosted_invoice_url: Option<String>,
     /// The PDF.
     pub invoice_pdf: Option<String>,
+}
+
+/// What [`StripeClient::ensure_subscription`] needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnsureSubscription {
+    /// Our tenant id: `metadata[dezky_tenant_id]` and the base of the idempotency key.
+    pub tenant_id: String,
+    /// The tenant's customer.
+    pub customer_id: String,
+    /// The subscription id we stored earlier; returned while it can still bill.
+    pub existing_id: Option<String>,
+    /// The Stripe Price (`price_…`).
+    pub price_id: String,
+    /// Seats.
+    pub quantity: u32,
+    /// Our plan key (`metadata[plan]`).
+    pub plan: String,
+}
+
+/// What [`StripeClient::change_subscription`] needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeSubscription {
+    /// `sub_…`.
+    pub id: String,
+    /// The new Stripe Price.
+    pub price_id: String,
+    /// The new number of seats.
+    pub quantity: u32,
+    /// Our plan key (`metadata[plan]`).
+    pub plan: String,
+    /// Chosen by the caller (its job), so a retried change is applied once.
+    pub idempotency_key: String,
+}
+
+/// A subscription with its single item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StripeSubscription {
+    /// `sub_…`.
+    pub id: String,
+    /// `cus_…`.
+    pub customer: String,
+    /// Stripe's status (`incomplete`, `active`, …).
+    pub status: String,
+    /// Whether it ends at the period's end.
+    pub cancel_at_period_end: bool,
+    /// End of the current period, Unix seconds.
+    pub current_period_end: Option<i64>,
+    /// `si_…`: the item carrying price and quantity.
+    pub item_id: String,
+    /// `price_…`.
+    pub price_id: String,
+    /// Seats.
+    pub quantity: i64,
+    /// Price of one seat per period, minor units.
+    pub unit_amount: Option<i64>,
+    /// ISO currency, lower case.
+    pub currency: String,
+    /// `month` or `year`.
+    pub interval: Option<String>,
+    /// `metadata[plan]`.
+    pub plan: Option<String>,
 }
 
 /// How a Stripe call failed.
@@ -211,6 +281,25 @@ pub trait StripeClient: Send + Sync {
         customer_id: &str,
         payment_method_id: &str,
     ) -> Result<Customer, StripeError>;
+
+    /// The tenant's subscription: `existing_id` while it can still bill, else a new one (one
+    /// item: the price × quantity) under an idempotency key derived from the tenant.
+    async fn ensure_subscription(
+        &self,
+        request: &EnsureSubscription,
+    ) -> Result<StripeSubscription, StripeError>;
+
+    /// Changes the price and quantity of the subscription's item; Stripe prorates.
+    async fn change_subscription(
+        &self,
+        request: &ChangeSubscription,
+    ) -> Result<StripeSubscription, StripeError>;
+
+    /// Sets `cancel_at_period_end`: it bills no more periods.
+    async fn cancel_subscription_at_period_end(
+        &self,
+        subscription_id: &str,
+    ) -> Result<StripeSubscription, StripeError>;
 
     /// One page of the customer's invoices, newest first.
     async fn list_invoices(&self, request: &ListInvoices) -> Result<Page<Invoice>, StripeError>;

@@ -12,9 +12,9 @@ use crate::support::tables::count;
 use crate::support::{Tenant, TestApp, World};
 
 const OLD_SECRET: &str = "whsec_old_0123456789";
-const NEW_SECRET: &str = "whsec_new_9876543210";
+pub(super) const NEW_SECRET: &str = "whsec_new_9876543210";
 
-async fn world(workers: usize) -> World {
+pub(super) async fn world(workers: usize) -> World {
     let app = TestApp::spawn_with(|c| {
         c.upstreams.stripe_webhook_secret = Some(Secret::new(format!("{OLD_SECRET},{NEW_SECRET}")));
         c.jobs.workers = workers;
@@ -22,16 +22,17 @@ async fn world(workers: usize) -> World {
     .await;
     World::new()
         .tenant(Tenant::new("acme").stripe_customer("cus_acme"))
+        .operator("root")
         .build(app)
         .await
 }
 
-fn now() -> i64 {
+pub(super) fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
 /// `t=…,v1=…` over `body` with each secret.
-fn signature(body: &str, timestamp: i64, secrets: &[&str]) -> String {
+pub(super) fn signature(body: &str, timestamp: i64, secrets: &[&str]) -> String {
     let mut header = format!("t={timestamp}");
     for secret in secrets {
         let v1 = sign(
@@ -44,7 +45,7 @@ fn signature(body: &str, timestamp: i64, secrets: &[&str]) -> String {
     header
 }
 
-async fn deliver(app: &TestApp, body: &str, header: Option<&str>) -> (u16, Value) {
+pub(super) async fn deliver(app: &TestApp, body: &str, header: Option<&str>) -> (u16, Value) {
     let mut request = app
         .client
         .post(app.url("/webhooks/stripe"))
@@ -85,7 +86,7 @@ async fn events(w: &World, filter: &str) -> i64 {
 }
 
 /// Waits until no stored event is still `received` (the job applied them).
-async fn settled(w: &World) {
+pub(super) async fn settled(w: &World) {
     for _ in 0..200 {
         if events(w, "status = 'received'").await == 0 {
             return;
@@ -332,4 +333,35 @@ async fn without_a_secret_the_endpoint_does_not_exist() {
     let body = subscription_event("evt_x", now(), "customer.subscription.created", "active", 1);
     let (status, _) = deliver(&app, &body, Some(&signature(&body, now(), &[OLD_SECRET]))).await;
     assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn a_paused_subscription_is_mirrored_as_paused() {
+    let w = world(1).await;
+    let t = now();
+    let active = subscription_event(
+        "evt_p1",
+        t - 10,
+        "customer.subscription.created",
+        "active",
+        2,
+    );
+    let paused = subscription_event("evt_p2", t, "customer.subscription.updated", "paused", 2);
+    for body in [&active, &paused] {
+        let (status, _) = deliver(&w, body, Some(&signature(body, t, &[NEW_SECRET]))).await;
+        assert_eq!(status, 200);
+    }
+    settled(&w).await;
+    assert_eq!(events(&w, "status = 'failed'").await, 0);
+    assert_eq!(subscription(&w).await.unwrap().status, "paused");
+    let body = w
+        .query(
+            "root",
+            r#"{ tenant(slug: "acme") { subscription { status } } }"#,
+        )
+        .await;
+    assert_eq!(
+        body["data"]["tenant"]["subscription"]["status"], "PAUSED",
+        "{body}"
+    );
 }

@@ -14,6 +14,7 @@ async fn world() -> World {
         .partner("p-one")
         .tenant(Tenant::of("acme", "p-one"))
         .tenant("other")
+        .plan("business")
         .operator("root")
         .member("tadmin", "acme", Role::Admin)
         .member("member", "acme", Role::Member)
@@ -26,14 +27,14 @@ async fn world() -> World {
 const CREATE_TENANT: &str = r#"
 mutation($input: CreateTenantInput!) {
   createTenant(input: $input) {
-    tenant { slug status plan primaryDomain partner { slug } }
+    tenant { slug status plan { key } primaryDomain partner { slug } }
   }
 }"#;
 
 const UPDATE_TENANT: &str = r#"
 mutation($input: UpdateTenantInput!) {
   updateTenant(input: $input) {
-    tenant { name plan primaryDomain partner { slug } }
+    tenant { name plan { key } primaryDomain partner { slug } }
   }
 }"#;
 
@@ -60,7 +61,7 @@ async fn create_tenant() {
         .await;
     let tenant = &body["data"]["createTenant"]["tenant"];
     assert_eq!(
-        (tenant["status"].as_str(), tenant["plan"].as_str()),
+        (tenant["status"].as_str(), tenant["plan"]["key"].as_str()),
         (Some("PENDING"), Some("standard"))
     );
     assert_eq!(tenant["primaryDomain"], "new.example");
@@ -126,7 +127,10 @@ async fn update_tenant_by_role() {
             "tenant.update",
         )
         .await;
-    assert_eq!(body["data"]["updateTenant"]["tenant"]["plan"], "business");
+    assert_eq!(
+        body["data"]["updateTenant"]["tenant"]["plan"]["key"],
+        "business"
+    );
     let body = w
         .allowed(
             "root",
@@ -181,6 +185,7 @@ async fn update_tenant_by_role() {
     for (who, variables, field) in [
         ("tadmin", update(json!({ "name": "" })), "input.name"),
         ("root", update(json!({ "plan": "Gold Plan" })), "input.plan"),
+        ("root", update(json!({ "plan": "platinum" })), "input.plan"),
         ("root", update(json!({})), "input"),
     ] {
         w.invalid(who, UPDATE_TENANT, variables, "tenant.update", field)

@@ -3,7 +3,8 @@
 use axum::http::Method;
 use platform_api::upstream::config::StripeConfig;
 use platform_api::upstream::stripe::{
-    EnsureCustomer, HttpStripeClient, ListInvoices, NewSetupIntent, StripeClient, StripeError,
+    ChangeSubscription, EnsureCustomer, EnsureSubscription, HttpStripeClient, ListInvoices,
+    NewSetupIntent, StripeClient, StripeError,
 };
 use platform_api::upstream::{CallError, HttpSettings, Secret};
 
@@ -34,7 +35,22 @@ fn ensure(tenant: &str, existing: Option<&str>) -> EnsureCustomer {
     }
 }
 
-/// A fake with one customer holding one card; the calls that built it are forgotten.
+/// The subscription of the [`fixture`] (the fake numbers its objects in creation order).
+const FIXTURE_SUBSCRIPTION: &str = "sub_fake000004";
+
+fn subscribe(customer: &str, existing: Option<&str>) -> EnsureSubscription {
+    EnsureSubscription {
+        tenant_id: "t1".into(),
+        customer_id: customer.into(),
+        existing_id: existing.map(str::to_owned),
+        price_id: "price_basic".into(),
+        quantity: 3,
+        plan: "basic".into(),
+    }
+}
+
+/// A fake with one customer holding one card, an invoice and a subscription (3 seats of
+/// `price_basic`); the calls that built it are forgotten.
 async fn fixture() -> (Fake<StripeState>, String, String) {
     let fake = fake::spawn().await;
     let customer = client(&fake)
@@ -44,17 +60,27 @@ async fn fixture() -> (Fake<StripeState>, String, String) {
         .id;
     let card = fake.add_card(&customer, "visa", "4242");
     fake.add_invoice(&customer, 1200, "paid");
+    fake.add_price("price_basic", 1000, "eur", "month");
+    fake.add_price("price_plus", 1500, "eur", "month");
+    let sub = client(&fake)
+        .ensure_subscription(&subscribe(&customer, None))
+        .await
+        .unwrap();
+    assert_eq!(sub.id, FIXTURE_SUBSCRIPTION);
     fake.clear_calls();
     (fake, customer, card)
 }
 
 /// Every operation, by name, with arguments that succeed on a fresh [`fixture`].
-const OPERATIONS: [&str; 5] = [
+const OPERATIONS: [&str; 8] = [
     "ensure_customer",
     "create_setup_intent",
     "list_card_payment_methods",
     "set_default_payment_method",
     "list_invoices",
+    "ensure_subscription",
+    "change_subscription",
+    "cancel_subscription_at_period_end",
 ];
 
 async fn run(
@@ -88,6 +114,24 @@ async fn run(
             };
             client.list_invoices(&request).await.map(drop)
         }
+        "ensure_subscription" => client
+            .ensure_subscription(&subscribe(customer, Some(FIXTURE_SUBSCRIPTION)))
+            .await
+            .map(drop),
+        "change_subscription" => {
+            let request = ChangeSubscription {
+                id: FIXTURE_SUBSCRIPTION.into(),
+                price_id: "price_plus".into(),
+                quantity: 4,
+                plan: "plus".into(),
+                idempotency_key: "job-9".into(),
+            };
+            client.change_subscription(&request).await.map(drop)
+        }
+        "cancel_subscription_at_period_end" => client
+            .cancel_subscription_at_period_end(FIXTURE_SUBSCRIPTION)
+            .await
+            .map(drop),
         other => unreachable!("{other}"),
     }
 }
@@ -361,7 +405,11 @@ async fn every_post_carries_an_idempotency_key() {
         .into_iter()
         .filter(|c| c.method == Method::POST)
         .collect();
-    assert_eq!(posts.len(), 2, "setup intent and default payment method");
+    assert_eq!(
+        posts.len(),
+        4,
+        "setup intent, default payment method, subscription change and cancellation"
+    );
     for post in posts {
         assert!(
             post.header("idempotency-key")
@@ -461,4 +509,63 @@ async fn the_fake_takes_basic_auth_like_stripe() {
         .await
         .unwrap();
     assert_eq!(answer.status(), 200);
+}
+
+#[tokio::test]
+async fn a_subscription_is_created_once_changed_with_proration_and_cancelled() {
+    let (fake, customer, _) = fixture().await;
+    let client = client(&fake);
+    // Ensuring again (no id known yet, or the known one) finds the same subscription.
+    let again = client
+        .ensure_subscription(&subscribe(&customer, None))
+        .await
+        .unwrap();
+    assert_eq!(again.id, FIXTURE_SUBSCRIPTION);
+    let known = client
+        .ensure_subscription(&subscribe(&customer, Some(FIXTURE_SUBSCRIPTION)))
+        .await
+        .unwrap();
+    assert_eq!(
+        (known.quantity, known.unit_amount, known.currency.as_str()),
+        (3, Some(1000), "eur")
+    );
+    assert_eq!(known.interval.as_deref(), Some("month"));
+    assert_eq!(known.plan.as_deref(), Some("basic"));
+    assert_eq!(fake.state().subscriptions.len(), 1);
+
+    let change = ChangeSubscription {
+        id: FIXTURE_SUBSCRIPTION.into(),
+        price_id: "price_plus".into(),
+        quantity: 5,
+        plan: "plus".into(),
+        idempotency_key: "job-1".into(),
+    };
+    let changed = client.change_subscription(&change).await.unwrap();
+    assert_eq!(
+        (changed.quantity, changed.price_id.as_str()),
+        (5, "price_plus")
+    );
+    assert_eq!(changed.plan.as_deref(), Some("plus"));
+    // The same job again: replayed, not applied twice.
+    client.change_subscription(&change).await.unwrap();
+    assert_eq!(fake.state().prorations.len(), 1);
+
+    let cancelled = client
+        .cancel_subscription_at_period_end(FIXTURE_SUBSCRIPTION)
+        .await
+        .unwrap();
+    assert!(cancelled.cancel_at_period_end);
+    assert_eq!(
+        cancelled.status, "incomplete",
+        "still running until the period ends"
+    );
+
+    let missing = client
+        .cancel_subscription_at_period_end("sub_missing")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(missing, StripeError::NotFound { .. }),
+        "{missing:?}"
+    );
 }

@@ -10,7 +10,7 @@ use crate::support::{TestApp, World};
 
 const CREATE: &str = r#"
 mutation($input: CreateWorkspaceInput!) {
-  createWorkspace(input: $input) { tenant { slug name status plan } }
+  createWorkspace(input: $input) { tenant { slug name status plan { key } } }
 }"#;
 
 const MINE: &str = r#"{ me { memberships { role tenantSlug } } }"#;
@@ -43,7 +43,7 @@ async fn the_caller_owns_the_workspace_and_provisioning_runs() {
         .await;
     assert_eq!(
         body["data"]["createWorkspace"]["tenant"],
-        json!({ "slug": "alice-co", "name": "alice-co Ltd", "status": "PENDING", "plan": "standard" })
+        json!({ "slug": "alice-co", "name": "alice-co Ltd", "status": "PENDING", "plan": { "key": "standard" } })
     );
     let mut conn = w.db.connect().await;
     assert_eq!(
@@ -252,11 +252,14 @@ async fn the_default_tenant_is_created_once_across_starts_and_concurrent_instanc
         1
     );
     let body = w
-        .query("root", r#"{ tenant(slug: "dezky") { name status plan } }"#)
+        .query(
+            "root",
+            r#"{ tenant(slug: "dezky") { name status plan { key } } }"#,
+        )
         .await;
     assert_eq!(
         body["data"]["tenant"],
-        json!({ "name": "Dezky", "status": "PENDING", "plan": "standard" })
+        json!({ "name": "Dezky", "status": "PENDING", "plan": { "key": "standard" } })
     );
 }
 

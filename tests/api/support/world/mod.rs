@@ -31,8 +31,8 @@ use uuid::Uuid;
 use super::TestApp;
 use super::token::Token;
 use sql::{
-    insert_bulk, insert_event, insert_flag, insert_membership, insert_partner, insert_staff,
-    insert_tenant, set_platform_admin, slugs_and_ids, upsert_user,
+    insert_bulk, insert_event, insert_flag, insert_membership, insert_partner, insert_plan,
+    insert_staff, insert_tenant, set_platform_admin, slugs_and_ids, upsert_user,
 };
 
 /// A role in a tenant.
@@ -166,6 +166,7 @@ enum Step {
         members_each: i32,
     },
     Event(AuditEvent),
+    Plan(String),
     Flag {
         key: String,
         default_value: bool,
@@ -319,6 +320,7 @@ impl World {
                 default_value,
                 rules,
             } => insert_flag(conn, &key, default_value, &rules).await,
+            Step::Plan(key) => insert_plan(conn, &key).await,
             Step::Event(event) => {
                 let tenant = event.tenant.as_deref().map(|t| self.id(t));
                 let partner = event.partner.as_deref().map(|p| self.id(p));
@@ -437,6 +439,12 @@ impl Arrange {
             default_value,
             rules,
         })
+    }
+
+    /// A plan of the catalogue, named like its key, with the migration's default limits
+    /// (tenants of the world create the plan they name by themselves).
+    pub fn plan(self, key: &str) -> Self {
+        self.with(Step::Plan(key.into()))
     }
 
     /// An audit row.

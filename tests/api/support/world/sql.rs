@@ -35,6 +35,15 @@ pub(super) async fn insert_tenant(
     t: &Tenant,
     partner: Option<Uuid>,
 ) -> Uuid {
+    // A tenant's plan is a catalogue entry: a plan the world names exists from then on.
+    diesel::sql_query(
+        "INSERT INTO plans (key, name) VALUES (coalesce($1, 'standard'), coalesce($1, 'standard'))
+         ON CONFLICT (key) DO NOTHING",
+    )
+    .bind::<Nullable<Text>, _>(t.plan.as_deref())
+    .execute(conn)
+    .await
+    .expect("arrange a plan");
     diesel::sql_query(
         "INSERT INTO tenants (slug, name, partner_id, plan, status, stripe_customer_id)
          VALUES ($1, $1, $2, coalesce($3, 'standard'), coalesce($4, 'pending'), $5) RETURNING id",
@@ -135,6 +144,14 @@ pub(super) async fn insert_bulk(
             .await
             .expect("arrange in bulk");
     }
+}
+
+pub(super) async fn insert_plan(conn: &mut AsyncPgConnection, key: &str) {
+    diesel::sql_query("INSERT INTO plans (key, name) VALUES ($1, $1) ON CONFLICT (key) DO NOTHING")
+        .bind::<Text, _>(key)
+        .execute(conn)
+        .await
+        .expect("arrange a plan");
 }
 
 pub(super) async fn insert_flag(

@@ -526,6 +526,10 @@ fn stripe_rules() -> Value {
             { "id": "GetCustomersCustomerPaymentMethods", "method": "GET", "path": "/v1/customers/{customer}/payment_methods" },
             { "id": "PostSetupIntents", "method": "POST", "path": "/v1/setup_intents" },
             { "id": "GetInvoices", "method": "GET", "path": "/v1/invoices" },
+            { "id": "GetSubscriptions", "method": "GET", "path": "/v1/subscriptions" },
+            { "id": "PostSubscriptions", "method": "POST", "path": "/v1/subscriptions" },
+            { "id": "GetSubscriptionsSubscriptionExposedId", "method": "GET", "path": "/v1/subscriptions/{subscription_exposed_id}" },
+            { "id": "PostSubscriptionsSubscriptionExposedId", "method": "POST", "path": "/v1/subscriptions/{subscription_exposed_id}" },
         ],
     })
 }

@@ -114,7 +114,7 @@ async fn an_untaken_violation_fails_the_test() {
 
 /// Every adapter operation and the Stripe operations it maps to (run against the fake held
 /// to the rules: a call the table does not have is refused and fails the test).
-const SPEC_OPERATIONS: [(&str, &[&str]); 5] = [
+const SPEC_OPERATIONS: [(&str, &[&str]); 8] = [
     ("ensure_customer", &["GetCustomersCustomer"]),
     ("create_setup_intent", &["PostSetupIntents"]),
     (
@@ -123,6 +123,21 @@ const SPEC_OPERATIONS: [(&str, &[&str]); 5] = [
     ),
     ("set_default_payment_method", &["PostCustomersCustomer"]),
     ("list_invoices", &["GetInvoices"]),
+    (
+        "ensure_subscription",
+        &["GetSubscriptionsSubscriptionExposedId"],
+    ),
+    (
+        "change_subscription",
+        &[
+            "GetSubscriptionsSubscriptionExposedId",
+            "PostSubscriptionsSubscriptionExposedId",
+        ],
+    ),
+    (
+        "cancel_subscription_at_period_end",
+        &["PostSubscriptionsSubscriptionExposedId"],
+    ),
 ];
 
 #[tokio::test]

@@ -191,7 +191,11 @@ pub(super) async fn create_setup_intent(
 }
 
 /// A list page (`items` newest first) after `starting_after`, at most `limit` long.
-fn page(url: &str, items: Vec<Value>, query: &[(String, String)]) -> Result<Value, Response> {
+pub(super) fn page(
+    url: &str,
+    items: Vec<Value>,
+    query: &[(String, String)],
+) -> Result<Value, Response> {
     let get = |name: &str| {
         query
             .iter()
@@ -222,7 +226,7 @@ fn page(url: &str, items: Vec<Value>, query: &[(String, String)]) -> Result<Valu
     Ok(json!({"object": "list", "url": url, "has_more": has_more, "data": data}))
 }
 
-fn known_query(query: &[(String, String)], allowed: &[&str]) -> Result<(), Response> {
+pub(super) fn known_query(query: &[(String, String)], allowed: &[&str]) -> Result<(), Response> {
     match query.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
         Some((k, _)) => Err(invalid(
             "parameter_unknown",
@@ -309,7 +313,7 @@ pub(super) async fn list_invoices(
 }
 
 /// A JSON answer, or the error answer.
-fn respond(result: Result<Value, Response>) -> Response {
+pub(super) fn respond(result: Result<Value, Response>) -> Response {
     match result {
         Ok(value) => axum::Json(value).into_response(),
         Err(response) => response,

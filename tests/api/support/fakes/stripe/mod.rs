@@ -23,8 +23,10 @@ use super::{Fake, pairs};
 
 pub mod contract;
 mod handlers;
+mod subscriptions;
 
 use handlers::*;
+use subscriptions::*;
 
 /// The key the fake accepts.
 pub const SECRET_KEY: &str = "sk_test_fake_4eC39HqLyjWDarjtT1zdp7dc";
@@ -40,6 +42,12 @@ pub struct StripeState {
     pub payment_methods: Vec<Value>,
     /// Invoices, oldest first.
     pub invoices: Vec<Value>,
+    /// Prices (the account's catalogue) by id.
+    pub prices: BTreeMap<String, Value>,
+    /// Subscriptions by id.
+    pub subscriptions: BTreeMap<String, Value>,
+    /// Subscription ids, once per item change Stripe prorated.
+    pub prorations: Vec<String>,
     idempotency: HashMap<String, (String, u16, Value)>,
     /// The next N creations execute, then answer 500 (saved and replayed like any answer).
     pub fail_after_executing: usize,
@@ -48,12 +56,12 @@ pub struct StripeState {
 }
 
 impl StripeState {
-    fn id(&mut self, prefix: &str) -> String {
+    pub(super) fn id(&mut self, prefix: &str) -> String {
         self.next_id += 1;
         format!("{prefix}_fake{:06}", self.next_id)
     }
 
-    fn tick(&mut self) -> i64 {
+    pub(super) fn tick(&mut self) -> i64 {
         self.clock += 1;
         1_700_000_000 + self.clock
     }
@@ -90,7 +98,15 @@ pub async fn spawn() -> Fake<StripeState> {
             get(list_payment_methods),
         )
         .route("/v1/setup_intents", post(create_setup_intent))
-        .route("/v1/invoices", get(list_invoices));
+        .route("/v1/invoices", get(list_invoices))
+        .route(
+            "/v1/subscriptions",
+            post(create_subscription).get(list_subscriptions),
+        )
+        .route(
+            "/v1/subscriptions/{id}",
+            get(get_subscription).post(update_subscription),
+        );
     let options = super::Options {
         contract: None,
         rules: Some(contract::check),
@@ -190,10 +206,32 @@ impl Fake<StripeState> {
             "number": number, "currency": "eur",
             "amount_due": amount_due, "amount_paid": if status == "paid" { amount_due } else { 0 },
             "amount_remaining": if status == "paid" { 0 } else { amount_due },
+            "total": amount_due, "subtotal": amount_due,
+            "period_start": created - 30 * 86_400, "period_end": created, "due_date": null,
             "created": created, "hosted_invoice_url": format!("https://invoice.stripe.com/i/{id}"),
             "invoice_pdf": format!("https://pay.stripe.com/invoice/{id}/pdf"),
         }));
         id
+    }
+
+    /// A recurring price of the account (`interval` `month` or `year`), per seat.
+    pub fn add_price(&self, id: &str, unit_amount: i64, currency: &str, interval: &str) {
+        let mut s = self.state();
+        let created = s.tick();
+        s.prices.insert(
+            id.to_owned(),
+            json!({
+                "id": id, "object": "price", "active": true, "created": created, "livemode": false,
+                "currency": currency, "unit_amount": unit_amount, "type": "recurring",
+                "billing_scheme": "per_unit", "lookup_key": null,
+                "recurring": {"interval": interval, "interval_count": 1, "usage_type": "licensed"},
+            }),
+        );
+    }
+
+    /// The subscription `id` as the fake holds it.
+    pub fn subscription(&self, id: &str) -> Option<Value> {
+        self.state().subscriptions.get(id).cloned()
     }
 
     /// Deletes a customer as `DELETE /v1/customers/{id}` would.
@@ -300,9 +338,16 @@ fn parse_form(body: &[u8], allowed: &[&str]) -> Result<Map<String, Value>, Respo
                 let list = slot.or_insert_with(|| Value::Array(Vec::new()));
                 list.as_array_mut().unwrap().push(Value::String(value));
             }
-            [child, ..] => {
+            [child] => {
                 let map = slot.or_insert_with(|| Value::Object(Map::new()));
                 map[*child] = Value::String(value);
+            }
+            [child, grandchild, ..] => {
+                let map = slot.or_insert_with(|| Value::Object(Map::new()));
+                if !map[*child].is_object() {
+                    map[*child] = Value::Object(Map::new());
+                }
+                map[*child][*grandchild] = Value::String(value);
             }
         }
     }

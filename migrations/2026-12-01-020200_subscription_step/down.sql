@@ -1,0 +1,4 @@
+DELETE FROM provisioning_steps WHERE step = 'stripe_subscription';
+ALTER TABLE provisioning_steps DROP CONSTRAINT provisioning_steps_step_valid;
+ALTER TABLE provisioning_steps ADD CONSTRAINT provisioning_steps_step_valid
+    CHECK (step IN ('authentik_group', 'stalwart_domain', 'ocis_space', 'stripe_customer'));
