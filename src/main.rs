@@ -1,5 +1,9 @@
 //! The `platform-api` binary: `serve` (default), `migrate`, `print-schema`.
 
+// The merged GraphQL roots (one part per area) nest deeply enough that computing the layout
+// of their resolver futures overflows rustc's default query depth (128) in release builds.
+#![recursion_limit = "256"]
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};

@@ -1,5 +1,9 @@
 //! The integration suite: one binary, a database per test, the real app over loopback.
 
+// The merged GraphQL roots (one part per area) nest deeply enough that computing the layout
+// of their resolver futures overflows rustc's default query depth (128) in release builds.
+#![recursion_limit = "256"]
+
 mod support;
 
 mod audience;
