@@ -120,7 +120,7 @@ impl Application {
             .data(Arc::clone(&upstreams))
             .data(Arc::clone(&dns))
             .data(Arc::clone(&sealing))
-            .data(crate::events::member_feed::MemberFeed::start(
+            .data(crate::events::feed::MemberFeed::start(
                 &events,
                 pool.clone(),
                 shutdown.clone(),

@@ -350,6 +350,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// A tenant's seat usage crossing 80 % or 100 % (or back below): the seat warnings as events (seatWarnings).
+    seat_events (id) {
+        id -> Int8,
+        tenant_id -> Uuid,
+        /// The warning level reached: 80 or 100 (percent), 0 when back below 80 %.
+        level -> Int2,
+        /// Members the tenant had then.
+        used -> Int4,
+        /// Seats the tenant had then.
+        included -> Int4,
+        at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     /// Every verified Stripe webhook event, once per id; a job applies it (status says how).
     stripe_events (id) {
         id -> Text,
@@ -480,6 +495,7 @@ diesel::joinable!(partner_staff -> users (user_id));
 diesel::joinable!(prices -> plans (plan_key));
 diesel::joinable!(provisioning_events -> tenants (tenant_id));
 diesel::joinable!(provisioning_steps -> tenants (tenant_id));
+diesel::joinable!(seat_events -> tenants (tenant_id));
 diesel::joinable!(subscriptions -> tenants (tenant_id));
 diesel::joinable!(tenant_profiles -> tenants (tenant_id));
 diesel::joinable!(tenant_profiles -> users (created_by));
@@ -507,6 +523,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     prices,
     provisioning_events,
     provisioning_steps,
+    seat_events,
     stripe_events,
     subscriptions,
     tenant_profiles,

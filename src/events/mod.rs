@@ -6,7 +6,8 @@
 //! subscribers through a broadcast channel. Payloads stay tiny: what changed, not the data.
 
 pub mod feed;
-pub mod member_feed;
+pub mod progress;
+pub mod tail;
 
 use std::time::Duration;
 
@@ -34,6 +35,8 @@ pub enum Event {
     Provisioning(i64),
     /// A member operation event was appended (its `member_events.id`).
     Member(i64),
+    /// This tenant's seat usage crossed a warning threshold (a `seat_events` row).
+    SeatWarning(Uuid),
     /// A domain of this tenant changed status (the rows are its `domain.status_changed`
     /// audit rows).
     DomainStatus(Uuid),
@@ -56,6 +59,7 @@ impl Event {
             Self::Provisioning(id) => format!("provisioning:{id}"),
             Self::Member(id) => format!("member:{id}"),
             Self::DomainStatus(id) => format!("domains:{id}"),
+            Self::SeatWarning(id) => format!("seats:{id}"),
             Self::ImpersonationStarted(id) => format!("impersonation:{id}"),
             Self::ImpersonationEnded(id) => format!("impersonation-end:{id}"),
             Self::UserChanged(id) => format!("user:{id}"),
@@ -71,6 +75,7 @@ impl Event {
             Some(("provisioning", id)) => id.parse().ok().map(Self::Provisioning),
             Some(("member", id)) => id.parse().ok().map(Self::Member),
             Some(("domains", id)) => Uuid::parse_str(id).ok().map(Self::DomainStatus),
+            Some(("seats", id)) => Uuid::parse_str(id).ok().map(Self::SeatWarning),
             Some(("impersonation", id)) => Uuid::parse_str(id).ok().map(Self::ImpersonationStarted),
             Some(("impersonation-end", id)) => {
                 Uuid::parse_str(id).ok().map(Self::ImpersonationEnded)
@@ -224,6 +229,7 @@ mod tests {
             Event::JobsQueued,
             Event::Provisioning(42),
             Event::Member(7),
+            Event::SeatWarning(id),
         ] {
             assert_eq!(Event::parse(&event.payload()), Some(event));
         }

@@ -9,8 +9,12 @@
 //! an absolute update, so an attempt cut short and run again creates nothing twice.
 //!
 //! A person in several tenants has one Authentik user and one oCIS user: suspending or
-//! removing them in one tenant only takes them out of that tenant's group (and deletes that
-//! tenant's mailbox); their user objects go with their last membership. A person who
+//! removing them in one tenant only takes them out of that tenant's group and files space
+//! (and deletes that tenant's mailbox); their user objects go with their last membership.
+//! Otherwise suspending disables both users (Authentik `is_active`, oCIS `accountEnabled`:
+//! oCIS signs its users in through Authentik, so the first already locks the files; the
+//! second holds even for a client with an app token). A password reset does not touch oCIS:
+//! its users sign in through Authentik, never with the oCIS password. A person who
 //! already has an Authentik (or oCIS) user keeps its password when another tenant adds them:
 //! the one-time password then opens the new mailbox only.
 
@@ -21,8 +25,9 @@ use super::JobEnv;
 use crate::db::schema::{memberships, tenants, users};
 use crate::domain::jobs::{self as queue, ClaimedJob, Settle};
 use crate::domain::members::steps::{self, LockedMember, NewEvent, StepJob};
-use crate::domain::members::{MemberOperation, MemberRole, MemberStep, limits};
-use crate::domain::provisioning::StepStatus;
+use crate::domain::members::{MemberOperation, MemberStep, limits, seats};
+use crate::domain::steps::{self as shared, Attempt, Settled, StepStatus};
+use crate::domain::tenants::TenantStatus;
 use crate::metrics::JobOutcome;
 use crate::upstream::{Secret, authentik, ocis, stalwart};
 
@@ -117,11 +122,7 @@ pub async fn run(env: &JobEnv, job: &ClaimedJob, worker: &str) -> anyhow::Result
                 return Ok(None);
             };
             steps::start_step(conn, id, step, attempt).await?;
-            let message = if attempt == 1 {
-                "started".to_owned()
-            } else {
-                format!("attempt {attempt} of {}", job.max_attempts)
-            };
+            let message = shared::started(attempt, job.max_attempts);
             steps::append_events(
                 conn,
                 id,
@@ -179,56 +180,40 @@ pub async fn run(env: &JobEnv, job: &ClaimedJob, worker: &str) -> anyhow::Result
                 .await?;
                 return Ok(JobOutcome::Dead);
             };
-            let (status, error, event, settle, outcome) = match &result {
+            let attempted = match &result {
                 Ok(Achieved::Ok(handle)) => {
                     if let Some(handle) = handle {
                         store_handle(conn, &member, handle).await?;
                     }
-                    (
-                        StepStatus::Ok,
-                        None,
-                        NewEvent::step(step, StepStatus::Ok, "done"),
-                        Settle::Done,
-                        JobOutcome::Done,
-                    )
+                    Attempt::Done
                 }
-                Ok(Achieved::Skipped(why)) => (
-                    StepStatus::Skipped,
-                    None,
-                    NewEvent::step(step, StepStatus::Skipped, why.clone()),
-                    Settle::Done,
-                    JobOutcome::Done,
-                ),
-                Err(f) if f.retryable && !job.is_last_attempt() => {
-                    let delay = config.backoff(u32::try_from(attempt).unwrap_or(1), jitter);
-                    (
-                        StepStatus::Pending,
-                        Some(f.message.as_str()),
-                        NewEvent::step(
-                            step,
-                            StepStatus::Pending,
-                            format!(
-                                "attempt {attempt} failed ({}); retrying in {} ms",
-                                f.message,
-                                delay.as_millis()
-                            ),
-                        ),
-                        Settle::RetryAfter(delay, f.message.clone()),
-                        JobOutcome::Retried,
-                    )
-                }
-                Err(f) => (
-                    StepStatus::Error,
-                    Some(f.message.as_str()),
-                    NewEvent::step(step, StepStatus::Error, f.message.clone()),
-                    Settle::Dead(f.message.clone()),
-                    JobOutcome::Dead,
-                ),
+                Ok(Achieved::Skipped(why)) => Attempt::Skipped(why),
+                Err(f) => Attempt::Failed {
+                    message: &f.message,
+                    retryable: f.retryable,
+                },
             };
+            let Settled {
+                status,
+                last_error: error,
+                event,
+                settle,
+                outcome,
+            } = shared::settle(step, job, attempted, || {
+                config.backoff(u32::try_from(attempt).unwrap_or(1), jitter)
+            });
             steps::set_step(conn, id, step, status, attempt, error).await?;
             steps::append_events(conn, id, member.tenant_id, operation, &[event]).await?;
             queue::settle(conn, job.id, &settle).await?;
-            steps::end_if_settled(conn, &member).await?;
+            let ended = steps::end_if_settled(conn, &member).await?;
+            let removed = operation == MemberOperation::Remove
+                && ended
+                    .iter()
+                    .any(|e| e.terminal && e.status == StepStatus::Ok);
+            if removed && member.tenant_status != TenantStatus::Terminated {
+                // A seat freed: usage may fall back below a warning threshold.
+                seats::announce(conn, member.tenant_id).await?;
+            }
             Ok(outcome)
         })
         .await?;
@@ -380,6 +365,9 @@ async fn authentik_step(
             client.set_password(user_pk, pw).await.map_err(err)?;
             Ok(Achieved::Ok(None))
         }
+        MemberOperation::ChangeRole => Ok(Achieved::Skipped(
+            "the role in the tenant is not an Authentik matter".into(),
+        )),
         MemberOperation::Remove => {
             if member.in_other_tenants {
                 // A deleted group (terminated tenant) has nobody left to remove.
@@ -473,6 +461,9 @@ async fn stalwart_step(
             client.delete_account(account).await.map_err(err)?;
             return Ok(Achieved::Ok(None));
         }
+        MemberOperation::ChangeRole => {
+            return Ok(Achieved::Skipped("the mailbox has no role".into()));
+        }
         MemberOperation::Create => unreachable!("handled above"),
     };
     client.update_account(account, &update).await.map_err(err)?;
@@ -513,25 +504,71 @@ async fn ocis_step(
                 }
             };
             if let Some(space) = &member.tenant_space_id {
-                let role = match member.role {
-                    MemberRole::Owner | MemberRole::Admin => ocis::SpaceRole::Manager,
-                    MemberRole::Member => ocis::SpaceRole::Editor,
-                };
                 client
-                    .add_user_to_space(space, &user_id, role)
+                    .add_user_to_space(space, &user_id, member.role.space_role())
                     .await
                     .map_err(err)?;
             }
             Ok(Achieved::Ok(Some(Handle::OcisUser(user_id))))
         }
-        MemberOperation::Remove if !member.in_other_tenants => {
-            if let Some(id) = &member.ocis_user_id {
-                client.delete_user(id).await.map_err(err)?;
-            }
-            Ok(Achieved::Ok(None))
+        MemberOperation::ResetPassword => Ok(Achieved::Skipped(
+            "oCIS users sign in through Authentik".into(),
+        )),
+        _ => {
+            let Some(user) = &member.ocis_user_id else {
+                return Ok(Achieved::Skipped("the member has no oCIS user".into()));
+            };
+            ocis_access(client.as_ref(), operation, member, user).await
         }
-        _ => Ok(Achieved::Skipped("nothing to do in oCIS".into())),
     }
+}
+
+/// Suspend, resume, change the role, remove: this tenant's space grant for a person in
+/// several tenants, else the user itself (disabled, enabled, deleted).
+async fn ocis_access(
+    client: &dyn ocis::OcisClient,
+    operation: MemberOperation,
+    member: &LockedMember,
+    user: &str,
+) -> Result<Achieved, Failure> {
+    let err = |e: ocis::OcisError| ocis_failure(&e);
+    let space = member.tenant_space_id.as_deref();
+    let shared = member.in_other_tenants;
+    // This tenant's grant: (re)given on resume and role changes, taken from a person whose
+    // user stays for another tenant.
+    match (operation, space) {
+        (MemberOperation::Resume | MemberOperation::ChangeRole, Some(space)) => client
+            .add_user_to_space(space, user, member.role.space_role())
+            .await
+            .map_err(err)?,
+        (MemberOperation::Suspend | MemberOperation::Remove, Some(space)) if shared => client
+            .remove_user_from_space(space, user)
+            .await
+            .map_err(err)?,
+        (MemberOperation::ChangeRole, None) => {
+            return Ok(Achieved::Skipped("the tenant has no files space".into()));
+        }
+        _ => {}
+    }
+    if shared {
+        return Ok(Achieved::Ok(None));
+    }
+    // The user itself, when this is the person's only tenant.
+    match operation {
+        MemberOperation::Suspend | MemberOperation::Resume => {
+            let enabled = operation == MemberOperation::Resume;
+            match client.set_user_enabled(user, enabled).await {
+                Ok(()) => {}
+                Err(ocis::OcisError::NotFound { .. }) => {
+                    return Ok(Achieved::Skipped("the oCIS user no longer exists".into()));
+                }
+                Err(e) => return Err(err(e)),
+            }
+        }
+        MemberOperation::Remove => client.delete_user(user).await.map_err(err)?,
+        _ => {}
+    }
+    Ok(Achieved::Ok(None))
 }
 
 /// Runs one attempt of a `tenant_group_delete` job: deletes a terminated tenant's Authentik

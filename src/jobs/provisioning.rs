@@ -14,6 +14,7 @@ use crate::domain::billing::subscription::{self as subs, DEFAULT_CURRENCY, DEFAU
 use crate::domain::jobs::{self as queue, ClaimedJob, Settle};
 use crate::domain::provisioning::state::{self, LockedTenant, NewEvent, StepJob, StepUpdate};
 use crate::domain::provisioning::{Step, StepStatus};
+use crate::domain::steps::{self, Attempt, Settled};
 use crate::domain::tenants::TenantStatus;
 use crate::metrics::JobOutcome;
 use crate::upstream::{authentik, ocis, stripe};
@@ -76,11 +77,7 @@ pub async fn run(env: &JobEnv, job: &ClaimedJob, worker: &str) -> anyhow::Result
                 return Ok(None);
             };
             let known_id = state::start_step(conn, tenant_id, step, attempt).await?;
-            let message = if attempt == 1 {
-                "started".to_owned()
-            } else {
-                format!("attempt {attempt} of {}", job.max_attempts)
-            };
+            let message = steps::started(attempt, job.max_attempts);
             state::append_events(
                 conn,
                 tenant_id,
@@ -124,62 +121,31 @@ pub async fn run(env: &JobEnv, job: &ClaimedJob, worker: &str) -> anyhow::Result
                 .await?;
                 return Ok(JobOutcome::Dead);
             };
-            let (update, event, settle, outcome) = match &result {
-                Ok(Achieved::Ok(id)) => (
-                    StepUpdate {
-                        status: StepStatus::Ok,
-                        attempts: attempt,
-                        last_error: None,
-                        upstream_id: Some(id),
-                    },
-                    NewEvent::step(step, StepStatus::Ok, "done"),
-                    Settle::Done,
-                    JobOutcome::Done,
-                ),
-                Ok(Achieved::Skipped(why)) => (
-                    StepUpdate {
-                        status: StepStatus::Skipped,
-                        attempts: attempt,
-                        last_error: None,
-                        upstream_id: None,
-                    },
-                    NewEvent::step(step, StepStatus::Skipped, why.clone()),
-                    Settle::Done,
-                    JobOutcome::Done,
-                ),
-                Err(failure) if failure.retryable && !job.is_last_attempt() => {
-                    let delay = config.backoff(u32::try_from(attempt).unwrap_or(1), jitter);
-                    (
-                        StepUpdate {
-                            status: StepStatus::Pending,
-                            attempts: attempt,
-                            last_error: Some(&failure.message),
-                            upstream_id: None,
-                        },
-                        NewEvent::step(
-                            step,
-                            StepStatus::Pending,
-                            format!(
-                                "attempt {attempt} failed ({}); retrying in {} ms",
-                                failure.message,
-                                delay.as_millis()
-                            ),
-                        ),
-                        Settle::RetryAfter(delay, failure.message.clone()),
-                        JobOutcome::Retried,
-                    )
-                }
-                Err(failure) => (
-                    StepUpdate {
-                        status: StepStatus::Error,
-                        attempts: attempt,
-                        last_error: Some(&failure.message),
-                        upstream_id: None,
-                    },
-                    NewEvent::step(step, StepStatus::Error, failure.message.clone()),
-                    Settle::Dead(failure.message.clone()),
-                    JobOutcome::Dead,
-                ),
+            let attempted = match &result {
+                Ok(Achieved::Ok(_)) => Attempt::Done,
+                Ok(Achieved::Skipped(why)) => Attempt::Skipped(why),
+                Err(failure) => Attempt::Failed {
+                    message: &failure.message,
+                    retryable: failure.retryable,
+                },
+            };
+            let Settled {
+                status,
+                last_error,
+                event,
+                settle,
+                outcome,
+            } = steps::settle(step, job, attempted, || {
+                config.backoff(u32::try_from(attempt).unwrap_or(1), jitter)
+            });
+            let update = StepUpdate {
+                status,
+                attempts: attempt,
+                last_error,
+                upstream_id: match &result {
+                    Ok(Achieved::Ok(id)) => Some(id),
+                    _ => None,
+                },
             };
             state::set_step(conn, tenant_id, step, &update).await?;
             if let Some(id) = update.upstream_id {

@@ -139,58 +139,116 @@ impl Change<'_> {
             AsyncFnOnce(Tx<'r>, N::Target) -> AppResult<T> + ChangeFn<'r, N::Target, T> + Send,
     {
         let Self { caller, mut entry } = self;
-        let Some(viewer) = caller.viewer.clone() else {
-            if let Some(metrics) = &caller.metrics {
-                metrics.record_anonymous_mutation();
-            }
-            tracing::info!(
-                action = entry.action,
-                "mutation refused: no valid credentials"
-            );
-            return Err(AppError::Unauthenticated);
-        };
+        execute(caller, &mut entry, need, change, true).await
+    }
+
+    /// For a change that *is* an upstream call whose answer the caller needs at once (so it
+    /// cannot wait for a job): `check` runs like [`Self::run`]'s closure — target, access, the
+    /// impersonation deny-list, refusals audited — in a transaction that is committed (or
+    /// rolled back) **before** `act` runs, so no transaction stays open across the call.
+    /// Then the audit row is written on its own: `success` with the details `act` returns
+    /// merged in, or `failure` with its error code.
+    pub async fn run_then<N, P, T, F, A>(self, need: N, check: F, act: A) -> AppResult<T>
+    where
+        N: Need,
+        P: Send,
+        T: Send,
+        for<'r> F:
+            AsyncFnOnce(Tx<'r>, N::Target) -> AppResult<P> + ChangeFn<'r, N::Target, P> + Send,
+        A: AsyncFnOnce(P) -> AppResult<(T, serde_json::Value)>,
+    {
+        let Self { caller, mut entry } = self;
+        let actor = &caller.actor;
+        let checked = execute(caller, &mut entry, need, check, false).await?;
+        let acted = act(checked).await;
         let mut conn = caller.pool.get().await?;
-        let conn: &mut AsyncPgConnection = &mut conn;
-        let result = async {
-            Tm::begin_transaction(conn).await?;
-            let done = async {
-                let target = need.resolve(conn, &viewer, &mut entry).await?;
-                if viewer.impersonation.is_some()
-                    && let Some(why) = policy::impersonation_refusal(entry.action)
+        match acted {
+            Ok((value, details)) => {
+                if let (Some(into), Some(from)) =
+                    (entry.details.as_object_mut(), details.as_object())
                 {
-                    return Err(entry.deny(AppError::Forbidden(why)));
+                    into.extend(from.clone());
                 }
-                let tx = Tx {
-                    conn: &mut *conn,
-                    audit: &mut entry,
-                    viewer: &viewer,
-                };
-                let value = change(tx, target).await?;
                 entry.outcome = Outcome::Success;
-                record(conn, &caller.actor, &entry).await?;
-                Ok::<T, AppError>(value)
+                record(&mut conn, actor, &entry).await?;
+                Ok(value)
             }
-            .await;
-            match done {
-                Ok(value) => {
-                    Tm::commit_transaction(conn).await?;
-                    Ok(value)
-                }
-                Err(error) => {
-                    if let Err(rollback) = Tm::rollback_transaction(conn).await {
-                        tracing::error!(error = %rollback, "rollback failed");
-                    }
-                    Err(error)
-                }
-            }
-        }
-        .await;
-        match result {
-            Ok(value) => Ok(value),
             Err(error) => {
-                record_refusal(conn, &caller.actor, &mut entry, &error).await;
+                record_refusal(&mut conn, actor, &mut entry, &error).await;
                 Err(error)
             }
+        }
+    }
+}
+
+/// The runner: refuses an anonymous caller, opens a transaction, resolves `need`, applies
+/// the impersonation deny-list, runs `change`, writes the `success` row (when
+/// `record_success`) and commits; on any error rolls back and writes the refusal's row.
+async fn execute<N, T, F>(
+    caller: &Caller,
+    entry: &mut AuditEntry,
+    need: N,
+    change: F,
+    record_success: bool,
+) -> AppResult<T>
+where
+    N: Need,
+    T: Send,
+    for<'r> F: AsyncFnOnce(Tx<'r>, N::Target) -> AppResult<T> + ChangeFn<'r, N::Target, T> + Send,
+{
+    let Some(viewer) = caller.viewer.clone() else {
+        if let Some(metrics) = &caller.metrics {
+            metrics.record_anonymous_mutation();
+        }
+        tracing::info!(
+            action = entry.action,
+            "mutation refused: no valid credentials"
+        );
+        return Err(AppError::Unauthenticated);
+    };
+    let mut conn = caller.pool.get().await?;
+    let conn: &mut AsyncPgConnection = &mut conn;
+    let result = async {
+        Tm::begin_transaction(conn).await?;
+        let done = async {
+            let target = need.resolve(conn, &viewer, entry).await?;
+            if viewer.impersonation.is_some()
+                && let Some(why) = policy::impersonation_refusal(entry.action)
+            {
+                return Err(entry.deny(AppError::Forbidden(why)));
+            }
+            let tx = Tx {
+                conn: &mut *conn,
+                audit: &mut *entry,
+                viewer: &viewer,
+            };
+            let value = change(tx, target).await?;
+            if record_success {
+                entry.outcome = Outcome::Success;
+                record(conn, &caller.actor, entry).await?;
+            }
+            Ok::<T, AppError>(value)
+        }
+        .await;
+        match done {
+            Ok(value) => {
+                Tm::commit_transaction(conn).await?;
+                Ok(value)
+            }
+            Err(error) => {
+                if let Err(rollback) = Tm::rollback_transaction(conn).await {
+                    tracing::error!(error = %rollback, "rollback failed");
+                }
+                Err(error)
+            }
+        }
+    }
+    .await;
+    match result {
+        Ok(value) => Ok(value),
+        Err(error) => {
+            record_refusal(conn, &caller.actor, entry, &error).await;
+            Err(error)
         }
     }
 }

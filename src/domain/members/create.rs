@@ -244,13 +244,16 @@ pub async fn create(
                 )
                 .await?;
                 let mut warnings: Vec<String> = warning.into_iter().collect();
-                let (_, before) = limits::usage(used, included);
-                let (percent, after) = limits::usage(used + 1, included);
-                if let Some(threshold) = after.filter(|t| Some(*t) != before) {
+                if let Some(event) = super::seats::announce(tx.conn, tenant.id)
+                    .await?
+                    .filter(|e| e.level > 0)
+                {
                     warnings.push(format!(
-                        "the tenant now uses {percent} % of its {included} seats"
+                        "the tenant now uses {} % of its {} seats",
+                        event.percent(),
+                        event.included
                     ));
-                    tx.audit.details["seatWarning"] = json!(threshold);
+                    tx.audit.details["seatWarning"] = json!(event.level);
                 }
                 tx.audit.details["warnings"] = json!(warnings);
                 Ok(Created {

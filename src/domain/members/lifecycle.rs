@@ -8,7 +8,7 @@
 //! (`FORBIDDEN`, audited as denied) before anything is queued or called. The last active
 //! owner can be neither demoted nor removed. The upstream work is queued as member step jobs
 //! in the change's transaction; only `forceLogoutMember` calls Authentik at once (its answer
-//! is how many sessions ended).
+//! is how many sessions ended), after its checks' transaction ended.
 
 use std::sync::Arc;
 
@@ -108,145 +108,128 @@ fn require_status(
     }
 }
 
-/// `suspendMember`: access ends at once; Authentik deactivates the user (or, for a person
-/// in other tenants too, takes them out of this tenant's group) and the mailbox's sign-in is
-/// disabled, its password kept.
-pub async fn suspend(
-    caller: &Caller,
-    tenant: &str,
-    id: AppResult<MemberId>,
-    max_attempts: u32,
-) -> AppResult<MemberRow> {
-    caller
-        .change("member.suspend", "member")
-        .run(
-            need::tenant(tenant, TenantAccess::Admin),
-            async move |mut tx, tenant| {
-                let id = id?;
-                tx.audit.target_id = Some(id.to_string());
-                let member = member_of(tx.conn, &tenant, id).await?;
-                not_yourself(&mut tx, &member, "suspend")?;
-                owner_rule(&mut tx, &tenant, member.role)?;
-                require_status(&member, &[MembershipStatus::Active], "suspended")?;
-                idle(tx.conn, &member).await?;
-                set_status(tx.conn, id, MembershipStatus::Suspended).await?;
-                steps::queue_operation(
-                    tx.conn,
-                    id,
-                    tenant.id,
-                    MemberOperation::Suspend,
-                    &[MemberStep::Authentik, MemberStep::Stalwart],
-                    max_attempts,
-                    "queued by suspendMember",
-                )
-                .await?;
-                tx.audit.details = json!({ "email": member.email });
-                row(tx.conn, id).await
-            },
-        )
-        .await
+/// A lifecycle change whose upstream work is queued as member step jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Queued {
+    /// `suspendMember`: access ends at once; Authentik and oCIS disable the user (or, for a
+    /// person in other tenants too, take them out of this tenant's group and space) and the
+    /// mailbox's sign-in is disabled, its password kept.
+    Suspend,
+    /// `resumeMember`: the upstream objects are enabled again; the member is `ACTIVE` once
+    /// they are. Refused for a suspended tenant.
+    Resume,
+    /// `removeMember`: access ends at once; the jobs delete the mailbox, and the Authentik
+    /// and oCIS users unless the person belongs to another tenant (then only this tenant's
+    /// group membership and space grant go); the membership row goes when they finished.
+    /// The last owner cannot be removed.
+    Remove,
 }
 
-/// `resumeMember`: the upstream objects are enabled again; the member is `ACTIVE` once
-/// they are. Refused for a suspended tenant.
-pub async fn resume(
-    caller: &Caller,
-    tenant: &str,
-    id: AppResult<MemberId>,
-    max_attempts: u32,
-) -> AppResult<MemberRow> {
-    caller
-        .change("member.resume", "member")
-        .run(
-            need::tenant(tenant, TenantAccess::Admin),
-            async move |mut tx, tenant| {
-                let id = id?;
-                tx.audit.target_id = Some(id.to_string());
-                let member = member_of(tx.conn, &tenant, id).await?;
-                owner_rule(&mut tx, &tenant, member.role)?;
-                members_frozen(&tenant, "resumed")?;
-                require_status(&member, &[MembershipStatus::Suspended], "resumed")?;
-                idle(tx.conn, &member).await?;
-                steps::queue_operation(
-                    tx.conn,
-                    id,
-                    tenant.id,
-                    MemberOperation::Resume,
-                    &[MemberStep::Authentik, MemberStep::Stalwart],
-                    max_attempts,
-                    "queued by resumeMember",
-                )
-                .await?;
-                tx.audit.details = json!({ "email": member.email });
-                row(tx.conn, id).await
-            },
-        )
-        .await
+/// What a queued change checks and does.
+struct Rule {
+    action: &'static str,
+    operation: MemberOperation,
+    steps: &'static [MemberStep],
+    /// Refused on yourself, with this verb.
+    not_on_yourself: Option<&'static str>,
+    /// The statuses it applies to (`None`: any), and the participle for the refusal.
+    from: Option<(&'static [MembershipStatus], &'static str)>,
+    /// Refused for a suspended or terminated tenant.
+    needs_live_tenant: bool,
+    /// Refused for the last active owner.
+    keeps_last_owner: bool,
+    /// The status the membership takes at once.
+    status_now: Option<MembershipStatus>,
+    why: &'static str,
 }
 
-/// `resetMemberPassword`: a new one-time password, set on SSO and mailbox together by the
-/// jobs (sealed until both succeeded). Returns it, once.
-pub async fn reset_password(
-    caller: &Caller,
-    key: &SealingKey,
-    tenant: &str,
-    id: AppResult<MemberId>,
-    max_attempts: u32,
-) -> AppResult<(MemberRow, Secret)> {
-    caller
-        .change("member.reset_password", "member")
-        .run(
-            need::tenant(tenant, TenantAccess::Admin),
-            async move |mut tx, tenant| {
-                let id = id?;
-                tx.audit.target_id = Some(id.to_string());
-                let member = member_of(tx.conn, &tenant, id).await?;
-                owner_rule(&mut tx, &tenant, member.role)?;
-                require_status(
-                    &member,
-                    &[MembershipStatus::Active, MembershipStatus::Suspended],
-                    "given a new password",
-                )?;
-                idle(tx.conn, &member).await?;
-                let password = super::password::generate();
-                steps::store_sealed(tx.conn, id, &key.seal(&password)).await?;
-                steps::queue_operation(
-                    tx.conn,
-                    id,
-                    tenant.id,
-                    MemberOperation::ResetPassword,
-                    &[MemberStep::Authentik, MemberStep::Stalwart],
-                    max_attempts,
-                    "queued by resetMemberPassword",
-                )
-                .await?;
-                tx.audit.details = json!({ "email": member.email });
-                Ok((row(tx.conn, id).await?, password))
+impl Queued {
+    const fn rule(self) -> Rule {
+        match self {
+            Self::Suspend => Rule {
+                action: "member.suspend",
+                operation: MemberOperation::Suspend,
+                steps: MemberStep::ALL,
+                not_on_yourself: Some("suspend"),
+                from: Some((&[MembershipStatus::Active], "suspended")),
+                needs_live_tenant: false,
+                keeps_last_owner: false,
+                status_now: Some(MembershipStatus::Suspended),
+                why: "queued by suspendMember",
             },
-        )
-        .await
+            Self::Resume => Rule {
+                action: "member.resume",
+                operation: MemberOperation::Resume,
+                steps: MemberStep::ALL,
+                not_on_yourself: None,
+                from: Some((&[MembershipStatus::Suspended], "resumed")),
+                needs_live_tenant: true,
+                keeps_last_owner: false,
+                status_now: None,
+                why: "queued by resumeMember",
+            },
+            Self::Remove => Rule {
+                action: "member.remove",
+                operation: MemberOperation::Remove,
+                steps: MemberStep::ALL,
+                not_on_yourself: Some("remove"),
+                from: None,
+                needs_live_tenant: false,
+                keeps_last_owner: true,
+                status_now: Some(MembershipStatus::Suspended),
+                why: "queued by removeMember",
+            },
+        }
+    }
 }
 
-/// `removeMember`: access ends at once; the jobs delete the mailbox, and the Authentik and
-/// oCIS users unless the person belongs to another tenant (then only this tenant's group
-/// membership goes); the membership row goes when they finished.
-pub async fn remove(
+/// `resetMemberPassword`'s rule: a new one-time password, set on SSO and mailbox together.
+const RESET_PASSWORD: Rule = Rule {
+    action: "member.reset_password",
+    operation: MemberOperation::ResetPassword,
+    steps: &[MemberStep::Authentik, MemberStep::Stalwart],
+    not_on_yourself: None,
+    from: Some((
+        &[MembershipStatus::Active, MembershipStatus::Suspended],
+        "given a new password",
+    )),
+    needs_live_tenant: false,
+    keeps_last_owner: false,
+    status_now: None,
+    why: "queued by resetMemberPassword",
+};
+
+/// Runs a queued lifecycle change on member `id` of `tenant` (tenant admins and up; owners
+/// only for an owner): every refusal before anything is written, then the status, the
+/// sealed password (if any) and the operation's step jobs in the change's transaction.
+async fn queue(
     caller: &Caller,
     tenant: &str,
     id: AppResult<MemberId>,
     max_attempts: u32,
+    rule: Rule,
+    sealed: Option<Vec<u8>>,
 ) -> AppResult<MemberRow> {
     caller
-        .change("member.remove", "member")
+        .change(rule.action, "member")
         .run(
             need::tenant(tenant, TenantAccess::Admin),
             async move |mut tx, tenant| {
                 let id = id?;
                 tx.audit.target_id = Some(id.to_string());
                 let member = member_of(tx.conn, &tenant, id).await?;
-                not_yourself(&mut tx, &member, "remove")?;
+                if let Some(verb) = rule.not_on_yourself {
+                    not_yourself(&mut tx, &member, verb)?;
+                }
                 owner_rule(&mut tx, &tenant, member.role)?;
-                if member.role == MemberRole::Owner
+                if rule.needs_live_tenant {
+                    members_frozen(&tenant, "resumed")?;
+                }
+                if let Some((allowed, what)) = rule.from {
+                    require_status(&member, allowed, what)?;
+                }
+                if rule.keeps_last_owner
+                    && member.role == MemberRole::Owner
                     && other_owners(tx.conn, tenant.id, id).await? == 0
                 {
                     return Err(AppError::Conflict(
@@ -254,15 +237,20 @@ pub async fn remove(
                     ));
                 }
                 idle(tx.conn, &member).await?;
-                set_status(tx.conn, id, MembershipStatus::Suspended).await?;
+                if let Some(status) = rule.status_now {
+                    set_status(tx.conn, id, status).await?;
+                }
+                if let Some(sealed) = &sealed {
+                    steps::store_sealed(tx.conn, id, sealed).await?;
+                }
                 steps::queue_operation(
                     tx.conn,
                     id,
                     tenant.id,
-                    MemberOperation::Remove,
-                    MemberStep::ALL,
+                    rule.operation,
+                    rule.steps,
                     max_attempts,
-                    "queued by removeMember",
+                    rule.why,
                 )
                 .await?;
                 tx.audit.details = json!({
@@ -274,13 +262,49 @@ pub async fn remove(
         .await
 }
 
+/// `suspendMember`, `resumeMember` or `removeMember` (see [`Queued`]).
+pub async fn queued(
+    caller: &Caller,
+    tenant: &str,
+    id: AppResult<MemberId>,
+    max_attempts: u32,
+    change: Queued,
+) -> AppResult<MemberRow> {
+    queue(caller, tenant, id, max_attempts, change.rule(), None).await
+}
+
+/// `resetMemberPassword`: a new one-time password, set on SSO and mailbox together by the
+/// jobs (sealed until both succeeded). Returns it, once.
+pub async fn reset_password(
+    caller: &Caller,
+    key: &SealingKey,
+    tenant: &str,
+    id: AppResult<MemberId>,
+    max_attempts: u32,
+) -> AppResult<(MemberRow, Secret)> {
+    let password = super::password::generate();
+    let sealed = key.seal(&password);
+    let row = queue(
+        caller,
+        tenant,
+        id,
+        max_attempts,
+        RESET_PASSWORD,
+        Some(sealed),
+    )
+    .await?;
+    Ok((row, password))
+}
+
 /// `changeMemberRole`: owners and above grant or take the owner role; the last active owner
-/// cannot be demoted.
+/// cannot be demoted. When the member's role in the tenant's files space changes (manager ↔
+/// editor) and they have one there, a job sets it on oCIS.
 pub async fn change_role(
     caller: &Caller,
     tenant: &str,
     id: AppResult<MemberId>,
     role: MemberRole,
+    max_attempts: u32,
 ) -> AppResult<MemberRow> {
     caller
         .change("member.change_role", "member")
@@ -301,6 +325,15 @@ pub async fn change_role(
                         "the last owner of a tenant cannot be demoted".into(),
                     ));
                 }
+                let in_space = matches!(
+                    member.status,
+                    MembershipStatus::Active | MembershipStatus::Suspended
+                ) && member.ocis_user_id.is_some()
+                    && member.tenant_space_id.is_some();
+                let on_ocis = in_space && member.role.space_role() != role.space_role();
+                if on_ocis {
+                    idle(tx.conn, &member).await?;
+                }
                 diesel::update(memberships::table.filter(memberships::id.eq(id)))
                     .set((
                         memberships::role.eq(role),
@@ -308,14 +341,27 @@ pub async fn change_role(
                     ))
                     .execute(tx.conn)
                     .await?;
+                if on_ocis {
+                    steps::queue_operation(
+                        tx.conn,
+                        id,
+                        tenant.id,
+                        MemberOperation::ChangeRole,
+                        &[MemberStep::Ocis],
+                        max_attempts,
+                        "queued by changeMemberRole",
+                    )
+                    .await?;
+                }
                 row(tx.conn, id).await
             },
         )
         .await
 }
 
-/// `forceLogoutMember`: ends the member's Authentik sessions (only theirs) at once; returns
-/// how many ended.
+/// `forceLogoutMember`: ends the member's Authentik sessions (only theirs) and returns how
+/// many ended. The checks run in a transaction that ends before Authentik is called (its
+/// answer is the mutation's); the audit row is written after the call, on its own.
 pub async fn force_logout(
     caller: &Caller,
     authentik: Option<Arc<dyn AuthentikClient>>,
@@ -324,7 +370,7 @@ pub async fn force_logout(
 ) -> AppResult<(MemberRow, usize)> {
     caller
         .change("member.force_logout", "member")
-        .run(
+        .run_then(
             need::tenant(tenant, TenantAccess::Admin),
             async move |mut tx, tenant| {
                 let id = id?;
@@ -332,6 +378,10 @@ pub async fn force_logout(
                 let member = member_of(tx.conn, &tenant, id).await?;
                 not_yourself(&mut tx, &member, "log out")?;
                 owner_rule(&mut tx, &tenant, member.role)?;
+                tx.audit.details = json!({ "email": member.email });
+                Ok((row(tx.conn, id).await?, member))
+            },
+            async move |(row, member): (MemberRow, LockedMember)| {
                 let ended = match (authentik, member.authentik_user_pk) {
                     (Some(client), Some(pk)) => {
                         let user = UserRef {
@@ -342,8 +392,7 @@ pub async fn force_logout(
                     }
                     _ => 0,
                 };
-                tx.audit.details = json!({ "email": member.email, "sessionsEnded": ended });
-                Ok((row(tx.conn, id).await?, ended))
+                Ok(((row, ended), json!({ "sessionsEnded": ended })))
             },
         )
         .await

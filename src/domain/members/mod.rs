@@ -13,6 +13,7 @@ pub mod limits;
 pub mod password;
 pub mod retry;
 pub mod sealing;
+pub mod seats;
 pub mod steps;
 pub mod teardown;
 
@@ -83,6 +84,20 @@ crate::text_enum! {
         ResetPassword = "reset_password",
         /// `removeMember`.
         Remove = "remove",
+        /// `changeMemberRole`, when the member's role in the tenant's files space changes.
+        ChangeRole = "change_role",
+    }
+}
+
+impl MemberRole {
+    /// The member's role in the tenant's oCIS space: managers for owners and admins,
+    /// editors for members.
+    pub const fn space_role(self) -> crate::upstream::ocis::SpaceRole {
+        use crate::upstream::ocis::SpaceRole;
+        match self {
+            Self::Owner | Self::Admin => SpaceRole::Manager,
+            Self::Member => SpaceRole::Editor,
+        }
     }
 }
 

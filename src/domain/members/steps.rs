@@ -15,7 +15,7 @@ use super::{MemberOperation, MemberRole, MemberStep, MembershipStatus};
 use crate::db::schema::{member_events, member_secrets, member_steps, memberships};
 use crate::domain::ids::{MemberId, TenantId, UserId};
 use crate::domain::jobs::{self as queue, NewJob};
-use crate::domain::provisioning::StepStatus;
+use crate::domain::steps::{StepStatus, failed_once_settled};
 use crate::domain::tenants::TenantStatus;
 use crate::events::{self, Event};
 
@@ -151,30 +151,8 @@ pub struct MemberEventRow {
     pub at: DateTime<Utc>,
 }
 
-/// An event to append.
-#[derive(Debug, Clone)]
-pub struct NewEvent {
-    /// The step, or `None` for the operation as a whole.
-    pub step: Option<MemberStep>,
-    /// Its status.
-    pub status: StepStatus,
-    /// For people.
-    pub message: String,
-    /// The last event of the operation.
-    pub terminal: bool,
-}
-
-impl NewEvent {
-    /// An event of `step`.
-    pub fn step(step: MemberStep, status: StepStatus, message: impl Into<String>) -> Self {
-        Self {
-            step: Some(step),
-            status,
-            message: message.into(),
-            terminal: false,
-        }
-    }
-}
+/// An event to append to a member's log.
+pub type NewEvent = crate::domain::steps::NewEvent<MemberStep>;
 
 /// Appends `new` to the member's log with the next sequence numbers and NOTIFYs each id at
 /// commit (two statements). The caller holds the membership's lock (or just inserted it).
@@ -412,14 +390,9 @@ pub async fn end_if_settled(
         return Ok(Vec::new());
     };
     let rows = steps_of(conn, &[member.id]).await?;
-    if rows.iter().any(|r| !r.status.is_settled()) {
+    let Some(failed) = failed_once_settled(rows.iter().map(|r| (r.step.as_str(), r.status))) else {
         return Ok(Vec::new());
-    }
-    let failed: Vec<&str> = rows
-        .iter()
-        .filter(|r| r.status == StepStatus::Error)
-        .map(|r| r.step.as_str())
-        .collect();
+    };
     let status = match (operation, failed.is_empty()) {
         (MemberOperation::Create, true) | (MemberOperation::Resume, true) => {
             Some(MembershipStatus::Active)
@@ -437,33 +410,28 @@ pub async fn end_if_settled(
             .execute(conn)
             .await?;
     }
-    if failed.is_empty() {
-        erase_sealed(conn, member.id).await?;
-    }
     let event = if failed.is_empty() {
-        NewEvent {
-            step: None,
-            status: StepStatus::Ok,
-            message: match operation {
-                MemberOperation::Create => "created: the member is active".into(),
-                MemberOperation::Suspend => "suspended".into(),
-                MemberOperation::Resume => "resumed: the member is active".into(),
-                MemberOperation::ResetPassword => "the new password is set".into(),
-                MemberOperation::Remove => "removed".into(),
+        erase_sealed(conn, member.id).await?;
+        NewEvent::end(
+            StepStatus::Ok,
+            match operation {
+                MemberOperation::Create => "created: the member is active",
+                MemberOperation::Suspend => "suspended",
+                MemberOperation::Resume => "resumed: the member is active",
+                MemberOperation::ResetPassword => "the new password is set",
+                MemberOperation::Remove => "removed",
+                MemberOperation::ChangeRole => "the role in the files space is set",
             },
-            terminal: true,
-        }
+        )
     } else {
-        NewEvent {
-            step: None,
-            status: StepStatus::Error,
-            message: format!(
+        NewEvent::end(
+            StepStatus::Error,
+            format!(
                 "{} failed at step {}",
                 operation.as_str(),
                 failed.join(", ")
             ),
-            terminal: true,
-        }
+        )
     };
     let appended = append_events(conn, member.id, member.tenant_id, operation, &[event]).await?;
     if operation == MemberOperation::Remove && failed.is_empty() {

@@ -47,30 +47,7 @@ impl Step {
     ];
 }
 
-crate::text_enum! {
-    /// Where a provisioning step stands.
-    #[derive(async_graphql::Enum)]
-    #[graphql(name = "ProvisioningStatus")]
-    pub enum StepStatus {
-        /// Queued, or waiting for its next attempt after a failure.
-        Pending = "pending",
-        /// A worker is on it.
-        Running = "running",
-        /// Done: the upstream object exists.
-        Ok = "ok",
-        /// Nothing to do: the upstream is not configured, or the tenant does not need it.
-        Skipped = "skipped",
-        /// Failed after its last attempt; `reconcileTenant` or `retryProvisioningStep` re-runs it.
-        Error = "error",
-    }
-}
-
-impl StepStatus {
-    /// Whether the step is done with (for this run).
-    pub const fn is_settled(self) -> bool {
-        !matches!(self, Self::Pending | Self::Running)
-    }
-}
+pub use crate::domain::steps::StepStatus;
 
 /// A `provisioning_steps` row.
 #[derive(Queryable, Selectable, Debug, Clone)]

@@ -13,6 +13,7 @@ use super::{EventRow, Step, StepRow, StepStatus};
 use crate::db::schema::{provisioning_events, provisioning_steps, tenants};
 use crate::domain::ids::TenantId;
 use crate::domain::jobs::{self as queue, NewJob};
+use crate::domain::steps::failed_once_settled;
 use crate::domain::tenants::TenantStatus;
 use crate::events::{self, Event};
 
@@ -65,30 +66,8 @@ pub async fn lock_tenant(
         .optional()
 }
 
-/// An event to append.
-#[derive(Debug, Clone)]
-pub struct NewEvent {
-    /// The step, or `None` for the tenant as a whole.
-    pub step: Option<Step>,
-    /// Its status.
-    pub status: StepStatus,
-    /// For people.
-    pub message: String,
-    /// The last event of a run.
-    pub terminal: bool,
-}
-
-impl NewEvent {
-    /// An event of `step`.
-    pub fn step(step: Step, status: StepStatus, message: impl Into<String>) -> Self {
-        Self {
-            step: Some(step),
-            status,
-            message: message.into(),
-            terminal: false,
-        }
-    }
-}
+/// An event to append to a tenant's log.
+pub type NewEvent = crate::domain::steps::NewEvent<Step>;
 
 /// Appends `new` to the tenant's log with the next sequence numbers and NOTIFYs each id at
 /// commit (two statements). The caller holds the tenant's lock.
@@ -300,15 +279,9 @@ pub async fn end_run_if_settled(
     tenant: &LockedTenant,
 ) -> QueryResult<Vec<EventRow>> {
     let rows = steps_of(conn, &[tenant.id]).await?;
-    let statuses: Vec<(Step, StepStatus)> = rows.iter().map(|r| (r.step, r.status)).collect();
-    if statuses.iter().any(|(_, s)| !s.is_settled()) {
+    let Some(failed) = failed_once_settled(rows.iter().map(|r| (r.step.as_str(), r.status))) else {
         return Ok(Vec::new());
-    }
-    let failed: Vec<&str> = statuses
-        .iter()
-        .filter(|(_, s)| *s == StepStatus::Error)
-        .map(|(step, _)| step.as_str())
-        .collect();
+    };
     let event = if failed.is_empty() {
         let message = if tenant.status == TenantStatus::Pending {
             diesel::update(tenants::table.find(tenant.id))
@@ -323,24 +296,17 @@ pub async fn end_run_if_settled(
         } else {
             format!("provisioned (the tenant stays {})", tenant.status)
         };
-        NewEvent {
-            step: None,
-            status: StepStatus::Ok,
-            message,
-            terminal: true,
-        }
+        NewEvent::end(StepStatus::Ok, message)
     } else {
-        NewEvent {
-            step: None,
-            status: StepStatus::Error,
-            message: format!(
+        NewEvent::end(
+            StepStatus::Error,
+            format!(
                 "{} of {} steps failed: {}",
                 failed.len(),
-                statuses.len(),
+                rows.len(),
                 failed.join(", ")
             ),
-            terminal: true,
-        }
+        )
     };
     append_events(conn, tenant.id, &[event]).await
 }

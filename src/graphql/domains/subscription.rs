@@ -1,16 +1,13 @@
 //! `domainStatusChanged`: status changes of a tenant's domains, replayed then live.
 //!
-//! The stream listens to the process's event hub *before* it replays from the table (the
-//! verifier's `domain.status_changed` audit rows), then re-reads the table after the last id
-//! it sent on every notification for the tenant (and after a listener reconnect or a lag): no
-//! gap and no duplicate, whichever replica ran the check. It does not complete.
-
-use std::collections::VecDeque;
+//! A [`tail`] of the verifier's `domain.status_changed` audit rows: replayed, then re-read
+//! after the last id sent on every notification for the tenant; it does not complete.
 
 use async_graphql::{Context, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
-use futures_util::Stream;
-use tokio::sync::broadcast::{self, error::RecvError};
+use diesel::QueryResult;
+use diesel_async::AsyncPgConnection;
+use futures_util::{Stream, StreamExt};
 
 use crate::auth::ContextAuth;
 use crate::db::DbPool;
@@ -19,11 +16,9 @@ use crate::domain::domains::DomainStatus;
 use crate::domain::domains::name::unicode;
 use crate::domain::domains::verify::{self, StatusEvent};
 use crate::domain::ids::TenantId;
-use crate::error::{ApiError, AppError, AppResult};
+use crate::error::{ApiError, AppError};
+use crate::events::tail::{TailSource, tail};
 use crate::events::{Event, EventHub};
-
-/// Events read from the table per statement.
-const PAGE: i64 = 500;
 
 /// A domain's status changed.
 #[derive(SimpleObject)]
@@ -60,51 +55,27 @@ impl From<StatusEvent> for DomainStatusChange {
 #[derive(Default)]
 pub struct DomainSubscription;
 
-struct Changes {
-    pool: DbPool,
-    tenant: TenantId,
-    hub: broadcast::Receiver<Event>,
-    last: i64,
-    queue: VecDeque<StatusEvent>,
-    failed: bool,
-}
+/// The tenant's `domain.status_changed` audit rows.
+struct StatusEvents;
 
-impl Changes {
-    async fn catch_up(&mut self) -> AppResult<()> {
-        let mut conn = self.pool.get().await?;
-        loop {
-            let rows = verify::status_events_after(&mut conn, self.tenant, self.last, PAGE).await?;
-            let full = rows.len() as i64 == PAGE;
-            for row in rows {
-                self.last = row.id;
-                self.queue.push_back(row);
-            }
-            if !full {
-                return Ok(());
-            }
-        }
+impl TailSource for StatusEvents {
+    type Row = StatusEvent;
+    type Key = TenantId;
+    const NAME: &'static str = "domainStatusChanged";
+
+    fn concerns(event: &Event, key: TenantId) -> bool {
+        matches!(event, Event::DomainStatus(t) if *t == key.uuid())
     }
-
-    async fn next(mut self) -> Option<(async_graphql::Result<DomainStatusChange>, Self)> {
-        loop {
-            if let Some(row) = self.queue.pop_front() {
-                return Some((Ok(row.into()), self));
-            }
-            if self.failed {
-                return None;
-            }
-            match self.hub.recv().await {
-                Ok(Event::DomainStatus(t)) if t == self.tenant.uuid() => {}
-                Ok(Event::Resync) | Err(RecvError::Lagged(_)) => {}
-                Ok(_) => continue,
-                Err(RecvError::Closed) => return None,
-            }
-            if let Err(e) = self.catch_up().await {
-                tracing::error!(error = %e, "domainStatusChanged could not re-read events");
-                self.failed = true;
-                return Some((Err(ApiError::from(e).into()), self));
-            }
-        }
+    fn id(row: &StatusEvent) -> i64 {
+        row.id
+    }
+    async fn after(
+        conn: &mut AsyncPgConnection,
+        key: TenantId,
+        after_id: i64,
+        limit: i64,
+    ) -> QueryResult<Vec<StatusEvent>> {
+        verify::status_events_after(conn, key, after_id, limit).await
     }
 }
 
@@ -131,23 +102,19 @@ impl DomainSubscription {
         }
         let viewer = ctx.viewer().await?;
         let pool = ctx.data_unchecked::<DbPool>().clone();
-        // Listen before reading the table, so nothing falls in between.
-        let hub = ctx.data_unchecked::<EventHub>().subscribe();
         let tenant = {
             let mut conn = pool.get().await.map_err(ApiError::from)?;
             domain::tenants::visible_by_slug(&mut conn, &viewer, &tenant_slug)
                 .await
                 .map_err(ApiError::from)?
         };
-        let mut changes = Changes {
-            pool,
-            tenant: tenant.id,
-            hub,
-            last: after_id,
-            queue: VecDeque::new(),
-            failed: false,
-        };
-        changes.catch_up().await.map_err(ApiError::from)?;
-        Ok(futures_util::stream::unfold(changes, Changes::next))
+        let hub = ctx.data_unchecked::<EventHub>();
+        let rows = tail::<StatusEvents>(pool, hub, tenant.id, after_id)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(rows.map(|row| {
+            row.map(<DomainStatusChange as From<StatusEvent>>::from)
+                .map_err(|e| ApiError::from(e).into())
+        }))
     }
 }

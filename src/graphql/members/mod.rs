@@ -2,5 +2,6 @@
 
 pub mod loaders;
 pub mod mutation;
+pub mod seat_warnings;
 pub mod subscription;
 pub mod types;

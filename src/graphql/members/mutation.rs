@@ -6,6 +6,7 @@ use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 
 use crate::config::Config;
 use crate::domain::ids::MemberId;
+use crate::domain::members::lifecycle::Queued;
 use crate::domain::members::sealing::SealingKey;
 use crate::domain::members::{MemberRole, create, lifecycle, retry};
 use crate::error::{ApiResult, AppError, AppResult};
@@ -99,6 +100,25 @@ fn max_attempts(ctx: &Context<'_>) -> u32 {
     ctx.data_unchecked::<Arc<Config>>().jobs.max_attempts
 }
 
+/// `suspendMember`, `resumeMember`, `removeMember`: one queued lifecycle change.
+async fn queued(
+    ctx: &Context<'_>,
+    input: MemberRefInput,
+    change: Queued,
+) -> ApiResult<MemberPayload> {
+    let row = lifecycle::queued(
+        &caller(ctx).await?,
+        &input.tenant,
+        member_id(&input.member, "input.member"),
+        max_attempts(ctx),
+        change,
+    )
+    .await?;
+    Ok(MemberPayload {
+        member: Member(row),
+    })
+}
+
 /// Member mutations.
 #[derive(Default)]
 pub struct MemberMutation;
@@ -154,43 +174,25 @@ impl MemberMutation {
         })
     }
     /// Suspends a member (same access as `createMember`; owners only for an owner): access
-    /// ends at once, then their Authentik user is deactivated (or, when they belong to
-    /// another tenant too, taken out of this tenant's group) and their mailbox's sign-in is
-    /// disabled, its password kept. Suspending yourself is refused. Audited.
+    /// ends at once, then their Authentik and oCIS users are disabled (or, when they belong
+    /// to another tenant too, taken out of this tenant's group and files space) and their
+    /// mailbox's sign-in is disabled, its password kept. Suspending yourself is refused. Audited.
     async fn suspend_member(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The tenant and the member.")] input: MemberRefInput,
     ) -> ApiResult<MemberPayload> {
-        let row = lifecycle::suspend(
-            &caller(ctx).await?,
-            &input.tenant,
-            member_id(&input.member, "input.member"),
-            max_attempts(ctx),
-        )
-        .await?;
-        Ok(MemberPayload {
-            member: Member(row),
-        })
+        queued(ctx, input, Queued::Suspend).await
     }
 
-    /// Resumes a suspended member: `ACTIVE` again once SSO and mailbox are enabled (the
-    /// password is unchanged). Refused for a suspended tenant. Audited.
+    /// Resumes a suspended member: `ACTIVE` again once SSO, mailbox and files are enabled
+    /// (the password is unchanged). Refused for a suspended tenant. Audited.
     async fn resume_member(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The tenant and the member.")] input: MemberRefInput,
     ) -> ApiResult<MemberPayload> {
-        let row = lifecycle::resume(
-            &caller(ctx).await?,
-            &input.tenant,
-            member_id(&input.member, "input.member"),
-            max_attempts(ctx),
-        )
-        .await?;
-        Ok(MemberPayload {
-            member: Member(row),
-        })
+        queued(ctx, input, Queued::Resume).await
     }
 
     /// Ends every sign-in session of the member (only theirs) and says how many ended.
@@ -237,7 +239,9 @@ impl MemberMutation {
     }
 
     /// Changes a member's role; only owners and above grant or take `OWNER`, and the last
-    /// owner cannot be demoted (`CONFLICT`). Audited.
+    /// owner cannot be demoted (`CONFLICT`). When their role in the tenant's files space
+    /// changes (manager for owners and admins, editor for members), a durable job sets it on
+    /// oCIS (follow it with `memberProgress`). Audited.
     async fn change_member_role(
         &self,
         ctx: &Context<'_>,
@@ -248,6 +252,7 @@ impl MemberMutation {
             &input.tenant,
             member_id(&input.member, "input.member"),
             input.role,
+            max_attempts(ctx),
         )
         .await?;
         Ok(MemberPayload {
@@ -257,22 +262,13 @@ impl MemberMutation {
 
     /// Removes a member: access ends at once, then the jobs delete their mailbox, and their
     /// Authentik and oCIS users unless they belong to another tenant (then only this
-    /// tenant's group membership goes). The last owner cannot be removed; removing yourself
+    /// tenant's group membership and files-space grant go). The last owner cannot be removed; removing yourself
     /// is refused. Audited.
     async fn remove_member(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The tenant and the member.")] input: MemberRefInput,
     ) -> ApiResult<MemberPayload> {
-        let row = lifecycle::remove(
-            &caller(ctx).await?,
-            &input.tenant,
-            member_id(&input.member, "input.member"),
-            max_attempts(ctx),
-        )
-        .await?;
-        Ok(MemberPayload {
-            member: Member(row),
-        })
+        queued(ctx, input, Queued::Remove).await
     }
 }

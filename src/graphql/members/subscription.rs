@@ -1,90 +1,23 @@
 //! `memberProgress`: a member's operation events, replayed then live — the design of
-//! `provisioningProgress` (subscribe to the feed first, replay from the table, then deliver
-//! live events in `seq` order; a gap, a lag or a listener reconnect re-reads the table).
-
-use std::collections::VecDeque;
-use std::sync::Arc;
+//! `provisioningProgress`, through the process's [`MemberFeed`] (see
+//! [`crate::events::progress`]) — and `seatWarnings`.
 
 use async_graphql::{Context, ID, Subscription};
-use futures_util::Stream;
-use tokio::sync::broadcast::{self, error::RecvError};
+use futures_util::{Stream, StreamExt};
 
 use super::mutation::member_id;
+use super::seat_warnings::SeatWarning;
 use super::types::MemberEvent;
 use crate::auth::ContextAuth;
 use crate::db::DbPool;
-use crate::domain::ids::MemberId;
-use crate::domain::members::{self, steps, steps::MemberEventRow};
-use crate::error::{ApiError, AppError, AppResult};
-use crate::events::member_feed::{FeedItem, MemberFeed};
-
-/// Events read from the table per statement when catching up.
-const PAGE: i64 = 500;
+use crate::domain::members;
+use crate::error::{ApiError, AppError};
+use crate::events::feed::MemberFeed;
+use crate::events::progress::Progress;
 
 /// Member subscriptions.
 #[derive(Default)]
 pub struct MemberSubscription;
-
-struct Progress {
-    pool: DbPool,
-    member: MemberId,
-    feed: broadcast::Receiver<FeedItem>,
-    last: i32,
-    queue: VecDeque<Arc<MemberEventRow>>,
-    done: bool,
-    failed: bool,
-}
-
-impl Progress {
-    async fn catch_up(&mut self) -> AppResult<()> {
-        let mut conn = self.pool.get().await?;
-        loop {
-            let rows = steps::events_after(&mut conn, self.member, self.last, PAGE).await?;
-            let full = rows.len() as i64 == PAGE;
-            for row in rows {
-                self.last = row.seq;
-                self.done = row.terminal;
-                self.queue.push_back(Arc::new(row));
-            }
-            if !full {
-                return Ok(());
-            }
-        }
-    }
-
-    async fn next(mut self) -> Option<(async_graphql::Result<MemberEvent>, Self)> {
-        loop {
-            if let Some(row) = self.queue.pop_front() {
-                return Some((Ok(MemberEvent(row)), self));
-            }
-            if self.done || self.failed {
-                return None;
-            }
-            let resync = match self.feed.recv().await {
-                Ok(FeedItem::Event(row)) if row.membership_id == self.member => {
-                    if row.seq <= self.last {
-                        continue;
-                    }
-                    if row.seq == self.last + 1 {
-                        self.last = row.seq;
-                        self.done = row.terminal;
-                        self.queue.push_back(row);
-                        continue;
-                    }
-                    true
-                }
-                Ok(FeedItem::Event(_)) => continue,
-                Ok(FeedItem::Resync) | Err(RecvError::Lagged(_)) => true,
-                Err(RecvError::Closed) => return None,
-            };
-            if resync && let Err(e) = self.catch_up().await {
-                tracing::error!(error = %e, "memberProgress could not re-read events");
-                self.failed = true;
-                return Some((Err(ApiError::from(e).into()), self));
-            }
-        }
-    }
-}
 
 #[Subscription]
 impl MemberSubscription {
@@ -111,7 +44,6 @@ impl MemberSubscription {
         let member = member_id(&member_id_arg, "memberId").map_err(ApiError::from)?;
         let viewer = ctx.viewer().await?;
         let pool = ctx.data_unchecked::<DbPool>().clone();
-        let feed = ctx.data_unchecked::<MemberFeed>().subscribe();
         {
             let mut conn = pool.get().await.map_err(ApiError::from)?;
             let seen = members::visible(&mut conn, &viewer.scope(), &[member])
@@ -121,23 +53,27 @@ impl MemberSubscription {
                 return Err(ApiError::from(AppError::NotFound { what: "member" }).into());
             }
         }
-        let mut progress = Progress {
-            pool,
-            member,
-            feed,
-            last: after_seq,
-            queue: VecDeque::new(),
-            done: false,
-            failed: false,
-        };
-        progress.catch_up().await.map_err(ApiError::from)?;
-        let latest = {
-            let mut conn = progress.pool.get().await.map_err(ApiError::from)?;
-            steps::latest_event(&mut conn, member)
-                .await
-                .map_err(|e| ApiError::from(AppError::from(e)))?
-        };
-        progress.done = latest.is_none_or(|e| e.terminal && e.seq <= progress.last);
-        Ok(futures_util::stream::unfold(progress, Progress::next))
+        let feed = ctx.data_unchecked::<MemberFeed>();
+        let events = Progress::stream(pool, feed, member, after_seq)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(events.map(|row| row.map(MemberEvent).map_err(|e| ApiError::from(e).into())))
+    }
+
+    /// A tenant's seat warnings: each time its seat usage crosses 80 % or 100 % (or falls
+    /// back below 80 %), announced once per crossing. First every stored one after
+    /// `afterId`, then live ones, in order, with no gap and no duplicate, whichever server
+    /// made the change. Does not complete. Visible like `tenant(slug)`.
+    async fn seat_warnings(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The tenant's slug.")] tenant_slug: String,
+        #[graphql(
+            desc = "Send only warnings after this id (default 0: from the start).",
+            default = 0
+        )]
+        after_id: i64,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<SeatWarning>> + use<>> {
+        super::seat_warnings::stream(ctx, &tenant_slug, after_id).await
     }
 }

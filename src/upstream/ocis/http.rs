@@ -105,6 +105,21 @@ impl HttpOcisClient {
         Ok(self.send(request, what).await?.json()?)
     }
 
+    /// The user's own grant on a space root (`ListPermissionsSpaceRoot`), if any.
+    async fn grant_of(
+        &self,
+        root: &str,
+        user_id: &str,
+    ) -> Result<Option<PermissionWire>, OcisError> {
+        let listed: Collection<PermissionWire> = self
+            .json(Request::get(format!("{root}/permissions")), "space")
+            .await?;
+        Ok(listed
+            .value
+            .into_iter()
+            .find(|p| p.granted_to_v2["user"]["id"] == user_id))
+    }
+
     async fn drive(&self, id: &str) -> Result<DriveWire, OcisError> {
         let path = format!("/graph/v1.0/drives/{}", segment(id)?);
         self.json(Request::get(path), "space").await
@@ -262,14 +277,8 @@ impl OcisClient for HttpOcisClient {
         user_id: &str,
         role: SpaceRole,
     ) -> Result<(), OcisError> {
-        let root = format!("/graph/v1beta1/drives/{}/root", segment(space_id)?);
-        let listed: Collection<PermissionWire> = self
-            .json(Request::get(format!("{root}/permissions")), "space")
-            .await?;
-        let existing = listed
-            .value
-            .into_iter()
-            .find(|p| p.granted_to_v2["user"]["id"] == user_id);
+        let root = root_of(space_id)?;
+        let existing = self.grant_of(&root, user_id).await?;
         if let Some(grant) = existing {
             if grant.roles.iter().any(|r| r == role.id()) {
                 return Ok(());
@@ -287,6 +296,33 @@ impl OcisClient for HttpOcisClient {
         let post = Request::post(format!("{root}/invite")).json(&invite);
         self.send(post, "space or user").await.map(drop)
     }
+
+    #[tracing::instrument(name = "ocis.remove_user_from_space", skip_all)]
+    async fn remove_user_from_space(&self, space_id: &str, user_id: &str) -> Result<(), OcisError> {
+        let root = root_of(space_id)?;
+        let Some(grant) = self.grant_of(&root, user_id).await? else {
+            return Ok(());
+        };
+        let path = format!("{root}/permissions/{}", segment(&grant.id)?);
+        match self.send(Request::delete(path), "permission").await {
+            Ok(_) | Err(OcisError::NotFound { .. }) => Ok(()),
+            Err(other) => Err(other),
+        }
+    }
+
+    #[tracing::instrument(name = "ocis.set_user_enabled", skip_all)]
+    async fn set_user_enabled(&self, user_id: &str, enabled: bool) -> Result<(), OcisError> {
+        let path = format!("/graph/v1.0/users/{}", segment(user_id)?);
+        let patch = Request::patch(path)
+            .json(&json!({ "accountEnabled": enabled }))
+            .retry_safe();
+        self.send(patch, "user").await.map(drop)
+    }
+}
+
+/// `/graph/v1beta1/drives/{id}/root`.
+fn root_of(space_id: &str) -> Result<String, OcisError> {
+    Ok(format!("/graph/v1beta1/drives/{}/root", segment(space_id)?))
 }
 
 #[cfg(test)]

@@ -202,6 +202,13 @@ pub trait OcisClient: Send + Sync {
         user_id: &str,
         role: SpaceRole,
     ) -> Result<(), OcisError>;
+
+    /// Takes a user out of a space: deletes their grant on the space root
+    /// (`DeletePermissionSpaceRoot`); a user without one counts as removed.
+    async fn remove_user_from_space(&self, space_id: &str, user_id: &str) -> Result<(), OcisError>;
+
+    /// Enables or disables a user's account (`accountEnabled`, `UpdateUser`).
+    async fn set_user_enabled(&self, user_id: &str, enabled: bool) -> Result<(), OcisError>;
 }
 
 #[cfg(test)]

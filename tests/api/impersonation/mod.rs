@@ -47,7 +47,7 @@ fn user_id(w: &World, name: &str) -> String {
 }
 
 /// Starts a session as root for `name` through GraphQL: (token, session id).
-async fn start_as_root(w: &World, name: &str, extra: Value) -> (String, String) {
+pub(crate) async fn start_as_root(w: &World, name: &str, extra: Value) -> (String, String) {
     let mut input = json!({ "user": user_id(w, name), "reason": "ticket 42: cannot see invoices" });
     for (k, v) in extra.as_object().cloned().unwrap_or_default() {
         input[k] = v;

@@ -4,7 +4,11 @@
 
 mod create;
 mod failures;
+mod files;
 mod lifecycle;
+mod logout;
+mod refusals;
+mod seat_warnings;
 mod secrets;
 mod statements;
 
@@ -134,4 +138,36 @@ pub async fn settled(w: &World, slug: &str, email: &str, status: &str) -> Value 
 /// Calls received by every fake.
 pub fn upstream_calls(stack: &Stack) -> usize {
     stack.authentik.calls().len() + stack.stalwart.calls().len() + stack.ocis.calls().len()
+}
+
+/// Polls until `email` is no member of `slug` any more (its removal finished); panics after
+/// 120 s.
+pub async fn gone(w: &World, slug: &str, email: &str) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while members(w, slug)
+        .await
+        .iter()
+        .any(|m| m["user"]["email"] == email)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "removal of {email} did not finish"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Makes `email` (a user already) a member of `other` too, as the groups claim would.
+pub async fn also_in_other(w: &World, email: &str) {
+    use diesel_async::RunQueryDsl;
+    let mut conn = w.db.connect().await;
+    diesel::sql_query(
+        "INSERT INTO memberships (user_id, tenant_id, role)
+         SELECT id, $1, 'member' FROM users WHERE email = $2",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(w.id("other"))
+    .bind::<diesel::sql_types::Text, _>(email)
+    .execute(&mut conn)
+    .await
+    .unwrap();
 }

@@ -72,12 +72,14 @@ impl Fixture {
     }
 }
 
-const OPERATIONS: [&str; 5] = [
+const OPERATIONS: [&str; 7] = [
     "ensure_project_space",
     "space_usage",
     "ensure_user",
     "delete_user",
     "add_user_to_space",
+    "remove_user_from_space",
+    "set_user_enabled",
 ];
 
 async fn run(op: &str, c: &dyn OcisClient, fx: &Fixture) -> Result<(), OcisError> {
@@ -93,6 +95,8 @@ async fn run(op: &str, c: &dyn OcisClient, fx: &Fixture) -> Result<(), OcisError
             c.add_user_to_space(&fx.space.id, &fx.user.id, SpaceRole::Editor)
                 .await
         }
+        "remove_user_from_space" => c.remove_user_from_space(&fx.space.id, &fx.user.id).await,
+        "set_user_enabled" => c.set_user_enabled(&fx.user.id, false).await,
         other => unreachable!("{other}"),
     }
 }
@@ -313,6 +317,65 @@ async fn space_membership_is_granted_once_and_changed_in_place() {
 }
 
 #[tokio::test]
+async fn space_grants_are_taken_back_and_users_disabled() {
+    let fx = Fixture::new().await;
+    let c = client(&fx.fake);
+    let bob = c.ensure_user(&person("bob")).await.unwrap();
+    c.add_user_to_space(&fx.space.id, &bob.id, SpaceRole::Viewer)
+        .await
+        .unwrap();
+    fx.fake.clear_calls();
+    c.remove_user_from_space(&fx.space.id, &fx.user.id)
+        .await
+        .unwrap();
+    let root = format!("/graph/v1beta1/drives/{}/root", fx.space.id);
+    let deletes: Vec<_> = fx
+        .fake
+        .calls()
+        .into_iter()
+        .filter(|call| call.method == Method::DELETE)
+        .collect();
+    assert_eq!(deletes.len(), 1, "{deletes:?}");
+    assert!(deletes[0].path.starts_with(&format!("{root}/permissions/")));
+    {
+        let s = fx.fake.state();
+        assert_eq!(s.grants.len(), 1, "bob's grant stays");
+        assert_eq!(s.grants[0].1["grantedToV2"]["user"]["id"], bob.id.as_str());
+        assert!(s.users.contains_key(&fx.user.id), "the user stays");
+    }
+    // Already out: nothing to delete, no error.
+    fx.fake.clear_calls();
+    c.remove_user_from_space(&fx.space.id, &fx.user.id)
+        .await
+        .unwrap();
+    assert!(
+        fx.fake
+            .calls()
+            .iter()
+            .all(|call| call.method == Method::GET)
+    );
+    let err = c
+        .remove_user_from_space("no-such$drive", &fx.user.id)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, OcisError::NotFound { .. }), "{err:?}");
+
+    c.set_user_enabled(&bob.id, false).await.unwrap();
+    assert_eq!(fx.fake.state().users[&bob.id]["accountEnabled"], false);
+    let sent = fx
+        .fake
+        .calls_to(Method::PATCH, &format!("/graph/v1.0/users/{}", bob.id));
+    assert_eq!(
+        sent[0].json(),
+        serde_json::json!({ "accountEnabled": false })
+    );
+    c.set_user_enabled(&bob.id, true).await.unwrap();
+    assert_eq!(fx.fake.state().users[&bob.id]["accountEnabled"], true);
+    let err = c.set_user_enabled("no-such-user", true).await.unwrap_err();
+    assert!(matches!(err, OcisError::NotFound { .. }), "{err:?}");
+}
+
+#[tokio::test]
 async fn creating_posts_are_not_retried() {
     let fx = Fixture::new().await;
     let c = client(&fx.fake);
@@ -504,12 +567,17 @@ async fn the_fake_catches_requests_outside_the_contract() {
 
 /// Every adapter operation and the libregraph v1.0.4 operations it maps to (run against the
 /// validating fake: a call outside the contract table is refused and fails the test).
-const SPEC_OPERATIONS: [(&str, &[&str]); 5] = [
+const SPEC_OPERATIONS: [(&str, &[&str]); 7] = [
     ("ensure_project_space", &["GetDrive"]),
     ("space_usage", &["GetDrive"]),
     ("ensure_user", &["GetUser"]),
     ("delete_user", &["DeleteUser"]),
     ("add_user_to_space", &["ListPermissionsSpaceRoot"]),
+    (
+        "remove_user_from_space",
+        &["ListPermissionsSpaceRoot", "DeletePermissionSpaceRoot"],
+    ),
+    ("set_user_enabled", &["UpdateUser"]),
 ];
 
 #[tokio::test]

@@ -61,10 +61,15 @@ const LIBREGRAPH_OPERATIONS: &[(&str, &str)] = &[
     ("patch", "/v1.0/drives/{drive-id}"),
     ("post", "/v1.0/users"),
     ("get", "/v1.0/users/{user-id}"),
+    ("patch", "/v1.0/users/{user-id}"),
     ("delete", "/v1.0/users/{user-id}"),
     ("get", "/v1beta1/drives/{drive-id}/root/permissions"),
     (
         "patch",
+        "/v1beta1/drives/{drive-id}/root/permissions/{perm-id}",
+    ),
+    (
+        "delete",
         "/v1beta1/drives/{drive-id}/root/permissions/{perm-id}",
     ),
     ("post", "/v1beta1/drives/{drive-id}/root/invite"),

@@ -99,6 +99,36 @@ pub(super) async fn get_user(State(state): State<Shared>, Path(key): Path<String
     }
 }
 
+/// `userUpdate`: only `accountEnabled` (and the names) are applied here; an unknown user is a
+/// 404 `itemNotFound`. Fields outside the spec are refused by the contract check.
+pub(super) async fn patch_user(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let body = match object(&body) {
+        Ok(body) => body,
+        Err(refused) => return refused,
+    };
+    if let Some(enabled) = body.get("accountEnabled")
+        && !enabled.is_boolean()
+    {
+        return odata(400, "invalidRequest", "accountEnabled must be a boolean");
+    }
+    let mut s = state.lock().unwrap();
+    let Some(user) = s.users.get_mut(&id) else {
+        return odata(404, "itemNotFound", "user not found");
+    };
+    for field in ["accountEnabled", "displayName", "mail"] {
+        if let Some(value) = body.get(field) {
+            user[field] = value.clone();
+        }
+    }
+    let user = user.clone();
+    let shown = shown_user(&s, &user);
+    axum::Json(shown).into_response()
+}
+
 pub(super) async fn delete_user(State(state): State<Shared>, Path(id): Path<String>) -> Response {
     let mut s = state.lock().unwrap();
     if s.users.remove(&id).is_none() {
@@ -213,4 +243,22 @@ pub(super) async fn patch_permission(
     };
     grant["roles"] = json!([role]);
     axum::Json(grant.clone()).into_response()
+}
+
+/// `DeletePermissionSpaceRoot`: 204, or 404 `itemNotFound` for an unknown drive or permission.
+pub(super) async fn delete_permission(
+    State(state): State<Shared>,
+    Path((id, perm)): Path<(String, String)>,
+) -> Response {
+    let mut s = state.lock().unwrap();
+    if !s.drives.contains_key(&id) {
+        return odata(404, "itemNotFound", "drive not found");
+    }
+    let before = s.grants.len();
+    s.grants
+        .retain(|(d, g)| !(*d == id && g["id"] == perm.as_str()));
+    if s.grants.len() == before {
+        return odata(404, "itemNotFound", "permission not found");
+    }
+    StatusCode::NO_CONTENT.into_response()
 }

@@ -79,14 +79,17 @@ pub async fn spawn() -> Fake<OcisState> {
         .route("/graph/v1.0/drives", get(list_drives).post(create_drive))
         .route("/graph/v1.0/drives/{id}", get(get_drive).patch(patch_drive))
         .route("/graph/v1.0/users", post(create_user))
-        .route("/graph/v1.0/users/{id}", get(get_user).delete(delete_user))
+        .route(
+            "/graph/v1.0/users/{id}",
+            get(get_user).patch(patch_user).delete(delete_user),
+        )
         .route(
             "/graph/v1beta1/drives/{id}/root/permissions",
             get(list_permissions),
         )
         .route(
             "/graph/v1beta1/drives/{id}/root/permissions/{perm}",
-            patch(patch_permission),
+            patch(patch_permission).delete(delete_permission),
         )
         .route("/graph/v1beta1/drives/{id}/root/invite", post(invite))
         .layer(middleware::from_fn(authenticate));
