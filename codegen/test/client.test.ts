@@ -147,7 +147,8 @@ describe('customer portal', () => {
     assert.equal(tenant.primaryDomain, 'acme.example');
     assert.deepEqual(tenant.partner, { slug: 'p-one', name: 'Partner One' });
     assert.equal(tenant.subscription, undefined, 'not asked for');
-    assert.deepEqual(tenant.featureFlags, []);
+    // The one flag a migration creates: billing's gate, on by default.
+    assert.deepEqual(tenant.featureFlags, [{ key: 'new_billing_engine', value: true }]);
     assert.equal(tenant.members.totalCount, 1);
     assert.deepEqual(tenant.members.nodes[0], {
       id: tenant.members.nodes[0].id,
@@ -163,6 +164,34 @@ describe('customer portal', () => {
     assert.ok(forStaff.tenant);
     assert.equal(forStaff.tenant.subscription, null, 'no subscription yet');
     assert.equal(forStaff.tenant.members.totalCount, 1);
+  });
+
+  test('billing pages without Stripe: the tenant (partner staff), the partner, the operator overview', async () => {
+    const period = { from: '2026-01-01T00:00:00Z', to: '2026-12-31T00:00:00Z' };
+    assert.equal(await errorCode(alice.request(portal.TenantBillingDocument, { slug: 'acme' })), 'FORBIDDEN');
+    const page = await staff.request(portal.TenantBillingDocument, { slug: 'acme' });
+    assert.ok(page.tenant);
+    assert.equal(page.tenant.billingConfigured, false, 'no Stripe keys here');
+    assert.equal(page.tenant.paymentMethod, null);
+    assert.equal(page.tenant.billingDetails, null);
+    assert.equal(page.tenant.invoices.totalCount, 0);
+    assert.equal(
+      await errorCode(staff.request(portal.StartPaymentMethodSetupDocument, { tenant: 'acme' })),
+      'CONFLICT',
+      'billing is not configured',
+    );
+
+    const partner = await staff.request(portal.PartnerBillingDocument, { partner: 'p-one', period });
+    assert.ok(partner.partner);
+    assert.equal(partner.partner.billingConfigured, false);
+    assert.deepEqual(partner.partner.billingSummary, {
+      configured: false, revenue: [], partnerCut: [], net: [], openInvoices: [],
+    });
+    assert.equal(partner.partner.payouts.totalCount, 0);
+
+    const overview = await root.request(operator.BillingOverviewDocument, { period });
+    assert.equal(overview.platformBillingSummary.configured, false);
+    assert.deepEqual(overview.partners.nodes.map((p) => [p.slug, p.billingSummary.revenue]), [['p-one', []]]);
   });
 
   test('partner staff: partners list and their customers', async () => {
@@ -243,7 +272,11 @@ describe('customer portal', () => {
     try {
       const stream = subscribe(ws, portal.FeatureFlagsChangedDocument, { tenantSlug: 'acme' });
       const first = await stream.next();
-      assert.deepEqual(first.value?.featureFlagsChanged, [], 'the current values at once');
+      assert.deepEqual(
+        first.value?.featureFlagsChanged,
+        [{ key: 'new_billing_engine', value: true }],
+        'the current values at once',
+      );
 
       const flag = await root.request(operator.CreateFeatureFlagDocument, {
         input: { key: 'new_billing', defaultValue: false, rules: [{ tenants: ['acme'], value: true }] },
@@ -251,13 +284,19 @@ describe('customer portal', () => {
       assert.equal(flag.createFeatureFlag.featureFlag.rules[0].matchedTenants, 1);
 
       const changed = await stream.next();
-      assert.deepEqual(changed.value?.featureFlagsChanged, [{ key: 'new_billing', value: true }]);
+      assert.deepEqual(changed.value?.featureFlagsChanged, [
+        { key: 'new_billing', value: true },
+        { key: 'new_billing_engine', value: true },
+      ]);
       await stream.return?.(undefined);
 
       const flags = await root.request(operator.FeatureFlagsDocument, {});
       assert.deepEqual(
         flags.featureFlags.nodes.map((f) => [f.key, f.enabled, f.rules.map((r) => [r.kind, r.value, r.matchedTenants])]),
-        [['new_billing', true, [['TENANTS', true, 1]]]],
+        [
+          ['new_billing', true, [['TENANTS', true, 1]]],
+          ['new_billing_engine', true, []],
+        ],
       );
     } finally {
       await ws.dispose();

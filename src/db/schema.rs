@@ -39,6 +39,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// What a tenant's invoices are addressed to; pushed to its Stripe customer.
+    billing_details (tenant_id) {
+        tenant_id -> Uuid,
+        company -> Nullable<Text>,
+        /// Normalised (upper case, no separators, with the country prefix; EL for Greece).
+        vat_id -> Nullable<Text>,
+        country -> Nullable<Text>,
+        email -> Nullable<Text>,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     /// White-label branding of one tenant or one partner; NULL fields inherit (tenant from its partner, partner from the product defaults).
     brandings (id) {
         id -> Uuid,
@@ -292,6 +305,27 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Billing ledger: revenue and partner cut per paid invoice, credit note and void (signed).
+    payout_entries (id) {
+        id -> Int8,
+        /// What the entry is for: in_… (paid), cn_… (credit note), void:in_… (void); once each.
+        source_id -> Text,
+        kind -> Text,
+        stripe_invoice_id -> Text,
+        tenant_id -> Uuid,
+        partner_id -> Nullable<Uuid>,
+        currency -> Text,
+        revenue_minor -> Int8,
+        margin_bp -> Int4,
+        /// The partner's share: cut(invoice net after) − cut(invoice net before), cut(x) = x × margin_bp / 10000 rounded half away from zero.
+        partner_cut_minor -> Int8,
+        occurred_at -> Timestamptz,
+        stripe_event_id -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     /// The plan catalogue (operators): seats and quotas a plan includes.
     plans (key) {
         /// Stable handle (tenants.plan references it); never renamed.
@@ -452,6 +486,8 @@ diesel::table! {
         updated_at -> Timestamptz,
         /// Stripe customer id (cus_...), once the stripe_customer provisioning step created it.
         stripe_customer_id -> Nullable<Text>,
+        /// The default card of the Stripe customer (its pm_ id only; card details are read from Stripe).
+        stripe_payment_method_id -> Nullable<Text>,
     }
 }
 
@@ -479,6 +515,7 @@ diesel::joinable!(audit_events -> impersonation_sessions (impersonation_session_
 diesel::joinable!(audit_events -> partners (partner_id));
 diesel::joinable!(audit_events -> tenants (tenant_id));
 diesel::joinable!(audit_events -> users (actor_user_id));
+diesel::joinable!(billing_details -> tenants (tenant_id));
 diesel::joinable!(brandings -> partners (partner_id));
 diesel::joinable!(brandings -> tenants (tenant_id));
 diesel::joinable!(domain_record_overrides -> domains (domain_id));
@@ -492,6 +529,8 @@ diesel::joinable!(memberships -> tenants (tenant_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(partner_staff -> partners (partner_id));
 diesel::joinable!(partner_staff -> users (user_id));
+diesel::joinable!(payout_entries -> partners (partner_id));
+diesel::joinable!(payout_entries -> tenants (tenant_id));
 diesel::joinable!(prices -> plans (plan_key));
 diesel::joinable!(provisioning_events -> tenants (tenant_id));
 diesel::joinable!(provisioning_steps -> tenants (tenant_id));
@@ -504,6 +543,7 @@ diesel::joinable!(tenants -> plans (plan));
 
 diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
+    billing_details,
     brandings,
     domain_record_overrides,
     domains,
@@ -519,6 +559,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     memberships,
     partner_staff,
     partners,
+    payout_entries,
     plans,
     prices,
     provisioning_events,

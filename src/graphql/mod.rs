@@ -54,6 +54,7 @@ pub struct Query(
     audit::query::AuditQuery,
     branding::query::BrandingQuery,
     billing::plans::PlanQuery,
+    billing::payouts::BillingQuery,
 );
 
 /// The root of every mutation: one part per area.

@@ -12,7 +12,7 @@ use crate::metrics::JobOutcome;
 use crate::upstream::stripe::{ChangeSubscription, StripeError};
 
 /// How one attempt ended, before it is settled.
-enum Ended {
+pub(super) enum Ended {
     Done(&'static str),
     Retry(String),
     Dead(String),
@@ -59,7 +59,7 @@ pub async fn run(env: &JobEnv, job: &ClaimedJob, worker: &str) -> anyhow::Result
     })
 }
 
-fn failed(e: StripeError) -> Ended {
+pub(super) fn failed(e: StripeError) -> Ended {
     if matches!(e, StripeError::Call(_)) {
         Ended::Retry(format!("stripe: {e}"))
     } else {
@@ -73,6 +73,10 @@ async fn attempt(env: &JobEnv, job: &ClaimedJob, what: &SubscriptionJob) -> Ende
     };
     let tenant: TenantId = match what {
         SubscriptionJob::Change { tenant, .. } | SubscriptionJob::Cancel { tenant } => *tenant,
+        SubscriptionJob::PushCustomerDetails { tenant }
+        | SubscriptionJob::SetDefaultCard { tenant, .. } => {
+            return super::billing_customer::attempt(env, client.as_ref(), what, *tenant).await;
+        }
     };
     let mut conn = match env.pool.get().await {
         Ok(conn) => conn,
@@ -88,6 +92,9 @@ async fn attempt(env: &JobEnv, job: &ClaimedJob, what: &SubscriptionJob) -> Ende
             client
                 .cancel_subscription_at_period_end(&current.stripe_id)
                 .await
+        }
+        SubscriptionJob::PushCustomerDetails { .. } | SubscriptionJob::SetDefaultCard { .. } => {
+            return Ended::Dead("not a subscription job".into());
         }
         SubscriptionJob::Change { plan, seats, .. } => {
             let price =

@@ -8,6 +8,7 @@
 //! hourly).
 
 pub mod billing;
+mod billing_customer;
 pub mod config;
 pub mod domains;
 pub mod members;

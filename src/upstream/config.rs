@@ -104,6 +104,9 @@ pub struct UpstreamsConfig {
     pub stripe: Option<StripeConfig>,
     /// The signing secret of the Stripe webhook endpoint (`STRIPE_WEBHOOK_SECRET`, `whsec_…`).
     pub stripe_webhook_secret: Option<Secret>,
+    /// The publishable key browsers use with Stripe.js (`STRIPE_PUBLISHABLE_KEY`, `pk_…`;
+    /// public by design, handed out with a SetupIntent).
+    pub stripe_publishable_key: Option<String>,
 }
 
 /// The default Stripe API base.
@@ -157,6 +160,7 @@ impl UpstreamsConfig {
             ocis,
             stripe,
             stripe_webhook_secret: get("STRIPE_WEBHOOK_SECRET").map(Secret::new),
+            stripe_publishable_key: get("STRIPE_PUBLISHABLE_KEY"),
         })
     }
 }

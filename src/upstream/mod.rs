@@ -71,6 +71,8 @@ pub struct Upstreams {
     pub stripe: Option<Arc<dyn StripeClient>>,
     /// The Stripe webhook signing secret, when set.
     pub stripe_webhook_secret: Option<Secret>,
+    /// Stripe's publishable key (`pk_…`), when set.
+    pub stripe_publishable_key: Option<String>,
 }
 
 impl Upstreams {
@@ -95,6 +97,7 @@ impl Upstreams {
                 None => None,
             },
             stripe_webhook_secret: config.stripe_webhook_secret.clone(),
+            stripe_publishable_key: config.stripe_publishable_key.clone(),
         })
     }
 

@@ -167,8 +167,12 @@ async fn portal_callers_and_anonymous_introspection_get_the_portal_view() {
             "changeStaffAccess",
             "removeStaff",
             "createWorkspace",
-            // Tenant admins (and the partner's staff) change the subscription's seats.
-            "setSubscriptionSeats"
+            // Tenant admins (and the partner's staff) change the subscription's seats, the
+            // billing details and the card.
+            "setSubscriptionSeats",
+            "updateBillingDetails",
+            "startPaymentMethodSetup",
+            "setDefaultPaymentMethod"
         ]
     );
     assert_eq!(

@@ -248,10 +248,20 @@ pub async fn sync_event(
     else {
         return Ok(Ok(EventStatus::Ignored));
     };
-    match upsert(conn, tenant, &invoice, created).await? {
+    let fresh = match upsert(conn, tenant, &invoice, created).await? {
         Err(reason) => return Ok(Err(reason)),
-        Ok(false) => return Ok(Ok(EventStatus::Stale)),
-        Ok(true) => {}
+        Ok(fresh) => fresh,
+    };
+    // The ledger goes by event (once per invoice or void), whatever order events arrive in.
+    let paid = super::payouts::PaidInvoice {
+        id: &invoice.id,
+        currency: &invoice.currency,
+        amount_paid: invoice.amount_paid,
+    };
+    let ledger =
+        super::payouts::on_invoice_event(conn, event_id, kind, created, tenant, &paid).await?;
+    if !fresh && !ledger {
+        return Ok(Ok(EventStatus::Stale));
     }
     let entry = AuditEntry {
         action: "billing.invoice.sync",
@@ -263,7 +273,7 @@ pub async fn sync_event(
         details: json!({
             "event": event_id, "type": kind, "status": invoice.status, "number": invoice.number,
             "currency": invoice.currency.to_ascii_uppercase(), "amountDue": invoice.amount_due,
-            "amountPaid": invoice.amount_paid,
+            "amountPaid": invoice.amount_paid, "ledger": ledger,
         }),
     };
     audit::record(conn, &Actor::default(), &entry).await?;

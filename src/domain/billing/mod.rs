@@ -1,13 +1,20 @@
-//! Billing: the plan catalogue ([`plans`]), subscriptions (one current subscription per tenant) and their vocabulary, and the
-//! Stripe webhook's events ([`stripe_events`]).
+//! Billing: the plan catalogue ([`plans`]), subscriptions (one current subscription per tenant) and their vocabulary, the
+//! Stripe webhook's events ([`stripe_events`]), billing details ([`details`]), the payment
+//! method ([`payment_method`]) and the billing ledger of revenue and partner payouts
+//! ([`payouts`], arithmetic in [`payout_math`]).
 
 pub mod currency;
+pub mod details;
 pub mod invoices;
+pub mod payment_method;
+pub mod payout_math;
+pub mod payouts;
 mod plan_changes;
 pub mod plans;
 pub mod seats;
 pub mod stripe_events;
 pub mod subscription;
+pub mod vat;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;

@@ -92,11 +92,12 @@ impl StripeEvent {
     }
 }
 
-/// Fields of Stripe objects that are secrets (a SetupIntent's or PaymentIntent's
-/// `client_secret`): never stored.
-const SECRET_FIELDS: [&str; 1] = ["client_secret"];
+/// Fields of Stripe objects that are never stored: secrets (a SetupIntent's or
+/// PaymentIntent's `client_secret`) and card data (a PaymentMethod's `card` — brand, last four
+/// digits, expiry, fingerprint — and its holder's `billing_details`).
+const SECRET_FIELDS: [&str; 3] = ["client_secret", "card", "billing_details"];
 
-/// `payload` without any secret field, at any depth.
+/// `payload` without any secret or card field, at any depth.
 pub fn redacted(mut payload: serde_json::Value) -> serde_json::Value {
     fn strip(value: &mut serde_json::Value) {
         match value {
@@ -256,6 +257,22 @@ pub async fn apply(pool: &DbPool, id: &str) -> AppResult<EventStatus> {
                     Err(reason) => (EventStatus::Failed, Some(reason)),
                 }
             }
+            "setup_intent.succeeded" | "payment_method.attached" | "payment_method.detached" => {
+                match super::payment_method::sync_event(conn, id, &stored.kind, object(&stored))
+                    .await?
+                {
+                    Ok(status) => (status, None),
+                    Err(reason) => (EventStatus::Failed, Some(reason)),
+                }
+            }
+            "credit_note.created" => {
+                match super::payouts::on_credit_note(conn, id, stored.created, object(&stored))
+                    .await?
+                {
+                    Ok(status) => (status, None),
+                    Err(reason) => (EventStatus::Failed, Some(reason)),
+                }
+            }
             _ => (EventStatus::Ignored, None),
         };
         diesel::update(stripe_events::table.find(id))
@@ -269,6 +286,16 @@ pub async fn apply(pool: &DbPool, id: &str) -> AppResult<EventStatus> {
         Ok(status)
     })
     .await
+}
+
+/// `data.object` of a stored event.
+fn object(stored: &StoredEvent) -> serde_json::Value {
+    stored
+        .payload
+        .get("data")
+        .and_then(|d| d.get("object"))
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// Stripe's subscription statuses as ours; `None` for one this server does not model.
@@ -424,6 +451,16 @@ mod tests {
         ] {
             assert!(StripeEvent::parse(bad).is_err());
         }
+    }
+
+    #[test]
+    fn card_data_is_removed() {
+        let payload = json!({ "data": { "object": { "id": "pm_1", "type": "card",
+            "billing_details": { "name": "Ada" },
+            "card": { "brand": "visa", "last4": "4242", "exp_month": 12 } } } });
+        let clean = redacted(payload).to_string();
+        assert!(!clean.contains("4242") && !clean.contains("Ada"), "{clean}");
+        assert!(clean.contains("\"type\":\"card\""), "{clean}");
     }
 
     #[test]

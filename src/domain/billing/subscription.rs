@@ -49,6 +49,20 @@ pub enum SubscriptionJob {
         /// The tenant.
         tenant: TenantId,
     },
+    /// Write the tenant's billing details onto its Stripe customer (as they are when the job
+    /// runs, so the latest change wins).
+    PushCustomerDetails {
+        /// The tenant.
+        tenant: TenantId,
+    },
+    /// Make a card the default of the tenant's Stripe customer (after a SetupIntent
+    /// succeeded).
+    SetDefaultCard {
+        /// The tenant.
+        tenant: TenantId,
+        /// `pm_…`.
+        payment_method: String,
+    },
 }
 
 /// Queues `job` (in the caller's transaction).

@@ -5,10 +5,14 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::Loader;
 
+use chrono::{DateTime, Utc};
+
+use crate::domain::billing::details::{self, BillingDetailsRow};
 use crate::domain::billing::invoices::{self, InvoiceRow};
+use crate::domain::billing::payouts::{self, EntryRow, SummaryRow};
 use crate::domain::billing::plans::{self, PlanRow, PriceRow};
 use crate::domain::billing::{self, SubscriptionRow};
-use crate::domain::ids::TenantId;
+use crate::domain::ids::{PartnerId, TenantId};
 use crate::error::ApiError;
 use crate::graphql::loaders::{DbLoader, Loaded, group_by_page, grouped, zero_filled};
 
@@ -148,5 +152,97 @@ impl Loader<InvoiceCountOfTenant> for DbLoader {
         let ids: Vec<TenantId> = keys.iter().map(|k| k.0).collect();
         let counts = invoices::counts(&mut *self.conn().await?, &ids).await?;
         Ok(zero_filled(keys, counts, |k| k.0))
+    }
+}
+
+/// One forward page of a partner's ledger entries (newest first).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PayoutsOfPartner {
+    /// The partner.
+    pub partner: PartnerId,
+    /// The entry to start after.
+    pub after: Option<i64>,
+    /// Page size (the loader returns up to `limit + 1` rows).
+    pub limit: usize,
+}
+
+impl Loader<PayoutsOfPartner> for DbLoader {
+    type Value = Arc<Vec<EntryRow>>;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[PayoutsOfPartner]) -> Loaded<PayoutsOfPartner, Self::Value> {
+        let mut out = HashMap::new();
+        for ((after, limit), group) in group_by_page(keys, |k| (k.after, k.limit)) {
+            let ids: Vec<PartnerId> = group.iter().map(|k| k.partner).collect();
+            let rows =
+                payouts::pages_by_partner(&mut *self.conn().await?, &ids, after, limit).await?;
+            out.extend(grouped(&group, rows, |r| r.partner_id, |k| Some(k.partner)));
+        }
+        Ok(out)
+    }
+}
+
+/// How many ledger entries a partner has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PayoutCountOfPartner(pub PartnerId);
+
+impl Loader<PayoutCountOfPartner> for DbLoader {
+    type Value = i64;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[PayoutCountOfPartner]) -> Loaded<PayoutCountOfPartner, i64> {
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let ids: Vec<PartnerId> = keys.iter().map(|k| k.0).collect();
+        let counts = payouts::counts(&mut *self.conn().await?, &ids).await?;
+        Ok(zero_filled(keys, counts, |k| k.0))
+    }
+}
+
+/// A partner's billing summary over a period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SummaryOfPartner {
+    /// The partner.
+    pub partner: PartnerId,
+    /// Start, included.
+    pub from: DateTime<Utc>,
+    /// End, excluded.
+    pub to: DateTime<Utc>,
+}
+
+impl Loader<SummaryOfPartner> for DbLoader {
+    type Value = Arc<Vec<SummaryRow>>;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[SummaryOfPartner]) -> Loaded<SummaryOfPartner, Self::Value> {
+        let mut out = HashMap::new();
+        for ((from, to), group) in group_by_page(keys, |k| (k.from, k.to)) {
+            let ids: Vec<PartnerId> = group.iter().map(|k| k.partner).collect();
+            let rows = payouts::summaries(&mut *self.conn().await?, Some(&ids), from, to).await?;
+            out.extend(grouped(&group, rows, |r| r.partner_id, |k| Some(k.partner)));
+        }
+        Ok(out)
+    }
+}
+
+/// A tenant's billing details.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DetailsOfTenant(pub TenantId);
+
+impl Loader<DetailsOfTenant> for DbLoader {
+    type Value = Arc<BillingDetailsRow>;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[DetailsOfTenant]) -> Loaded<DetailsOfTenant, Self::Value> {
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let ids: Vec<TenantId> = keys.iter().map(|k| k.0).collect();
+        let rows = details::by_tenants(&mut *self.conn().await?, &ids).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (DetailsOfTenant(r.tenant_id), Arc::new(r)))
+            .collect())
     }
 }

@@ -6,7 +6,9 @@ use chrono::{DateTime, Utc};
 use crate::domain::billing::SubscriptionRow;
 pub use crate::domain::billing::{BillingCycle, SubscriptionStatus};
 use crate::error::ApiResult;
-use crate::graphql::billing::loaders::SeatsUsedOfTenant;
+use crate::error::AppError;
+use crate::graphql::billing::loaders::{PlanByKey, SeatsUsedOfTenant};
+use crate::graphql::billing::plans::Plan;
 use crate::graphql::context::loaders;
 use crate::graphql::money::Money;
 use crate::graphql::scalars::Long;
@@ -17,9 +19,14 @@ pub struct Subscription(pub std::sync::Arc<SubscriptionRow>);
 /// A tenant's current subscription: plan, seats and price.
 #[Object(name = "BillingSubscription")]
 impl Subscription {
-    /// The plan subscribed to.
-    async fn plan(&self) -> &str {
-        &self.0.plan
+    /// The plan subscribed to (a catalogue entry).
+    async fn plan(&self, ctx: &Context<'_>) -> ApiResult<Plan> {
+        loaders(ctx)
+            .db
+            .load_one(PlanByKey(self.0.plan.clone()))
+            .await?
+            .map(Plan)
+            .ok_or_else(|| AppError::NotFound { what: "plan" }.into())
     }
 
     /// Where the subscription stands.

@@ -12,6 +12,10 @@ pub use crate::domain::partners::PartnerStatus;
 use crate::domain::partners::staff;
 use crate::domain::partners::{PartnerFilter, PartnerRow};
 use crate::error::{ApiResult, AppError};
+use crate::graphql::billing::loaders::{PayoutsOfPartner, SummaryOfPartner};
+use crate::graphql::billing::payouts::{
+    BillingPeriodInput, BillingSummary, PayoutConnection, PayoutEntry, PayoutsCount,
+};
 use crate::graphql::branding::types::{Branding, EffectiveBranding};
 use crate::graphql::connections::CountSource;
 use crate::graphql::context::{loaders, require_partner};
@@ -120,6 +124,61 @@ impl Partner {
                 currency: r.currency.clone(),
             })
             .collect())
+    }
+
+    /// Whether billing runs platform-wide (Stripe configured, the `new_billing_engine` flag
+    /// enabled). Staff and operators only.
+    async fn billing_configured(&self, ctx: &Context<'_>) -> ApiResult<bool> {
+        self.staff_only(ctx).await?;
+        crate::graphql::billing::gate::platform(ctx).await
+    }
+
+    /// The partner's ledger: an entry per paid invoice of its tenants, credit note and void,
+    /// newest first (forward pages only). Staff and operators only.
+    async fn payouts(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size (default 20, at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Cursor of the last entry of the previous page.")] after: Option<String>,
+    ) -> ApiResult<PayoutConnection> {
+        self.staff_only(ctx).await?;
+        let page = PageRequest::<i64>::parse(
+            first,
+            after,
+            None,
+            None,
+            *ctx.data_unchecked::<PageLimits>(),
+        )?;
+        let key = PayoutsOfPartner {
+            partner: self.0.id,
+            after: page.cursor,
+            limit: page.limit,
+        };
+        let rows = loaders(ctx).db.load_one(key).await?.unwrap_or_default();
+        let entries = rows.iter().cloned().map(PayoutEntry).collect();
+        Ok(page
+            .connection_with(entries, PayoutsCount(self.0.id), PayoutEntry::key)
+            .into())
+    }
+
+    /// Revenue of the partner's tenants, the partner's cut and what is left, per currency,
+    /// over `period` (from the ledger), and their invoices created in it that are still open.
+    /// Staff and operators only.
+    async fn billing_summary(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The period.")] period: BillingPeriodInput,
+    ) -> ApiResult<BillingSummary> {
+        self.staff_only(ctx).await?;
+        let (from, to) = period.bounds()?;
+        let configured = crate::graphql::billing::gate::platform(ctx).await?;
+        let key = SummaryOfPartner {
+            partner: self.0.id,
+            from,
+            to,
+        };
+        let rows = loaders(ctx).db.load_one(key).await?.unwrap_or_default();
+        Ok(BillingSummary::of(configured, &rows))
     }
 
     /// The partner's tenants, by slug (forward pages only). Staff and operators only.

@@ -14,7 +14,9 @@ use crate::domain::tenants::profile::{Industry, ProfileRow};
 use crate::domain::tenants::{TenantFilter, TenantRow};
 use crate::error::{ApiResult, AppError};
 use crate::graphql::billing::invoices::{Invoice, InvoiceConnection, InvoicesCount};
-use crate::graphql::billing::loaders::{InvoicesOfTenant, PlanByKey, SubscriptionOfTenant};
+use crate::graphql::billing::loaders::{
+    DetailsOfTenant, InvoicesOfTenant, PlanByKey, SubscriptionOfTenant,
+};
 use crate::graphql::billing::plans::Plan;
 use crate::graphql::billing::types::Subscription;
 use crate::graphql::branding::types::{Branding, EffectiveBranding};
@@ -56,6 +58,17 @@ impl Tenant {
             .load_one(ProfileOfTenant(self.0.id))
             .await?
             .unwrap_or_default())
+    }
+
+    /// Refuses billing to everyone but tenant admins, the partner's staff and operators.
+    async fn billing_admin(&self, ctx: &Context<'_>) -> ApiResult<()> {
+        require_tenant(
+            ctx,
+            self.0.tenant_ref(),
+            TenantAccess::Admin,
+            "billing is visible to tenant admins only",
+        )
+        .await
     }
 
     /// The tenant's sort key in lists (what a tenant cursor encodes).
@@ -284,6 +297,40 @@ impl Tenant {
             .load_one(SubscriptionOfTenant(self.0.id))
             .await?
             .map(Subscription))
+    }
+
+    /// Whether billing runs for this tenant: Stripe is configured and the `new_billing_engine`
+    /// flag is on for it. When `false`, `paymentMethod` is `null` and the billing mutations
+    /// answer `CONFLICT`; nothing calls Stripe. Tenant admins, the partner's staff and
+    /// operators only.
+    async fn billing_configured(&self, ctx: &Context<'_>) -> ApiResult<bool> {
+        self.billing_admin(ctx).await?;
+        crate::graphql::billing::gate::for_tenant(ctx, self).await
+    }
+
+    /// What the tenant's invoices are addressed to (`null` until set). Tenant admins, the
+    /// partner's staff and operators only.
+    async fn billing_details(
+        &self,
+        ctx: &Context<'_>,
+    ) -> ApiResult<Option<crate::graphql::billing::details::BillingDetails>> {
+        self.billing_admin(ctx).await?;
+        Ok(loaders(ctx)
+            .db
+            .load_one(DetailsOfTenant(self.0.id))
+            .await?
+            .map(|row| (*row).clone().into()))
+    }
+
+    /// The default card, read from Stripe (nothing of it is stored here); `null` without one
+    /// or when billing is not configured. Tenant admins, the partner's staff and operators
+    /// only.
+    async fn payment_method(
+        &self,
+        ctx: &Context<'_>,
+    ) -> ApiResult<Option<crate::graphql::billing::payment::PaymentMethod>> {
+        self.billing_admin(ctx).await?;
+        crate::graphql::billing::payment::of(ctx, self).await
     }
 
     /// Every live feature flag's value for this tenant, by key (one statement, whatever the

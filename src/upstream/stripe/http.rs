@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use super::{
-    ChangeSubscription, Customer, EnsureCustomer, EnsureSubscription, Invoice, ListInvoices,
-    NewSetupIntent, Page, PaymentMethod, SetupIntent, StripeClient, StripeError,
+    ChangeSubscription, Customer, CustomerDetails, EnsureCustomer, EnsureSubscription, Invoice,
+    ListInvoices, NewSetupIntent, Page, PaymentMethod, SetupIntent, StripeClient, StripeError,
     StripeSubscription,
 };
 use crate::upstream::config::{Credentials, HttpSettings, StripeConfig};
@@ -321,6 +321,35 @@ impl StripeClient for HttpStripeClient {
             detail: format!("{MAX_KEY_GENERATIONS} idempotency keys spent by saved failures"),
         }
         .into())
+    }
+
+    #[tracing::instrument(name = "stripe.update_customer_details", skip_all)]
+    async fn update_customer_details(
+        &self,
+        customer_id: &str,
+        details: &CustomerDetails,
+    ) -> Result<Customer, StripeError> {
+        let path = format!("/v1/customers/{}", segment(customer_id)?);
+        // An empty string unsets a field (and a metadata key) in Stripe.
+        let or_unset = |v: &Option<String>| v.clone().unwrap_or_default();
+        let mut form = vec![
+            pair("email", or_unset(&details.email)),
+            pair("metadata[vat_id]", or_unset(&details.vat_id)),
+        ];
+        match &details.country {
+            Some(country) => form.push(pair("address[country]", country)),
+            None => form.push(pair("address", "")),
+        }
+        if let Some(company) = &details.company {
+            form.push(pair("name", company));
+        }
+        // The whole state is written each time, so a fresh key per call is enough (its own
+        // retries replay; an older write is never replayed over a newer one).
+        let update = Request::post(path)
+            .form(&form)
+            .idempotency_key(uuid::Uuid::new_v4().to_string())
+            .replays_server_errors();
+        Ok(self.call::<CustomerWire>(update).await?.into())
     }
 
     #[tracing::instrument(name = "stripe.create_setup_intent", skip_all)]

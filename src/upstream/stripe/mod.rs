@@ -49,6 +49,20 @@ pub struct Customer {
     pub metadata: BTreeMap<String, String>,
 }
 
+/// The billing details [`StripeClient::update_customer_details`] writes onto a customer;
+/// `None` clears a field in Stripe (except `name`, which is then left as it is).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CustomerDetails {
+    /// The company name (the customer's `name`).
+    pub company: Option<String>,
+    /// Billing e-mail address (`email`).
+    pub email: Option<String>,
+    /// ISO 3166-1 alpha-2 (`address[country]`).
+    pub country: Option<String>,
+    /// The VAT id (`metadata[vat_id]`).
+    pub vat_id: Option<String>,
+}
+
 /// What [`StripeClient::create_setup_intent`] needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewSetupIntent {
@@ -262,6 +276,13 @@ pub trait StripeClient: Send + Sync {
     /// Returns `existing_id` when that customer still exists; otherwise creates one with an
     /// idempotency key derived from the tenant, so repeating the call never creates two.
     async fn ensure_customer(&self, request: &EnsureCustomer) -> Result<Customer, StripeError>;
+
+    /// Writes the tenant's billing details onto the customer.
+    async fn update_customer_details(
+        &self,
+        customer_id: &str,
+        details: &CustomerDetails,
+    ) -> Result<Customer, StripeError>;
 
     /// Creates an off-session card SetupIntent for the customer.
     async fn create_setup_intent(

@@ -21,7 +21,7 @@ query($slug: String!) {
   tenant(slug: $slug) {
     plan { key }
     subscription {
-      plan status seats seatsUsed billingCycle currentPeriodEnd cancelAtPeriodEnd
+      plan { key } status seats seatsUsed billingCycle currentPeriodEnd cancelAtPeriodEnd
       price { amountMinor currency }
     }
   }
@@ -127,7 +127,7 @@ async fn subscriptions_follow_provisioning_seats_plan_and_termination() {
     let sub = subscription(&w, "acme").await;
     assert_eq!(
         (
-            sub["plan"].clone(),
+            sub["plan"]["key"].clone(),
             sub["status"].clone(),
             sub["seats"].clone(),
             sub["seatsUsed"].clone()
@@ -225,7 +225,7 @@ async fn subscriptions_follow_provisioning_seats_plan_and_termination() {
         "tenant.update",
     )
     .await;
-    let sub = until(&w, "plan big", |s| s["plan"] == "big").await;
+    let sub = until(&w, "plan big", |s| s["plan"]["key"] == "big").await;
     assert_eq!(sub["price"]["amountMinor"], 10000);
     assert_eq!(
         stack.stripe.subscription(&sub_id).unwrap()["items"]["data"][0]["price"]["id"],

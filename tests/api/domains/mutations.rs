@@ -89,6 +89,7 @@ fn stalwart_only(stalwart: &Fake<fakes::stalwart::StalwartState>) -> UpstreamsCo
         ocis: None,
         stripe: None,
         stripe_webhook_secret: None,
+        stripe_publishable_key: None,
     }
 }
 

@@ -64,6 +64,7 @@ impl Stack {
                 api_base: self.stripe.url.parse().unwrap(),
             }),
             stripe_webhook_secret: None,
+            stripe_publishable_key: Some(fakes::stripe::PUBLISHABLE_KEY.into()),
         }
     }
 }

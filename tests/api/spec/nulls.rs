@@ -176,7 +176,7 @@ async fn nullable_list_items_take_the_null_themselves() {
 async fn batched_loader_results_fail_per_item() {
     let w = world().await;
     // Both subscriptions come from one batched statement; each item gets its own null.
-    let query = r#"{ tenants(first: 10) { nodes { slug subscription { plan } } } }"#;
+    let query = r#"{ tenants(first: 10) { nodes { slug subscription { plan { key } } } } }"#;
     same(
         &raw(&w.app, Some(&w.bob), query).await,
         &format!(
@@ -190,13 +190,13 @@ async fn batched_loader_results_fail_per_item() {
 #[tokio::test]
 async fn errors_inside_fragments_inline_fragments_and_aliases() {
     let w = world().await;
-    let query = r#"{ a: tenant(slug: "acme") { ...T } b: tenant(slug: "acme") { ... on Tenant { bill: subscription { plan } } slug } } fragment T on Tenant { slug subscription { plan } }"#;
+    let query = r#"{ a: tenant(slug: "acme") { ...T } b: tenant(slug: "acme") { ... on Tenant { bill: subscription { plan { key } } } slug } } fragment T on Tenant { slug subscription { plan { key } } }"#;
     same(
         &raw(&w.app, Some(&w.bob), query).await,
         &format!(
             r#"{{"errors":[{},{}],"data":{{"a":{{"slug":"acme","subscription":null}},"b":{{"bill":null,"slug":"acme"}}}}}}"#,
             billing(78, r#""b","bill""#),
-            billing(145, r#""a","subscription""#)
+            billing(153, r#""a","subscription""#)
         ),
     );
 }

@@ -32,6 +32,7 @@ pub fn authentik_only(authentik: &Fake<fakes::authentik::AuthentikState>) -> Ups
         ocis: None,
         stripe: None,
         stripe_webhook_secret: None,
+        stripe_publishable_key: None,
     }
 }
 

@@ -159,7 +159,7 @@ async fn nested_paths_leak_nothing() {
     let body = w
         .query(
             "bob",
-            r#"{ tenant(slug: "tenant-b") { subscription { plan } } }"#,
+            r#"{ tenant(slug: "tenant-b") { subscription { plan { key } } } }"#,
         )
         .await;
     assert_eq!(first_error_code(&body), "FORBIDDEN");

@@ -84,12 +84,24 @@ pub(super) async fn update_customer(
         "description",
         "phone",
         "metadata[*]",
+        "address",
+        "address[country]",
         "invoice_settings[default_payment_method]",
     ];
     let form = match parse_form(&body, &allowed) {
         Ok(form) => form,
         Err(refused) => return refused,
     };
+    if let Some(email) = form.get("email").and_then(Value::as_str)
+        && !email.is_empty()
+        && !email.contains('@')
+    {
+        return invalid(
+            "email_invalid",
+            "email",
+            &format!("Invalid email address: {email}"),
+        );
+    }
     let path = format!("/v1/customers/{id}");
     idempotent(&state, &headers, fingerprint(&path, &body), |s| {
         if !s.is_live(&id) {
@@ -118,9 +130,37 @@ pub(super) async fn update_customer(
             }
         }
         let customer = s.customers.get_mut(&id).unwrap();
+        // An empty string unsets a field, a metadata key or the whole address.
+        let unset = |v: &Value| if v == "" { Value::Null } else { v.clone() };
         for field in ["name", "email", "description", "phone"] {
             if let Some(value) = form.get(field) {
-                customer[field] = value.clone();
+                customer[field] = unset(value);
+            }
+        }
+        match form.get("address") {
+            Some(Value::Object(address)) => {
+                if !customer["address"].is_object() {
+                    customer["address"] = json!({"city": null, "country": null, "line1": null,
+                        "line2": null, "postal_code": null, "state": null});
+                }
+                for (k, v) in address {
+                    customer["address"][k] = unset(v);
+                }
+            }
+            Some(_) => customer["address"] = Value::Null,
+            None => {}
+        }
+        if let Some(Value::Object(metadata)) = form.get("metadata") {
+            if !customer["metadata"].is_object() {
+                customer["metadata"] = json!({});
+            }
+            let held = customer["metadata"].as_object_mut().unwrap();
+            for (k, v) in metadata {
+                if v == "" {
+                    held.remove(k);
+                } else {
+                    held.insert(k.clone(), v.clone());
+                }
             }
         }
         if let Some(pm) = pm {

@@ -28,6 +28,9 @@ mod subscriptions;
 use handlers::*;
 use subscriptions::*;
 
+/// The publishable key tests configure (Stripe never sees it on the server side).
+pub const PUBLISHABLE_KEY: &str = "pk_test_fake_TYooMQauvdEDq54NiTphI7jx";
+
 /// The key the fake accepts.
 pub const SECRET_KEY: &str = "sk_test_fake_4eC39HqLyjWDarjtT1zdp7dc";
 

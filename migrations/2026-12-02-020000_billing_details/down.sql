@@ -1,0 +1,2 @@
+ALTER TABLE tenants DROP COLUMN stripe_payment_method_id;
+DROP TABLE billing_details;
