@@ -39,6 +39,34 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// The CSV of an export in order of `seq`, about 1 MiB each, streamed back one at a time.
+    audit_export_chunks (export_id, seq) {
+        export_id -> Uuid,
+        seq -> Int4,
+        data -> Bytea,
+    }
+}
+
+diesel::table! {
+    /// An audit log export to CSV: who asked, with which scope and filter, and where it stands.
+    audit_exports (id) {
+        id -> Uuid,
+        requested_by -> Uuid,
+        /// The requester's audit scope when they asked (the rows the export may contain).
+        scope -> Jsonb,
+        filter -> Jsonb,
+        status -> Text,
+        row_count -> Nullable<Int8>,
+        byte_count -> Nullable<Int8>,
+        truncated -> Bool,
+        error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        finished_at -> Nullable<Timestamptz>,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     /// White-label branding of one tenant or one partner; NULL fields inherit (tenant from its partner, partner from the product defaults).
     brandings (id) {
         id -> Uuid,
@@ -464,6 +492,8 @@ diesel::joinable!(audit_events -> impersonation_sessions (impersonation_session_
 diesel::joinable!(audit_events -> partners (partner_id));
 diesel::joinable!(audit_events -> tenants (tenant_id));
 diesel::joinable!(audit_events -> users (actor_user_id));
+diesel::joinable!(audit_export_chunks -> audit_exports (export_id));
+diesel::joinable!(audit_exports -> users (requested_by));
 diesel::joinable!(brandings -> partners (partner_id));
 diesel::joinable!(brandings -> tenants (tenant_id));
 diesel::joinable!(domain_record_overrides -> domains (domain_id));
@@ -488,6 +518,8 @@ diesel::joinable!(tenants -> plans (plan));
 
 diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
+    audit_export_chunks,
+    audit_exports,
     brandings,
     domain_record_overrides,
     domains,

@@ -52,6 +52,7 @@ pub struct Query(
     partners::query::PartnerQuery,
     flags::query::FlagQuery,
     audit::query::AuditQuery,
+    audit::export::AuditExportQuery,
     branding::query::BrandingQuery,
     billing::plans::PlanQuery,
 );
@@ -71,6 +72,7 @@ pub struct Mutation(
     tenants::workspace::WorkspaceMutation,
     billing::plans::PlanMutation,
     billing::mutation::BillingMutation,
+    audit::export::AuditExportMutation,
 );
 
 /// The root of every subscription: one part per area.

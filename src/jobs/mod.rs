@@ -7,6 +7,7 @@
 //! tenant's Stripe subscription) and [`retention`] (deletes finished jobs and old events,
 //! hourly).
 
+pub mod audit_export;
 pub mod billing;
 pub mod config;
 pub mod domains;
