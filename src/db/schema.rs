@@ -378,6 +378,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Liveness probes of PostgreSQL and the upstreams (the last 24 hours): what each probe saw.
+    service_probes (id) {
+        id -> Int8,
+        service -> Text,
+        at -> Timestamptz,
+        up -> Bool,
+        latency_ms -> Int4,
+        error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     /// Every verified Stripe webhook event, once per id; a job applies it (status says how).
     stripe_events (id) {
         id -> Text,
@@ -539,6 +551,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     prices,
     provisioning_events,
     provisioning_steps,
+    service_probes,
     stripe_events,
     subscriptions,
     tenant_profiles,

@@ -21,6 +21,7 @@ pub mod patch;
 pub mod rate_limit;
 pub mod scalars;
 pub mod sdl;
+pub mod services;
 pub mod system;
 pub mod viewer;
 

@@ -14,6 +14,7 @@ pub mod domains;
 pub mod members;
 pub mod provisioning;
 pub mod retention;
+pub mod service_probe;
 pub mod stripe;
 pub mod worker;
 

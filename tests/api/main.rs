@@ -27,6 +27,7 @@ mod members;
 mod provisioning;
 mod rate_limits;
 mod retention;
+mod services;
 mod shape;
 mod soak;
 mod spec;
