@@ -22,6 +22,7 @@ pub mod billing;
 pub mod branding;
 pub mod domains;
 pub mod flags;
+pub mod health;
 pub mod impersonation;
 pub mod jobs;
 pub mod members;

@@ -31,6 +31,7 @@ pub mod billing;
 pub mod branding;
 pub mod domains;
 pub mod flags;
+pub mod health;
 pub mod impersonation;
 pub mod members;
 pub mod partners;
