@@ -378,6 +378,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Named partner reports: a kind and its parameters (period, limits).
+    saved_reports (id) {
+        id -> Uuid,
+        partner_id -> Uuid,
+        name -> Text,
+        kind -> Text,
+        parameters -> Jsonb,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     /// Liveness probes of PostgreSQL and the upstreams (the last 24 hours): what each probe saw.
     service_probes (id) {
         id -> Int8,
@@ -522,6 +535,8 @@ diesel::joinable!(partner_staff -> users (user_id));
 diesel::joinable!(prices -> plans (plan_key));
 diesel::joinable!(provisioning_events -> tenants (tenant_id));
 diesel::joinable!(provisioning_steps -> tenants (tenant_id));
+diesel::joinable!(saved_reports -> partners (partner_id));
+diesel::joinable!(saved_reports -> users (created_by));
 diesel::joinable!(subscriptions -> tenants (tenant_id));
 diesel::joinable!(tenant_profiles -> tenants (tenant_id));
 diesel::joinable!(tenant_profiles -> users (created_by));
@@ -551,6 +566,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     prices,
     provisioning_events,
     provisioning_steps,
+    saved_reports,
     service_probes,
     stripe_events,
     subscriptions,

@@ -28,6 +28,7 @@ pub mod jobs;
 pub mod members;
 pub mod partners;
 pub mod provisioning;
+pub mod reports;
 pub mod retention;
 pub mod services;
 pub mod tenants;

@@ -36,6 +36,7 @@ pub mod impersonation;
 pub mod members;
 pub mod partners;
 pub mod provisioning;
+pub mod reports;
 pub mod team;
 pub mod tenants;
 pub mod users;
@@ -55,6 +56,8 @@ pub struct Query(
     flags::query::FlagQuery,
     audit::query::AuditQuery,
     audit::export::AuditExportQuery,
+    reports::ReportQuery,
+    reports::saved::SavedReportQuery,
     branding::query::BrandingQuery,
     billing::plans::PlanQuery,
 );
@@ -75,6 +78,7 @@ pub struct Mutation(
     billing::plans::PlanMutation,
     billing::mutation::BillingMutation,
     audit::export::AuditExportMutation,
+    reports::saved::SavedReportMutation,
 );
 
 /// The root of every subscription: one part per area.

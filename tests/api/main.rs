@@ -26,6 +26,7 @@ mod limits;
 mod members;
 mod provisioning;
 mod rate_limits;
+mod reports;
 mod retention;
 mod services;
 mod shape;
