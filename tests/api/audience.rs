@@ -168,7 +168,10 @@ async fn portal_callers_and_anonymous_introspection_get_the_portal_view() {
             "removeStaff",
             "createWorkspace",
             // Tenant admins (and the partner's staff) change the subscription's seats.
-            "setSubscriptionSeats"
+            "setSubscriptionSeats",
+            "exportAuditEvents",
+            "saveReport",
+            "deleteSavedReport"
         ]
     );
     assert_eq!(

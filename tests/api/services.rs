@@ -69,7 +69,7 @@ async fn round(w: &World, expected: i64) {
     .execute(&mut conn)
     .await
     .unwrap();
-    for _ in 0..200 {
+    for _ in 0..800 {
         if count(&mut conn, "service_probes").await >= before + expected {
             // The round settles (and queues the next) in the transaction that recorded it.
             assert_eq!(count(&mut conn, "service_probes").await, before + expected);

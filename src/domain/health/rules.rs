@@ -257,7 +257,8 @@ pub const RULES: &[Rule] = &[
             Some(m) if m.required > 0 && m.enrolled < m.required => {
                 let missing = m.required - m.enrolled;
                 // Up to 20 points, in proportion to the members missing a second factor.
-                let weight = ((20 * missing + m.required - 1) / m.required) as i32;
+                let weight =
+                    (20 * missing.unsigned_abs()).div_ceil(m.required.unsigned_abs()) as i32;
                 Some((
                     weight,
                     format!(

@@ -97,11 +97,8 @@ async fn each_rule_reads_its_state() {
         codes(&health(&w, "alice", "acme").await),
         [("STEPS_IN_ERROR".into(), 20)]
     );
-    exec(
-        &w,
-        "DELETE FROM provisioning_steps; DELETE FROM member_steps",
-    )
-    .await;
+    exec(&w, "DELETE FROM provisioning_steps").await;
+    exec(&w, "DELETE FROM member_steps").await;
     // Domains failing and degraded.
     exec(&w, &format!(
         "INSERT INTO domains (tenant_id, name, status) VALUES
@@ -122,10 +119,14 @@ async fn each_rule_reads_its_state() {
     // Seats: the subscription's 10 seats, 11 members.
     exec(
         &w,
+        "INSERT INTO users (authentik_subject, email, name)
+         SELECT 'seat-' || n, 'seat-' || n || '@example.com', 'Seat' FROM generate_series(1, 9) n",
+    )
+    .await;
+    exec(
+        &w,
         &format!(
-            "INSERT INTO users (authentik_subject, email, name)
-         SELECT 'seat-' || n, 'seat-' || n || '@example.com', 'Seat' FROM generate_series(1, 9) n;
-         INSERT INTO memberships (user_id, tenant_id, role, status)
+            "INSERT INTO memberships (user_id, tenant_id, role, status)
          SELECT id, {acme}, 'member', 'active' FROM users WHERE authentik_subject LIKE 'seat-%'"
         ),
     )
