@@ -135,8 +135,14 @@ curl -fs "http://127.0.0.1:$API_PORT/readyz" >/dev/null || die "platform-api is 
 SERVER=(--addr "127.0.0.1:$API_PORT" --data-dir "$WORK/data" --server-pid "$API_PID")
 sleep 1 # settle before reading the idle RSS
 
-step "graph: Q1 Q2 Q3 Q4 M1 (c=1 at $BENCH_RATE/s for ${BENCH_C1_SECS}s, c=$BENCH_CONCURRENCY for ${BENCH_CN_SECS}s)"
-"$DRIVER" graph "${SERVER[@]}" ${DB_PPID:+--db-ppid "$DB_PPID"} --out "$PARTS/graph.json"
+step "graph: ${BENCH_OPS:-Q1 Q2 Q3 Q4 M1 R1-R5 H1} (c=1 at $BENCH_RATE/s for ${BENCH_C1_SECS}s, c=$BENCH_CONCURRENCY for ${BENCH_CN_SECS}s)"
+"$DRIVER" graph "${SERVER[@]}" ${DB_PPID:+--db-ppid "$DB_PPID"} ${BENCH_OPS:+--ops "$BENCH_OPS"} \
+  --out "$PARTS/graph.json"
+
+if [[ "${BENCH_EXPORT:-1}" == 1 ]]; then
+  step "export: the whole audit log to CSV (exportAuditEvents, then GET /exports/<id>)"
+  "$DRIVER" export "${SERVER[@]}" ${DB_PPID:+--db-ppid "$DB_PPID"} --out "$PARTS/export.json"
+fi
 
 if [[ -n "${PG_LOG:-}" ]]; then
   step "floor: the statements of one Q2 from the statement log, replayed by pgbench"
@@ -191,6 +197,7 @@ cat >"$PARTS/meta.json" <<JSON
 JSON
 step "results"
 "$DRIVER" report --out "$RESULTS/$STAMP.json" "$PARTS"/meta.json "$PARTS"/graph.json \
-  $( [[ -f $PARTS/floor.json ]] && echo "$PARTS/floor.json" ) "$PARTS"/ws.json "$PARTS"/provisioning.json "$PARTS"/peer.json
+  $( [[ -f $PARTS/floor.json ]] && echo "$PARTS/floor.json" ) \
+  $( [[ -f $PARTS/export.json ]] && echo "$PARTS/export.json" ) "$PARTS"/ws.json "$PARTS"/provisioning.json "$PARTS"/peer.json
 cp "$RESULTS/$STAMP.json" "$RESULTS/latest.json"
 echo "written: bench/results/$STAMP.json (and latest.json)" >&2

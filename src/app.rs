@@ -137,6 +137,8 @@ impl Application {
             crate::jobs::domains::recheck::queue_if_domains(&mut conn).await?;
             crate::jobs::retention::queue_run(&mut conn, crate::jobs::retention::FIRST_RUN_AFTER)
                 .await?;
+            crate::jobs::service_probe::queue_run(&mut conn, config.jobs.service_probe_interval)
+                .await?;
         }
         let workers = Workers::start(
             JobEnv {

@@ -3,7 +3,8 @@
 //! - finished jobs (`done`, `dead`) last changed before a cutoff (`JOB_RETENTION_DAYS`);
 //! - provisioning events older than a cutoff, except each tenant's newest event (the next
 //!   event's `seq` is computed from it, and it is the tenant's current state);
-//! - Stripe events handled before a cutoff (`EVENT_RETENTION_DAYS`).
+//! - Stripe events handled before a cutoff (`EVENT_RETENTION_DAYS`);
+//! - audit log exports past their `expires_at` (with their CSV chunks).
 //!
 //! Audit events are never deleted here.
 
@@ -41,6 +42,13 @@ const STRIPE_EVENTS: &str = "DELETE FROM stripe_events WHERE id IN (
         LIMIT $2
           FOR UPDATE SKIP LOCKED)";
 
+const EXPIRED_AUDIT_EXPORTS: &str = "DELETE FROM audit_exports WHERE id IN (
+       SELECT id FROM audit_exports
+        WHERE expires_at < $1
+        ORDER BY expires_at
+        LIMIT $2
+          FOR UPDATE SKIP LOCKED)";
+
 /// A table the retention job prunes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Prunable {
@@ -50,14 +58,17 @@ pub enum Prunable {
     ProvisioningEvents,
     /// `stripe_events` with `processed_at`.
     StripeEvents,
+    /// `audit_exports` past `expires_at` (the cutoff is the current time).
+    ExpiredAuditExports,
 }
 
 impl Prunable {
     /// Every prunable table.
-    pub const ALL: [Self; 3] = [
+    pub const ALL: [Self; 4] = [
         Self::FinishedJobs,
         Self::ProvisioningEvents,
         Self::StripeEvents,
+        Self::ExpiredAuditExports,
     ];
 
     fn sql(self) -> &'static str {
@@ -65,6 +76,7 @@ impl Prunable {
             Self::FinishedJobs => FINISHED_JOBS.as_str(),
             Self::ProvisioningEvents => PROVISIONING_EVENTS,
             Self::StripeEvents => STRIPE_EVENTS,
+            Self::ExpiredAuditExports => EXPIRED_AUDIT_EXPORTS,
         }
     }
 }

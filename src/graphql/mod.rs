@@ -21,6 +21,7 @@ pub mod patch;
 pub mod rate_limit;
 pub mod scalars;
 pub mod sdl;
+pub mod services;
 pub mod system;
 pub mod viewer;
 
@@ -30,10 +31,12 @@ pub mod billing;
 pub mod branding;
 pub mod domains;
 pub mod flags;
+pub mod health;
 pub mod impersonation;
 pub mod members;
 pub mod partners;
 pub mod provisioning;
+pub mod reports;
 pub mod team;
 pub mod tenants;
 pub mod users;
@@ -52,6 +55,9 @@ pub struct Query(
     partners::query::PartnerQuery,
     flags::query::FlagQuery,
     audit::query::AuditQuery,
+    audit::export::AuditExportQuery,
+    reports::ReportQuery,
+    reports::saved::SavedReportQuery,
     branding::query::BrandingQuery,
     billing::plans::PlanQuery,
     billing::payouts::BillingQuery,
@@ -72,6 +78,8 @@ pub struct Mutation(
     tenants::workspace::WorkspaceMutation,
     billing::plans::PlanMutation,
     billing::mutation::BillingMutation,
+    audit::export::AuditExportMutation,
+    reports::saved::SavedReportMutation,
 );
 
 /// The root of every subscription: one part per area.

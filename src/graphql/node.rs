@@ -75,6 +75,7 @@ macro_rules! nodes {
 }
 
 // One line per type with a global id: its type (imported above the list) is the variant.
+use crate::graphql::audit::export::AuditExport;
 use crate::graphql::audit::types::AuditEvent;
 use crate::graphql::domains::types::Domain;
 use crate::graphql::impersonation::types::ImpersonationSession;
@@ -98,6 +99,8 @@ nodes! {
     Domain,
     /// A period in which an operator acted as a user.
     ImpersonationSession,
+    /// An export of the audit log to CSV.
+    AuditExport,
 }
 
 /// `node(id:)` and `nodes(ids:)`.

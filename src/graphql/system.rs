@@ -48,6 +48,7 @@ impl SystemQuery {
 
 /// The state of the running server, for operators.
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct SystemStatus {
     /// The API server version.
     pub api_version: &'static str,

@@ -1,5 +1,6 @@
 //! HTTP transport: routes, middleware and the handlers that are not GraphQL resolvers.
 
+pub mod exports;
 pub mod graphiql;
 pub mod graphql;
 pub mod health;
@@ -41,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .route("/.well-known/dev-jwks.json", get(well_known::dev_jwks))
         .route("/webhooks/stripe", post(webhooks::stripe))
         .route("/oauth/token", post(oauth::token))
+        .route("/exports/{id}", get(exports::download))
         .layer(axum::middleware::from_fn(middleware::request_context))
         .with_state(state)
 }

@@ -27,6 +27,11 @@ pub struct JobsConfig {
     /// Provisioning events (each tenant keeps its newest) and handled Stripe events older
     /// than this are deleted by the retention job (`EVENT_RETENTION_DAYS`).
     pub event_retention: Duration,
+    /// Time between two rounds of service probes (`SERVICE_PROBE_INTERVAL`, seconds).
+    pub service_probe_interval: Duration,
+    /// How long one probe may take before the service counts as down
+    /// (`SERVICE_PROBE_TIMEOUT_MS`).
+    pub service_probe_timeout: Duration,
 }
 
 const DAY: Duration = Duration::from_secs(86_400);
@@ -42,6 +47,8 @@ impl Default for JobsConfig {
             backoff_max: Duration::from_secs(300),
             job_retention: DAY * 30,
             event_retention: DAY * 90,
+            service_probe_interval: Duration::from_secs(60),
+            service_probe_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -96,7 +103,21 @@ impl JobsConfig {
             backoff_max: millis("JOB_BACKOFF_MAX_MS", defaults.backoff_max)?,
             job_retention: days("JOB_RETENTION_DAYS", defaults.job_retention)?,
             event_retention: days("EVENT_RETENTION_DAYS", defaults.event_retention)?,
+            service_probe_interval: Duration::from_secs(number(
+                "SERVICE_PROBE_INTERVAL",
+                defaults.service_probe_interval.as_secs(),
+            )?),
+            service_probe_timeout: millis(
+                "SERVICE_PROBE_TIMEOUT_MS",
+                defaults.service_probe_timeout,
+            )?,
         };
+        if !(5..=3600).contains(&config.service_probe_interval.as_secs()) {
+            return Err(ConfigError {
+                name: "SERVICE_PROBE_INTERVAL",
+                message: "must be between 5 and 3600 seconds".into(),
+            });
+        }
         if config.workers > 64 {
             return Err(ConfigError {
                 name: "JOB_WORKERS",
@@ -153,6 +174,9 @@ mod tests {
             ("JOB_BACKOFF_MAX_MS", "10"),
             ("JOB_RETENTION_DAYS", "0"),
             ("EVENT_RETENTION_DAYS", "x"),
+            ("SERVICE_PROBE_INTERVAL", "1"),
+            ("SERVICE_PROBE_INTERVAL", "soon"),
+            ("SERVICE_PROBE_TIMEOUT_MS", "0"),
         ] {
             let err = read(&[bad]).unwrap_err();
             assert_eq!(err.name, bad.0, "{err}");

@@ -7,6 +7,7 @@
 //! tenant's Stripe subscription) and [`retention`] (deletes finished jobs and old events,
 //! hourly).
 
+pub mod audit_export;
 pub mod billing;
 mod billing_customer;
 pub mod config;
@@ -14,6 +15,7 @@ pub mod domains;
 pub mod members;
 pub mod provisioning;
 pub mod retention;
+pub mod service_probe;
 pub mod stripe;
 pub mod worker;
 

@@ -47,6 +47,7 @@ pub async fn run(env: &JobEnv, job: &ClaimedJob, worker: &str) -> anyhow::Result
         let keep = match what {
             Prunable::FinishedJobs => env.config.job_retention,
             Prunable::ProvisioningEvents | Prunable::StripeEvents => env.config.event_retention,
+            Prunable::ExpiredAuditExports => Duration::ZERO,
         };
         let before = now - chrono::Duration::from_std(keep)?;
         loop {

@@ -187,6 +187,12 @@ impl Worker {
                     super::domains::recheck::run(&self.env, &job, &self.id).await
                 }
                 super::retention::JOB => super::retention::run(&self.env, &job, &self.id).await,
+                super::service_probe::JOB => {
+                    super::service_probe::run(&self.env, &job, &self.id).await
+                }
+                crate::domain::audit::export::JOB_KIND => {
+                    super::audit_export::run(&self.env, &job, &self.id).await
+                }
                 other => {
                     tracing::error!(kind = other, "unknown job kind; dead-lettering it");
                     super::provisioning::settle_only(

@@ -55,6 +55,11 @@ impl Request {
         Self::new(Method::GET, path, true)
     }
 
+    /// A GET sent once, never retried (a liveness probe must report what it saw).
+    pub fn probe(path: impl Into<String>) -> Self {
+        Self::new(Method::GET, path, false)
+    }
+
     /// A DELETE (idempotent, so retried).
     pub fn delete(path: impl Into<String>) -> Self {
         Self::new(Method::DELETE, path, true)

@@ -172,7 +172,12 @@ async fn portal_callers_and_anonymous_introspection_get_the_portal_view() {
             "setSubscriptionSeats",
             "updateBillingDetails",
             "startPaymentMethodSetup",
-            "setDefaultPaymentMethod"
+            "setDefaultPaymentMethod",
+            // Audit exports (any signed-in person, within their scope) and the partner's
+            // saved reports.
+            "exportAuditEvents",
+            "saveReport",
+            "deleteSavedReport"
         ]
     );
     assert_eq!(

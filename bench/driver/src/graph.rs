@@ -61,6 +61,21 @@ const Q4: &str = "query Q4($tenant: String!, $before: DateTime!) { \
                   nodes { at action outcome actorEmail targetType targetId } } }";
 const M1: &str = "mutation M1($tenant: String!, $name: String!) { \
                   updateTenant(input: { tenant: $tenant, name: $name }) { tenant { name } } }";
+const R1: &str = "query R1($partner: String!) { partnerReport(partner: $partner) { \
+                  healthCohorts { band count tenants { slug score } } } }";
+const R2: &str = "query R2($partner: String!) { partnerReport(partner: $partner) { \
+                  revenueByPlan { plan currency subscriptions mrrMinor } \
+                  topCustomers(first: 10) { slug currency mrrMinor } } }";
+const R3: &str = "query R3($partner: String!) { partnerReport(partner: $partner) { \
+                  cohorts { month signups churned net } } }";
+const R4: &str = "query R4 { platformReport { mrr { currency mrrMinor } \
+                  revenueByPlan { plan currency subscriptions mrrMinor } \
+                  topTenants(first: 10) { slug currency mrrMinor } } }";
+const R5: &str = "query R5($from: DateTime!, $to: DateTime!) { \
+                  platformReport(period: { from: $from, to: $to }) { \
+                  growth { month signups churned net } } }";
+const H1: &str = "query H1 { tenants(first: 100) { nodes { slug \
+                  health { score band reasons { code weight } } } } }";
 /// The peer's Q2: PostGraphile's inflection of the same shape (a partner's first 20 tenants
 /// by slug, each with its partner's name and 10 members' emails).
 const PEER_Q2: &str = "query Q2($partner: String!) { allPartners(condition: { slug: $partner }) { \
@@ -131,6 +146,72 @@ pub fn operations() -> Vec<Operation> {
             vary: Some(|vars, vu, n, nonce| {
                 vars["name"] = json!(format!("Tenant {} r{nonce}-{n}", 2_001 + vu));
             }),
+        },
+        Operation {
+            name: "R1",
+            description: "partnerReport{healthCohorts} (100 tenants' health), partner staff",
+            who: |vu| {
+                (
+                    subject(90_001 + vu * 5),
+                    PORTAL,
+                    json!({ "partner": partner_slug(1 + vu) }),
+                )
+            },
+            query: R1,
+            vary: None,
+        },
+        Operation {
+            name: "R2",
+            description: "partnerReport{revenueByPlan topCustomers(10)}, partner staff",
+            who: |vu| {
+                (
+                    subject(90_001 + vu * 5),
+                    PORTAL,
+                    json!({ "partner": partner_slug(1 + vu) }),
+                )
+            },
+            query: R2,
+            vary: None,
+        },
+        Operation {
+            name: "R3",
+            description: "partnerReport{cohorts} (12 months), partner staff",
+            who: |vu| {
+                (
+                    subject(90_001 + vu * 5),
+                    PORTAL,
+                    json!({ "partner": partner_slug(1 + vu) }),
+                )
+            },
+            query: R3,
+            vary: None,
+        },
+        Operation {
+            name: "R4",
+            description: "platformReport{mrr revenueByPlan topTenants(10)}, operator",
+            who: |vu| (subject(1 + vu), OPERATOR, json!({})),
+            query: R4,
+            vary: None,
+        },
+        Operation {
+            name: "R5",
+            description: "platformReport{growth} over the seeded log's months, operator",
+            who: |vu| {
+                (
+                    subject(1 + vu),
+                    OPERATOR,
+                    json!({ "from": "2024-01-01T00:00:00Z", "to": "2025-02-01T00:00:00Z" }),
+                )
+            },
+            query: R5,
+            vary: None,
+        },
+        Operation {
+            name: "H1",
+            description: "tenants(first:100){health{score band reasons}}, operator",
+            who: |vu| (subject(1 + vu), OPERATOR, json!({})),
+            query: H1,
+            vary: None,
         },
     ]
 }

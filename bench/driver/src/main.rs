@@ -2,6 +2,7 @@
 //! See bench/README.md; bench/run.sh drives it. Each scenario is a subcommand that writes
 //! one JSON part; `report` merges the parts into one results file and prints the table.
 
+mod export;
 mod floor;
 mod graph;
 mod http;
@@ -94,6 +95,16 @@ enum Cmd {
         /// Operations to run (comma-separated; default all).
         #[arg(long, value_delimiter = ',')]
         ops: Vec<String>,
+        /// The PostgreSQL postmaster's pid: its backends' CPU is reported too.
+        #[arg(long)]
+        db_ppid: Option<u32>,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Exports the whole audit log to CSV as an operator: rows/s and peak RSS growth.
+    Export {
+        #[command(flatten)]
+        server: ServerArgs,
         /// The PostgreSQL postmaster's pid: its backends' CPU is reported too.
         #[arg(long)]
         db_ppid: Option<u32>,
@@ -219,6 +230,15 @@ async fn main() -> anyhow::Result<()> {
                     "memory": { "idle_rss_kib": idle, "rss_after_load_kib": after },
                 }),
             )?;
+        }
+        Cmd::Export {
+            server,
+            db_ppid,
+            out,
+        } => {
+            let target = server.target(db_ppid)?;
+            let result = export::run(&target).await?;
+            write(&out, json!({ "export": result }))?;
         }
         Cmd::Once { server, op } => {
             let target = server.target(None)?;

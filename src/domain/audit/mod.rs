@@ -3,6 +3,7 @@
 //! [`change`] (the audited runner); the log is read through [`query`].
 
 pub mod change;
+pub mod export;
 pub mod query;
 
 use diesel::prelude::*;

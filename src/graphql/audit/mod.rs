@@ -1,4 +1,5 @@
 //! The audit log in the graph: `auditEvents`.
 
+pub mod export;
 pub mod query;
 pub mod types;

@@ -1,5 +1,6 @@
 //! The `Tenant` type, its connection and its `Node` source.
 
+use crate::graphql::health::{Health, HealthOfTenant};
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 
@@ -281,6 +282,23 @@ impl Tenant {
         Ok(page
             .connection_with(invoices, InvoicesCount(self.0.id), Invoice::key)
             .into())
+    }
+
+    /// The tenant's health: a score, its band and the reasons (rules in the README, "Tenant
+    /// health"). Tenant admins, the partner's staff and operators only.
+    async fn health(&self, ctx: &Context<'_>) -> ApiResult<Option<Health>> {
+        require_tenant(
+            ctx,
+            self.0.tenant_ref(),
+            TenantAccess::Admin,
+            "health is visible to tenant admins only",
+        )
+        .await?;
+        Ok(loaders(ctx)
+            .db
+            .load_one(HealthOfTenant(self.0.id))
+            .await?
+            .map(Health))
     }
 
     /// The current subscription. Tenant admins, the partner's staff and operators only.

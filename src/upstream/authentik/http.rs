@@ -216,6 +216,18 @@ fn invalid(field: &str, message: &str) -> AuthentikError {
 
 #[async_trait]
 impl AuthentikClient for HttpAuthentikClient {
+    #[tracing::instrument(name = "authentik.probe", skip_all)]
+    async fn probe(&self) -> Result<(), AuthentikError> {
+        let me: Value = self
+            .json(Request::probe(format!("{API}/core/users/me/")), "user")
+            .await?;
+        if me["user"].is_object() {
+            Ok(())
+        } else {
+            Err(CallError::decode(200, "no `user` in core/users/me").into())
+        }
+    }
+
     async fn ensure_tenant_group(&self, group: &TenantGroup) -> Result<Group, AuthentikError> {
         directory::ensure_tenant_group(self, group).await
     }

@@ -70,6 +70,10 @@ impl From<AuthentikError> for AppError {
 /// `delete_*` treats "already gone" as success.
 #[async_trait]
 pub trait AuthentikClient: Send + Sync {
+    /// The cheapest authenticated call (`GET /api/v3/core/users/me/`), sent once: proves the
+    /// server answers and accepts our token.
+    async fn probe(&self) -> Result<(), AuthentikError>;
+
     /// Finds the tenant's group by name or creates it, with `attributes` recording the
     /// tenant's slug and id. A same-named group of another tenant is a conflict.
     async fn ensure_tenant_group(&self, group: &TenantGroup) -> Result<Group, AuthentikError>;

@@ -202,6 +202,12 @@ fn segment(value: &str) -> Result<&str, OcisError> {
 
 #[async_trait]
 impl OcisClient for HttpOcisClient {
+    #[tracing::instrument(name = "ocis.probe", skip_all)]
+    async fn probe(&self) -> Result<(), OcisError> {
+        self.send(Request::probe("/graph/v1.0/me"), "user").await?;
+        Ok(())
+    }
+
     #[tracing::instrument(name = "ocis.ensure_project_space", skip_all)]
     async fn ensure_project_space(&self, space: &EnsureSpace) -> Result<Space, OcisError> {
         if let Some(id) = &space.existing_id {

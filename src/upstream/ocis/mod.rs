@@ -181,6 +181,10 @@ impl From<OcisError> for AppError {
 /// The oCIS operations the control plane uses.
 #[async_trait]
 pub trait OcisClient: Send + Sync {
+    /// The cheapest authenticated call (`GET /graph/v1.0/me`), sent once: proves the server
+    /// answers and accepts our credentials.
+    async fn probe(&self) -> Result<(), OcisError>;
+
     /// Returns the space (by `existing_id`, else by name among project spaces), setting its
     /// quota when it differs; creates it when missing.
     async fn ensure_project_space(&self, space: &EnsureSpace) -> Result<Space, OcisError>;

@@ -129,6 +129,11 @@ impl HttpStalwartClient {
 
 #[async_trait]
 impl StalwartClient for HttpStalwartClient {
+    #[tracing::instrument(name = "stalwart.probe", skip_all)]
+    async fn probe(&self) -> Result<(), StalwartError> {
+        self.jmap.probe().await
+    }
+
     #[tracing::instrument(name = "stalwart.ensure_domain", skip_all)]
     async fn ensure_domain(&self, name: &str) -> Result<Domain, StalwartError> {
         let name = name.trim().trim_end_matches('.').to_ascii_lowercase();

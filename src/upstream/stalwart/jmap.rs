@@ -64,6 +64,24 @@ impl Jmap {
         self.session.get_or_try_init(|| self.discover()).await
     }
 
+    /// `GET /jmap/session`, sent once (a liveness probe).
+    pub async fn probe(&self) -> Result<(), StalwartError> {
+        let response = self.transport.send(Request::probe("/jmap/session")).await?;
+        if !response.status.is_success() {
+            return Err(http_error(&response));
+        }
+        let wire: SessionWire = response.json()?;
+        if wire.capabilities.contains_key(CAPABILITY) {
+            Ok(())
+        } else {
+            Err(CallError::Unexpected {
+                status: response.code(),
+                detail: format!("the session lacks {CAPABILITY}"),
+            }
+            .into())
+        }
+    }
+
     /// `GET /.well-known/jmap` (a 307 to `/jmap/session`, followed).
     async fn discover(&self) -> Result<Session, StalwartError> {
         let response = self

@@ -234,6 +234,10 @@ impl From<StalwartError> for AppError {
 /// The Stalwart operations the control plane uses.
 #[async_trait]
 pub trait StalwartClient: Send + Sync {
+    /// The cheapest authenticated call (`GET /jmap/session`), sent once: proves the server
+    /// answers and accepts our credentials.
+    async fn probe(&self) -> Result<(), StalwartError>;
+
     /// Finds the domain by exact name or creates it with automatic DKIM (the server then
     /// generates the keys in the background).
     async fn ensure_domain(&self, name: &str) -> Result<Domain, StalwartError>;

@@ -272,6 +272,16 @@ pub(super) fn segment(id: &str) -> Result<&str, StripeError> {
 
 #[async_trait]
 impl StripeClient for HttpStripeClient {
+    #[tracing::instrument(name = "stripe.probe", skip_all)]
+    async fn probe(&self) -> Result<(), StripeError> {
+        let balance: serde_json::Value = self.call(Request::probe("/v1/balance")).await?;
+        if balance["object"] == "balance" {
+            Ok(())
+        } else {
+            Err(CallError::decode(200, "not a balance object").into())
+        }
+    }
+
     #[tracing::instrument(name = "stripe.ensure_customer", skip_all)]
     async fn ensure_customer(&self, request: &EnsureCustomer) -> Result<Customer, StripeError> {
         let mut key = format!("dezky-customer-{}", request.tenant_id);

@@ -273,6 +273,10 @@ impl From<StripeError> for AppError {
 /// The Stripe operations the control plane uses.
 #[async_trait]
 pub trait StripeClient: Send + Sync {
+    /// The cheapest authenticated call (`GET /v1/balance`), sent once: proves the API answers
+    /// and accepts our key.
+    async fn probe(&self) -> Result<(), StripeError>;
+
     /// Returns `existing_id` when that customer still exists; otherwise creates one with an
     /// idempotency key derived from the tenant, so repeating the call never creates two.
     async fn ensure_customer(&self, request: &EnsureCustomer) -> Result<Customer, StripeError>;

@@ -4,6 +4,7 @@
 //! each labelled by its `request_id` so a test can name the events it expects.
 
 mod anonymous;
+mod export;
 mod filters;
 mod indexes;
 mod node;

@@ -24,8 +24,8 @@ pub const MAX_SEARCH_CHARS: usize = 200;
 /// An event's position in the list: `(at, id)`. Newest first means descending on both.
 pub type EventKey = (DateTime<Utc>, i64);
 
-/// Whose events a viewer may read.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Whose events a viewer may read (stored with an export, so serialisable).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum AuditScope {
     /// Every event (operators).
     All,
@@ -54,8 +54,9 @@ impl AuditScope {
     }
 }
 
-/// What to narrow the list to; every field set must match (AND).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What to narrow the list to; every field set must match (AND). Stored with an export, so
+/// serialisable.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AuditFilter {
     /// Events of the tenant with this slug.
     pub tenant: Option<String>,

@@ -182,6 +182,17 @@ fn check_user_fields(body: &serde_json::Map<String, Value>) -> Option<Response> 
     None
 }
 
+/// `GET /core/users/me/`: the token's own user (`SessionUser`), the adapter's probe.
+pub async fn me() -> Response {
+    axum::Json(json!({ "user": {
+        "pk": 1, "username": "dezky-control-plane", "name": "Dezky control plane",
+        "is_active": true, "is_superuser": true, "groups": [], "email": "",
+        "avatar": "", "uid": "c0ffee", "settings": {}, "type": "service_account",
+        "system_permissions": []
+    }}))
+    .into_response()
+}
+
 pub async fn get_user(State(state): State<Shared>, Path(pk): Path<i64>) -> Response {
     match state.lock().unwrap().users.get(&pk) {
         Some(user) => axum::Json(user.clone()).into_response(),

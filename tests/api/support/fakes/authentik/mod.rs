@@ -169,6 +169,7 @@ pub async fn spawn() -> Fake<AuthentikState> {
             "/core/users/",
             get(directory::list_users).post(directory::create_user),
         )
+        .route("/core/users/me/", get(directory::me))
         .route(
             "/core/users/{pk}/",
             get(directory::get_user)

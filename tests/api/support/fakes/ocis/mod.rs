@@ -73,11 +73,23 @@ impl OcisState {
 
 type Shared = Arc<Mutex<OcisState>>;
 
+/// `GET /graph/v1.0/me`: the authenticated account (the adapter's probe).
+async fn me() -> Response {
+    axum::Json(json!({
+        "id": "4c510ada-c86b-4815-8820-42cdf82c3d51",
+        "displayName": "Admin",
+        "onPremisesSamAccountName": ADMIN,
+        "mail": "admin@example.org"
+    }))
+    .into_response()
+}
+
 /// Starts the fake.
 pub async fn spawn() -> Fake<OcisState> {
     let router = Router::new()
         .route("/graph/v1.0/drives", get(list_drives).post(create_drive))
         .route("/graph/v1.0/drives/{id}", get(get_drive).patch(patch_drive))
+        .route("/graph/v1.0/me", get(me))
         .route("/graph/v1.0/users", post(create_user))
         .route(
             "/graph/v1.0/users/{id}",

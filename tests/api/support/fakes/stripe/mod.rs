@@ -102,6 +102,7 @@ pub async fn spawn() -> Fake<StripeState> {
         )
         .route("/v1/setup_intents", post(create_setup_intent))
         .route("/v1/invoices", get(list_invoices))
+        .route("/v1/balance", get(balance))
         .route(
             "/v1/subscriptions",
             post(create_subscription).get(list_subscriptions),
@@ -288,6 +289,21 @@ fn no_such(kind: &str, id: &str, param: &str, status: u16) -> Response {
 }
 
 /// Bearer, or Basic with the key as user name and an empty password, as Stripe accepts it.
+/// `GET /v1/balance`: the account's balance (the adapter's probe).
+async fn balance(headers: HeaderMap) -> Response {
+    if let Err(denied) = authorize(&headers) {
+        return denied;
+    }
+    axum::Json(serde_json::json!({
+        "object": "balance",
+        "available": [{ "amount": 0, "currency": "eur", "source_types": { "card": 0 } }],
+        "connect_reserved": [],
+        "livemode": false,
+        "pending": [{ "amount": 0, "currency": "eur", "source_types": { "card": 0 } }]
+    }))
+    .into_response()
+}
+
 fn authorize(headers: &HeaderMap) -> Result<(), Response> {
     use base64::Engine;
     let header = headers

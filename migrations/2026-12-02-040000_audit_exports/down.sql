@@ -1,0 +1,2 @@
+DROP TABLE audit_export_chunks;
+DROP TABLE audit_exports;
