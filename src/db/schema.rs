@@ -350,6 +350,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// A tenant's security policy; no row means the defaults.
+    security_policies (tenant_id) {
+        tenant_id -> Uuid,
+        mfa_mode -> Text,
+        session_idle_minutes -> Int4,
+        session_absolute_hours -> Int4,
+        /// ISO 3166-1 alpha-2 codes (upper case); empty: any country.
+        allowed_countries -> Array<Nullable<Text>>,
+        /// Normalised CIDR blocks (IPv4 and IPv6); empty: any address. Checked on every request of the tenant's members.
+        ip_allowlist -> Array<Nullable<Text>>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     /// Every verified Stripe webhook event, once per id; a job applies it (status says how).
     stripe_events (id) {
         id -> Text,
@@ -406,6 +422,23 @@ diesel::table! {
         brand_color -> Nullable<Text>,
         /// The portal user who created the tenant with createWorkspace (counts against WORKSPACES_PER_USER); NULL otherwise.
         created_by -> Nullable<Uuid>,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    /// A tenant's OAuth2/OIDC app in Authentik (provider, application, binding to the tenant's group). Never a secret column.
+    tenant_sso_apps (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        name -> Text,
+        client_id -> Text,
+        redirect_uris -> Array<Nullable<Text>>,
+        launch_url -> Nullable<Text>,
+        authentik_provider_pk -> Int8,
+        authentik_application_slug -> Text,
+        authentik_binding_pk -> Text,
+        created_at -> Timestamptz,
         updated_at -> Timestamptz,
     }
 }
@@ -480,9 +513,11 @@ diesel::joinable!(partner_staff -> users (user_id));
 diesel::joinable!(prices -> plans (plan_key));
 diesel::joinable!(provisioning_events -> tenants (tenant_id));
 diesel::joinable!(provisioning_steps -> tenants (tenant_id));
+diesel::joinable!(security_policies -> tenants (tenant_id));
 diesel::joinable!(subscriptions -> tenants (tenant_id));
 diesel::joinable!(tenant_profiles -> tenants (tenant_id));
 diesel::joinable!(tenant_profiles -> users (created_by));
+diesel::joinable!(tenant_sso_apps -> tenants (tenant_id));
 diesel::joinable!(tenants -> partners (partner_id));
 diesel::joinable!(tenants -> plans (plan));
 
@@ -507,9 +542,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     prices,
     provisioning_events,
     provisioning_steps,
+    security_policies,
     stripe_events,
     subscriptions,
     tenant_profiles,
+    tenant_sso_apps,
     tenants,
     users,
 );

@@ -28,5 +28,6 @@ pub mod members;
 pub mod partners;
 pub mod provisioning;
 pub mod retention;
+pub mod security;
 pub mod tenants;
 pub mod users;

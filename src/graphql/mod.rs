@@ -34,6 +34,7 @@ pub mod impersonation;
 pub mod members;
 pub mod partners;
 pub mod provisioning;
+pub mod security;
 pub mod team;
 pub mod tenants;
 pub mod users;
@@ -71,6 +72,8 @@ pub struct Mutation(
     tenants::workspace::WorkspaceMutation,
     billing::plans::PlanMutation,
     billing::mutation::BillingMutation,
+    security::mutation::SecurityMutation,
+    security::sso_apps::SsoAppMutation,
 );
 
 /// The root of every subscription: one part per area.

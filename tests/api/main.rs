@@ -27,6 +27,7 @@ mod members;
 mod provisioning;
 mod rate_limits;
 mod retention;
+mod security;
 mod shape;
 mod soak;
 mod spec;
