@@ -99,10 +99,8 @@ pub async fn by_slug_with_rule(
     slug: &str,
 ) -> QueryResult<Option<(TenantRow, NetworkRule)>> {
     use crate::db::schema::security_policies as sp;
-    let found: Option<(
-        TenantRow,
-        Option<(Vec<Option<String>>, Vec<Option<String>>)>,
-    )> = tenants::table
+    type Lists = (Vec<Option<String>>, Vec<Option<String>>);
+    let found: Option<(TenantRow, Option<Lists>)> = tenants::table
         .left_join(sp::table)
         .filter(tenants::slug.eq(slug))
         .select((

@@ -184,7 +184,9 @@ pub(super) async fn update_oauth2_provider(
     if let Some(secret) = &update.client_secret {
         body.insert("client_secret".into(), json!(secret.expose()));
     }
+    // Absolute values: sending it twice ends in the same state.
     let patch = Request::patch(format!("{API}/providers/oauth2/{provider_pk}/"))
+        .retry_safe()
         .json(&serde_json::Value::Object(body));
     let updated: ProviderWire = client.json(patch, "OAuth2 provider").await?;
     Ok(updated.into())
@@ -200,6 +202,8 @@ pub(super) async fn update_application(
         "name": update.name,
         "meta_launch_url": update.launch_url.as_deref().unwrap_or(""),
     });
-    let patch = Request::patch(format!("{API}/core/applications/{slug}/")).json(&body);
+    let patch = Request::patch(format!("{API}/core/applications/{slug}/"))
+        .retry_safe()
+        .json(&body);
     client.json(patch, "application").await
 }

@@ -306,7 +306,7 @@ async fn creating_posts_are_not_retried() {
 /// maps to. The test runs each operation against the validating fake: a call the contract
 /// table does not have is refused there (and fails the test), and the operations actually
 /// hit must be exactly these.
-const SPEC_OPERATIONS: [(&str, &[&str]); 21] = [
+const SPEC_OPERATIONS: [(&str, &[&str]); 24] = [
     ("ensure_tenant_group", &["core_groups_list"]),
     ("delete_group", &["core_groups_destroy"]),
     ("ensure_user", &["core_users_list"]),
@@ -328,7 +328,13 @@ const SPEC_OPERATIONS: [(&str, &[&str]); 21] = [
         ],
     ),
     ("count_authenticators", &["authenticators_admin_all_list"]),
+    ("authenticators_by_type", &["authenticators_admin_all_list"]),
     ("ensure_oauth2_provider", &["providers_oauth2_list"]),
+    (
+        "update_oauth2_provider",
+        &["providers_oauth2_partial_update"],
+    ),
+    ("update_application", &["core_applications_partial_update"]),
     ("delete_oauth2_provider", &["providers_oauth2_destroy"]),
     ("ensure_application", &["core_applications_retrieve"]),
     ("delete_application", &["core_applications_destroy"]),
