@@ -85,6 +85,10 @@ impl Application {
             verifier: TokenVerifier::new(&issuers, &config.auth)
                 .with_impersonation(Arc::clone(&impersonation)),
             admin_group: config.auth.admin_group.clone(),
+            geoip: match &config.security.geoip_database {
+                Some(path) => Some(Arc::new(crate::domain::security::geoip::GeoIp::open(path)?)),
+                None => None,
+            },
         });
         let shutdown = CancellationToken::new();
         let events = crate::events::EventHub::start(database_url.to_owned(), shutdown.clone());
@@ -120,6 +124,9 @@ impl Application {
             .data(Arc::clone(&upstreams))
             .data(Arc::clone(&dns))
             .data(Arc::clone(&sealing))
+            .data(Arc::new(
+                crate::domain::security::upstream_reads::UpstreamReads::new(&config.security),
+            ))
             .data(crate::events::feed::MemberFeed::start(
                 &events,
                 pool.clone(),

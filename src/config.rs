@@ -172,6 +172,8 @@ pub struct Config {
     pub domains: crate::jobs::domains::DomainsConfig,
     /// Self-service workspaces and the default tenant.
     pub workspaces: crate::domain::tenants::workspace::WorkspacesConfig,
+    /// The GeoIP database and the security area's upstream caches.
+    pub security: crate::domain::security::config::SecurityConfig,
 }
 
 /// A variable that is set but cannot be understood.
@@ -285,6 +287,9 @@ impl Config {
             workspaces: crate::domain::tenants::workspace::WorkspacesConfig::from_lookup(
                 &|name: &str| env.get(name),
                 app_env,
+            )?,
+            security: crate::domain::security::config::SecurityConfig::from_lookup(
+                &|name: &str| env.get(name),
             )?,
         })
     }

@@ -2,6 +2,7 @@
 //! sent until a field actually needs the caller, so refused or public queries cost nothing.
 
 use std::future::Future;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use tokio::sync::OnceCell;
@@ -11,6 +12,8 @@ use crate::auth::verify::TokenVerifier;
 use crate::auth::viewer::Viewer;
 use crate::db::DbPool;
 use crate::domain;
+use crate::domain::security::geoip::GeoIp;
+use crate::domain::security::network::ClientNetwork;
 use crate::error::{ApiError, ApiResult, AppError};
 
 /// Process-wide authentication services (schema data).
@@ -19,6 +22,23 @@ pub struct AuthServices {
     pub verifier: TokenVerifier,
     /// The group that grants `platform_admin` through `me`.
     pub admin_group: String,
+    /// The GeoIP database (`GEOIP_DATABASE`), when configured: countries are enforced.
+    pub geoip: Option<Arc<GeoIp>>,
+}
+
+impl AuthServices {
+    /// Where a request from `ip` comes from (its country looked up when a GeoIP database is
+    /// configured).
+    pub fn client_network(&self, ip: Option<IpAddr>) -> ClientNetwork {
+        ClientNetwork {
+            ip,
+            geoip: self.geoip.is_some(),
+            country: match (&self.geoip, ip) {
+                (Some(geoip), Some(ip)) => geoip.country(ip),
+                _ => None,
+            },
+        }
+    }
 }
 
 enum Credential {
@@ -40,6 +60,8 @@ pub struct AuthContext {
     /// `None` for WebSocket connections: their operations re-read the Viewer each time, so
     /// a revoked role takes effect on the next operation of a long-lived socket too.
     viewer: Option<OnceCell<Result<Arc<Viewer>, ApiError>>>,
+    /// The client address (see `TRUSTED_PROXIES`), for the tenants' network rules.
+    client_ip: Option<IpAddr>,
 }
 
 impl AuthContext {
@@ -60,7 +82,14 @@ impl AuthContext {
             credential,
             token: OnceCell::new(),
             viewer: Some(OnceCell::new()),
+            client_ip: None,
         }
+    }
+
+    /// The client address the request came from.
+    pub fn with_client_ip(mut self, ip: Option<IpAddr>) -> Self {
+        self.client_ip = ip;
+        self
     }
 
     /// For a WebSocket connection whose token was verified at `connection_init`.
@@ -69,6 +98,7 @@ impl AuthContext {
             credential: Credential::Verified(token),
             token: OnceCell::new(),
             viewer: None,
+            client_ip: None,
         }
     }
 
@@ -106,9 +136,9 @@ impl AuthContext {
         let load = || async {
             let token = self.token(services).await?;
             let mut conn = pool.get().await?;
-            Ok(Arc::new(
-                domain::users::load_viewer(&mut conn, &token).await?,
-            ))
+            let mut viewer = domain::users::load_viewer(&mut conn, &token).await?;
+            viewer.network = services.client_network(self.client_ip);
+            Ok(Arc::new(viewer))
         };
         match &self.viewer {
             Some(cell) => cell.get_or_init(load).await.clone(),
@@ -121,6 +151,8 @@ impl AuthContext {
 pub trait ContextAuth {
     /// The caller's verified token, or `UNAUTHENTICATED`.
     fn verified_token(&self) -> impl Future<Output = ApiResult<Arc<VerifiedToken>>> + Send;
+    /// Where the request comes from (for a viewer loaded outside [`AuthContext::viewer`]).
+    fn client_network(&self) -> ClientNetwork;
     /// The caller as the database knows them, or `UNAUTHENTICATED`.
     fn viewer(&self) -> impl Future<Output = ApiResult<Arc<Viewer>>> + Send;
 }
@@ -131,6 +163,14 @@ impl ContextAuth for async_graphql::Context<'_> {
             .data_opt::<Arc<AuthContext>>()
             .ok_or(AppError::Unauthenticated)?;
         auth.token(self.data_unchecked::<Arc<AuthServices>>()).await
+    }
+
+    fn client_network(&self) -> ClientNetwork {
+        let ip = self
+            .data_opt::<Arc<AuthContext>>()
+            .and_then(|auth| auth.client_ip);
+        self.data_unchecked::<Arc<AuthServices>>()
+            .client_network(ip)
     }
 
     async fn viewer(&self) -> ApiResult<Arc<Viewer>> {

@@ -18,6 +18,11 @@
 //! - **A user** is seen by themselves and by operators.
 //! - **An audit event** is seen by operators; by the admins (active owners and admins) of its
 //!   tenant; and by the staff of its partner or of the partner that owns its tenant now.
+//! - **A tenant's network rule** (its IP allowlist, and its allowed countries when a GeoIP
+//!   database is configured) applies to its members: an active membership grants nothing to
+//!   a request from outside it (`FORBIDDEN` with the reason where the tenant is named).
+//!   Operators are exempt (their access is audited); partner staff reach the tenant through
+//!   their partner, not a membership.
 //! - **Under impersonation** (an operator acting as a user) the viewer may do what the user
 //!   may, except the actions of [`DENIED_WHILE_IMPERSONATING`], which must stay the user's
 //!   own; the audited runner refuses them (`FORBIDDEN`, audited as denied).
@@ -33,6 +38,7 @@ pub const DENIED_WHILE_IMPERSONATING: &[&str] = &[
     "billing.set_default_payment_method",
     "user.password.",
     "security.mfa.",
+    "security.update_policy",
     "sso_app.",
 ];
 
@@ -146,7 +152,7 @@ impl Viewer {
         let member = self
             .memberships
             .iter()
-            .filter(|m| m.tenant_id == tenant.id && m.status == MembershipStatus::Active)
+            .filter(|m| m.tenant_id == tenant.id && self.grants(m))
             .map(|m| match m.role {
                 MemberRole::Owner => TenantAccess::Owner,
                 MemberRole::Admin => TenantAccess::Admin,
@@ -155,6 +161,25 @@ impl Viewer {
             .max()
             .unwrap_or(TenantAccess::None);
         staff.max(member)
+    }
+
+    /// Whether a membership grants access to this request: active, and the tenant's network
+    /// rule lets the request's client address in.
+    fn grants(&self, m: &crate::auth::viewer::Membership) -> bool {
+        m.status == MembershipStatus::Active
+            && (m.network.is_empty() || m.network.refusal(&self.network).is_none())
+    }
+
+    /// Why the viewer's membership of `tenant` grants nothing to this request (the tenant's
+    /// IP allowlist or country rule refuses the client), or `None`. Operators are exempt.
+    pub fn network_refusal(&self, tenant: TenantId) -> Option<String> {
+        if self.is_operator() {
+            return None;
+        }
+        self.memberships
+            .iter()
+            .filter(|m| m.tenant_id == tenant && m.status == MembershipStatus::Active)
+            .find_map(|m| m.network.refusal(&self.network))
     }
 
     /// The viewer's access to a partner.
@@ -177,7 +202,7 @@ impl Viewer {
         let customer = self
             .memberships
             .iter()
-            .any(|m| m.status == MembershipStatus::Active && m.tenant_partner_id == Some(partner));
+            .any(|m| self.grants(m) && m.tenant_partner_id == Some(partner));
         if customer {
             PartnerAccess::Customer
         } else {
@@ -198,7 +223,7 @@ impl Viewer {
         let admin = event.tenant_id.is_some_and(|t| {
             self.memberships.iter().any(|m| {
                 m.tenant_id == t
-                    && m.status == MembershipStatus::Active
+                    && self.grants(m)
                     && matches!(m.role, MemberRole::Owner | MemberRole::Admin)
             })
         });
@@ -214,10 +239,7 @@ impl Viewer {
         if self.is_operator() {
             return Scope::All;
         }
-        let active = self
-            .memberships
-            .iter()
-            .filter(|m| m.status == MembershipStatus::Active);
+        let active = self.memberships.iter().filter(|m| self.grants(m));
         let mut scope = ScopeSets {
             member_of: active.clone().map(|m| m.tenant_id).collect(),
             admin_of: active
@@ -280,6 +302,7 @@ mod tests {
             memberships: vec![],
             partner_roles: vec![],
             impersonation: None,
+            network: Default::default(),
         }
     }
 
@@ -299,6 +322,8 @@ mod tests {
             "billing.set_default_payment_method",
             "security.mfa.reset",
             "sso_app.rotate_secret",
+            "sso_app.create",
+            "security.update_policy",
             "user.password.change",
         ] {
             let why = impersonation_refusal(action).expect(action);
@@ -347,6 +372,7 @@ mod tests {
             tenant_partner_id: None,
             role: MemberRole::Owner,
             status: MembershipStatus::Suspended,
+            network: Default::default(),
         });
         assert_eq!(v.tenant_access(t), TenantAccess::None);
         v.memberships[0].status = MembershipStatus::Active;
@@ -381,6 +407,7 @@ mod tests {
             tenant_partner_id: Some(partner),
             role: MemberRole::Member,
             status: MembershipStatus::Active,
+            network: Default::default(),
         });
         assert_eq!(member.partner_access(partner), PartnerAccess::Customer);
         assert!(member.partner_access(partner) < PartnerAccess::Staff);

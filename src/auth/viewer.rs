@@ -7,6 +7,7 @@ use crate::auth::claims::Audience;
 use crate::domain::ids::{PartnerId, TenantId, UserId};
 use crate::domain::members::{MemberRole, MembershipStatus};
 use crate::domain::partners::AccessLevel;
+use crate::domain::security::network::{ClientNetwork, NetworkRule};
 
 /// One of the viewer's tenant memberships.
 #[derive(Deserialize, Debug, Clone, PartialEq, Eq)]
@@ -21,6 +22,10 @@ pub struct Membership {
     pub role: MemberRole,
     /// Whether it grants access.
     pub status: MembershipStatus,
+    /// The tenant's network rule (its IP allowlist and allowed countries), loaded with the
+    /// membership: an active membership grants nothing to a request the rule refuses.
+    #[serde(default)]
+    pub network: NetworkRule,
 }
 
 /// One of the viewer's partner staff positions.
@@ -55,6 +60,9 @@ pub struct Viewer {
     pub partner_roles: Vec<PartnerRole>,
     /// Set when an operator acts as this user (an impersonation token whose session is open).
     pub impersonation: Option<Impersonation>,
+    /// Where the request comes from (unknown until the transport sets it: then a tenant with
+    /// an IP allowlist refuses its members).
+    pub network: ClientNetwork,
 }
 
 /// An open impersonation session the request runs under: the Viewer is the user, and this

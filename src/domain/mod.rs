@@ -31,6 +31,7 @@ pub mod provisioning;
 pub mod reports;
 pub mod retention;
 pub mod services;
+pub mod security;
 pub mod steps;
 pub mod tenants;
 pub mod users;

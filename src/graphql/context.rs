@@ -38,6 +38,15 @@ pub async fn caller(ctx: &Context<'_>) -> ApiResult<Caller> {
     })
 }
 
+/// The audit actor of a request by `viewer` (for rows written outside the audited runner).
+pub fn actor(ctx: &Context<'_>, viewer: &Viewer) -> Actor {
+    Actor::of(
+        Some(viewer),
+        ctx.data_opt::<RequestId>().map(ToString::to_string),
+        ctx.data_opt::<ClientIp>().map(|ip| ip.0.clone()),
+    )
+}
+
 /// The request's loaders.
 pub fn loaders<'c>(ctx: &Context<'c>) -> &'c Loaders {
     ctx.data_unchecked::<Loaders>()

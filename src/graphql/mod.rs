@@ -37,6 +37,7 @@ pub mod members;
 pub mod partners;
 pub mod provisioning;
 pub mod reports;
+pub mod security;
 pub mod team;
 pub mod tenants;
 pub mod users;
@@ -80,6 +81,8 @@ pub struct Mutation(
     billing::mutation::BillingMutation,
     audit::export::AuditExportMutation,
     reports::saved::SavedReportMutation,
+    security::mutation::SecurityMutation,
+    security::sso_apps::SsoAppMutation,
 );
 
 /// The root of every subscription: one part per area.

@@ -134,7 +134,8 @@ async fn sync(ctx: &Context<'_>) -> ApiResult<Arc<Viewer>> {
     let groups = token.claims.groups.as_deref();
     if domain::users::sync_groups(&mut conn, &viewer, groups, &services.admin_group, &actor).await?
     {
-        let fresh = domain::users::load_viewer(&mut conn, &token).await?;
+        let mut fresh = domain::users::load_viewer(&mut conn, &token).await?;
+        fresh.network = ctx.client_network();
         return Ok(Arc::new(fresh));
     }
     Ok(viewer)

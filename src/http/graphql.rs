@@ -208,11 +208,12 @@ impl RequestContext {
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        let client_ip = client_ip(app, parts);
+        let ip = limits::client_ip::of_request(parts, &app.config.limits.trusted_proxies);
+        let client_ip = ip.map(|ip| ClientIp(ip.to_string()));
         Self {
             pool: app.pool.clone(),
             request_id,
-            auth: Arc::new(AuthContext::from_authorization(authorization)),
+            auth: Arc::new(AuthContext::from_authorization(authorization).with_client_ip(ip)),
             client_ip,
         }
     }

@@ -29,6 +29,7 @@ mod rate_limits;
 mod reports;
 mod retention;
 mod services;
+mod security;
 mod shape;
 mod soak;
 mod spec;

@@ -120,6 +120,10 @@ where
     type Fut = Fut;
 }
 
+/// The `details` key of a change an operator made to a tenant whose network rule would
+/// have refused the request (operators are exempt; the audit row says so, with why).
+pub const EXEMPT: &str = "networkRuleExempt";
+
 type Tm = <AsyncPgConnection as AsyncConnection>::TransactionManager;
 
 impl Change<'_> {
@@ -212,6 +216,8 @@ where
         Tm::begin_transaction(conn).await?;
         let done = async {
             let target = need.resolve(conn, &viewer, entry).await?;
+            // The change may replace `details`; the exemption noted by `need` stays.
+            let exempt = entry.details.get(EXEMPT).cloned();
             if viewer.impersonation.is_some()
                 && let Some(why) = policy::impersonation_refusal(entry.action)
             {
@@ -223,6 +229,11 @@ where
                 viewer: &viewer,
             };
             let value = change(tx, target).await?;
+            if let Some(exempt) = exempt
+                && let Some(details) = entry.details.as_object_mut()
+            {
+                details.insert(EXEMPT.into(), exempt);
+            }
             if record_success {
                 entry.outcome = Outcome::Success;
                 record(conn, &caller.actor, entry).await?;
@@ -351,12 +362,25 @@ pub mod need {
             audit: &mut AuditEntry,
         ) -> AppResult<TenantRow> {
             audit.target_id = Some(self.slug.to_owned());
-            let Some(row) = tenants::by_slug(conn, self.slug).await? else {
+            let Some((row, rule)) = tenants::by_slug_with_rule(conn, self.slug).await? else {
                 return Err(audit.deny(AppError::NotFound { what: "tenant" }));
             };
             let access = viewer.tenant_access(row.tenant_ref());
             if !access.sees() {
+                if let Some(why) = viewer.network_refusal(row.id) {
+                    audit.tenant_id = Some(row.id);
+                    audit.partner_id = row.partner_id;
+                    return Err(audit.deny(AppError::Forbidden(why)));
+                }
                 return Err(audit.deny(AppError::NotFound { what: "tenant" }));
+            }
+            if viewer.is_operator()
+                && let Some(why) = rule.refusal(&viewer.network)
+            {
+                // Operators are exempt from the tenant's network rule; the change says so.
+                if let Some(details) = audit.details.as_object_mut() {
+                    details.insert(super::EXEMPT.into(), serde_json::json!(why));
+                }
             }
             audit.tenant_id = Some(row.id);
             audit.partner_id = row.partner_id;

@@ -14,6 +14,7 @@ use crate::auth::{Scope, TenantRef, Viewer};
 use crate::db::schema::tenants;
 use crate::domain::ids::{ByIds, PartnerId, TenantId};
 use crate::domain::page::{Direction, PageRequest, fetch_limit, like_pattern};
+use crate::domain::security::network::NetworkRule;
 use crate::error::{AppError, AppResult};
 
 crate::text_enum! {
@@ -91,17 +92,76 @@ pub async fn by_slug(conn: &mut AsyncPgConnection, slug: &str) -> QueryResult<Op
         .optional()
 }
 
+/// The tenant `slug` with its network rule (IP allowlist, allowed countries), in one
+/// statement, unscoped.
+pub async fn by_slug_with_rule(
+    conn: &mut AsyncPgConnection,
+    slug: &str,
+) -> QueryResult<Option<(TenantRow, NetworkRule)>> {
+    use crate::db::schema::security_policies as sp;
+    type Lists = (Vec<Option<String>>, Vec<Option<String>>);
+    let found: Option<(TenantRow, Option<Lists>)> = tenants::table
+        .left_join(sp::table)
+        .filter(tenants::slug.eq(slug))
+        .select((
+            TenantRow::as_select(),
+            (sp::ip_allowlist, sp::allowed_countries).nullable(),
+        ))
+        .first(conn)
+        .await
+        .optional()?;
+    Ok(found.map(|(row, rule)| {
+        let rule = rule.map_or_else(NetworkRule::default, |(ips, countries)| NetworkRule {
+            ip_allowlist: ips.into_iter().flatten().collect(),
+            allowed_countries: countries.into_iter().flatten().collect(),
+        });
+        (row, rule)
+    }))
+}
+
 /// The tenant `slug` if the viewer may see it; a tenant the viewer may not see is
-/// `NOT_FOUND`, exactly like one that does not exist.
+/// `NOT_FOUND`, exactly like one that does not exist (`FORBIDDEN` with the reason when only
+/// the tenant's network rule stands in the way of the viewer's membership).
 pub async fn visible_by_slug(
     conn: &mut AsyncPgConnection,
     viewer: &Viewer,
     slug: &str,
 ) -> AppResult<TenantRow> {
-    by_slug(conn, slug)
+    Ok(visible_by_slug_noting_exemption(conn, viewer, slug)
         .await?
-        .filter(|t| viewer.tenant_access(t.tenant_ref()).sees())
-        .ok_or(AppError::NotFound { what: "tenant" })
+        .0)
+}
+
+/// [`visible_by_slug`], and why the tenant's network rule would have refused the request
+/// had the viewer not been an operator (operators are exempt; the caller audits it).
+pub async fn visible_by_slug_noting_exemption(
+    conn: &mut AsyncPgConnection,
+    viewer: &Viewer,
+    slug: &str,
+) -> AppResult<(TenantRow, Option<String>)> {
+    let Some((row, rule)) = by_slug_with_rule(conn, slug).await? else {
+        return Err(AppError::NotFound { what: "tenant" });
+    };
+    let row = visible(viewer, Some(row))?;
+    let exempt = if viewer.is_operator() {
+        rule.refusal(&viewer.network)
+    } else {
+        None
+    };
+    Ok((row, exempt))
+}
+
+/// `row` if the viewer sees it; `FORBIDDEN` with the reason when only the tenant's network
+/// rule stands in the way of their membership; `NOT_FOUND` otherwise.
+fn visible(viewer: &Viewer, row: Option<TenantRow>) -> AppResult<TenantRow> {
+    match row {
+        Some(t) if viewer.tenant_access(t.tenant_ref()).sees() => Ok(t),
+        Some(t) => match viewer.network_refusal(t.id) {
+            Some(why) => Err(AppError::Forbidden(why)),
+            None => Err(AppError::NotFound { what: "tenant" }),
+        },
+        None => Err(AppError::NotFound { what: "tenant" }),
+    }
 }
 
 /// The tenant `id` if the viewer may see it (same rule).
@@ -110,11 +170,8 @@ pub async fn visible_by_id(
     viewer: &Viewer,
     id: TenantId,
 ) -> AppResult<TenantRow> {
-    TenantRow::by_ids(conn, &[id])
-        .await?
-        .into_iter()
-        .find(|t| viewer.tenant_access(t.tenant_ref()).sees())
-        .ok_or(AppError::NotFound { what: "tenant" })
+    let row = TenantRow::by_ids(conn, &[id]).await?.into_iter().next();
+    visible(viewer, row)
 }
 
 /// Filters of the `tenants` list.

@@ -56,9 +56,12 @@ WITH claimed AS (
 SELECT c.id, c.email, c.name, c.platform_admin,
        COALESCE((SELECT jsonb_agg(jsonb_build_object(
                     'tenant_id', m.tenant_id, 'tenant_slug', t.slug, 'tenant_partner_id', t.partner_id,
-                    'role', m.role, 'status', m.status)
+                    'role', m.role, 'status', m.status,
+                    'network', jsonb_build_object('ip_allowlist', COALESCE(sp.ip_allowlist, '{}'),
+                                                  'allowed_countries', COALESCE(sp.allowed_countries, '{}')))
                     ORDER BY t.slug)
                    FROM memberships m JOIN tenants t ON t.id = m.tenant_id
+                   LEFT JOIN security_policies sp ON sp.tenant_id = m.tenant_id
                   WHERE m.user_id = c.id), '[]'::jsonb) AS memberships,
        COALESCE((SELECT jsonb_agg(jsonb_build_object(
                     'partner_id', ps.partner_id, 'partner_slug', p.slug, 'access_level', ps.access_level)
@@ -138,6 +141,7 @@ pub async fn load_viewer(conn: &mut AsyncPgConnection, token: &VerifiedToken) ->
                 memberships,
                 partner_roles,
                 impersonation,
+                network: Default::default(),
             });
         }
     }

@@ -64,9 +64,14 @@ impl TenantQuery {
     ) -> ApiResult<Option<Tenant>> {
         let viewer = ctx.viewer().await?;
         let mut conn = ctx.data_unchecked::<DbPool>().get().await?;
-        Ok(Some(Tenant(
-            domain::tenants::visible_by_slug(&mut conn, &viewer, &slug).await?,
-        )))
+        let (row, exempt) =
+            domain::tenants::visible_by_slug_noting_exemption(&mut conn, &viewer, &slug).await?;
+        if let Some(reason) = exempt {
+            let actor = crate::graphql::context::actor(ctx, &viewer);
+            domain::security::changes::audit_exempt_access(&mut conn, &actor, &row, &reason)
+                .await?;
+        }
+        Ok(Some(Tenant(row)))
     }
 
     /// The tenants the caller may see, by slug: operators all, partner staff their partners',

@@ -250,6 +250,46 @@ impl Tenant {
             .collect())
     }
 
+    /// The tenant's security policy and where each field is enforced. Tenant admins, the
+    /// partner's staff and operators only; one statement for every tenant of a page.
+    async fn security_policy(
+        &self,
+        ctx: &Context<'_>,
+    ) -> ApiResult<crate::graphql::security::types::SecurityPolicy> {
+        crate::graphql::security::fields::security_policy(ctx, &self.0).await
+    }
+
+    /// MFA enrollment of the tenant's active members, from Authentik (tenant owners, admins
+    /// and operators). Fetched with bounded concurrency and cached briefly; when Authentik
+    /// fails this field is `null` with an error for this tenant only.
+    async fn mfa_status(
+        &self,
+        ctx: &Context<'_>,
+    ) -> ApiResult<Option<crate::graphql::security::types::MfaStatus>> {
+        crate::graphql::security::fields::mfa_status(ctx, &self.0)
+            .await
+            .map(Some)
+    }
+
+    /// The tenant's file storage from its oCIS space; `null` while the space is not
+    /// provisioned. Tenant admins, the partner's staff and operators; bounded concurrency,
+    /// cached briefly; an oCIS failure is an error on this tenant only.
+    async fn storage(
+        &self,
+        ctx: &Context<'_>,
+    ) -> ApiResult<Option<crate::graphql::security::types::Storage>> {
+        crate::graphql::security::fields::storage(ctx, &self.0).await
+    }
+
+    /// The tenant's SSO apps, by name (tenant admins, the partner's staff, operators); one
+    /// statement for every tenant of a page.
+    async fn sso_apps(
+        &self,
+        ctx: &Context<'_>,
+    ) -> ApiResult<Vec<crate::graphql::security::sso_apps::SsoApp>> {
+        crate::graphql::security::fields::sso_apps(ctx, &self.0).await
+    }
+
     /// The tenant's invoices, newest first (forward pages only). Tenant admins, the
     /// partner's staff and operators only.
     async fn invoices(

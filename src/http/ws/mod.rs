@@ -313,7 +313,8 @@ async fn serve(
     }));
     let wake = Arc::new(Notify::new());
     let input = inbound(source, init, shared.clone(), wake.clone());
-    let auth = Arc::new(AuthContext::verified(token));
+    let ip = client_ip.as_ref().and_then(|ip| ip.0.parse().ok());
+    let auth = Arc::new(AuthContext::verified(token).with_client_ip(ip));
     // Loaders only batch (no cache); streamed operations get their own (see `detached`),
     // this set serves what runs outside them.
     let loaders = Loaders::new(app.pool.clone());

@@ -190,3 +190,35 @@ pub(super) async fn count_authenticators(
     let devices: Vec<Value> = client.json(request, "user").await?;
     Ok(devices.len())
 }
+
+/// One row of `authenticators/admin/all/` (Authentik's `Device`).
+#[derive(serde::Deserialize)]
+struct DeviceWire {
+    #[serde(rename = "type", default)]
+    kind: String,
+    #[serde(default = "confirmed_by_default")]
+    confirmed: bool,
+}
+
+fn confirmed_by_default() -> bool {
+    true
+}
+
+/// The user's confirmed authenticators, counted by type (`type` of the `Device` rows, e.g.
+/// `authentik_stages_authenticator_totp.totpdevice`), sorted by type.
+pub(super) async fn authenticators_by_type(
+    client: &HttpAuthentikClient,
+    user_pk: i64,
+) -> Result<Vec<AuthenticatorCount>, AuthentikError> {
+    let request =
+        Request::get(format!("{API}/authenticators/admin/all/")).query("user", user_pk.to_string());
+    let devices: Vec<DeviceWire> = client.json(request, "user").await?;
+    let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+    for device in devices.into_iter().filter(|d| d.confirmed) {
+        *counts.entry(device.kind).or_default() += 1;
+    }
+    Ok(counts
+        .into_iter()
+        .map(|(kind, count)| AuthenticatorCount { kind, count })
+        .collect())
+}

@@ -293,11 +293,34 @@ impl AuthentikClient for HttpAuthentikClient {
         directory::count_authenticators(self, user_pk).await
     }
 
+    async fn authenticators_by_type(
+        &self,
+        user_pk: i64,
+    ) -> Result<Vec<AuthenticatorCount>, AuthentikError> {
+        directory::authenticators_by_type(self, user_pk).await
+    }
+
     async fn ensure_oauth2_provider(
         &self,
         spec: &OAuth2ProviderSpec,
     ) -> Result<OAuth2Provider, AuthentikError> {
         sso::ensure_oauth2_provider(self, spec).await
+    }
+
+    async fn update_oauth2_provider(
+        &self,
+        provider_pk: i64,
+        update: &OAuth2ProviderUpdate,
+    ) -> Result<OAuth2Provider, AuthentikError> {
+        sso::update_oauth2_provider(self, provider_pk, update).await
+    }
+
+    async fn update_application(
+        &self,
+        slug: &str,
+        update: &ApplicationUpdate,
+    ) -> Result<Application, AuthentikError> {
+        sso::update_application(self, slug, update).await
     }
 
     async fn delete_oauth2_provider(&self, provider_pk: i64) -> Result<(), AuthentikError> {

@@ -124,11 +124,31 @@ pub trait AuthentikClient: Send + Sync {
     /// How many authenticators (MFA devices) the user has.
     async fn count_authenticators(&self, user_pk: i64) -> Result<usize, AuthentikError>;
 
+    /// The user's confirmed authenticators, counted by type, sorted by type.
+    async fn authenticators_by_type(
+        &self,
+        user_pk: i64,
+    ) -> Result<Vec<AuthenticatorCount>, AuthentikError>;
+
     /// Finds an OAuth2 provider by name or creates it.
     async fn ensure_oauth2_provider(
         &self,
         spec: &OAuth2ProviderSpec,
     ) -> Result<OAuth2Provider, AuthentikError>;
+
+    /// Changes an OAuth2 provider's redirect URIs and/or client secret.
+    async fn update_oauth2_provider(
+        &self,
+        provider_pk: i64,
+        update: &OAuth2ProviderUpdate,
+    ) -> Result<OAuth2Provider, AuthentikError>;
+
+    /// Changes an application's name and launch URL.
+    async fn update_application(
+        &self,
+        slug: &str,
+        update: &ApplicationUpdate,
+    ) -> Result<Application, AuthentikError>;
 
     /// Deletes an OAuth2 provider.
     async fn delete_oauth2_provider(&self, provider_pk: i64) -> Result<(), AuthentikError>;

@@ -171,3 +171,39 @@ pub(super) async fn scope_mappings(
         })
         .collect()
 }
+
+pub(super) async fn update_oauth2_provider(
+    client: &HttpAuthentikClient,
+    provider_pk: i64,
+    update: &OAuth2ProviderUpdate,
+) -> Result<OAuth2Provider, AuthentikError> {
+    let mut body = serde_json::Map::new();
+    if let Some(uris) = &update.redirect_uris {
+        body.insert("redirect_uris".into(), json!(uris));
+    }
+    if let Some(secret) = &update.client_secret {
+        body.insert("client_secret".into(), json!(secret.expose()));
+    }
+    // Absolute values: sending it twice ends in the same state.
+    let patch = Request::patch(format!("{API}/providers/oauth2/{provider_pk}/"))
+        .retry_safe()
+        .json(&serde_json::Value::Object(body));
+    let updated: ProviderWire = client.json(patch, "OAuth2 provider").await?;
+    Ok(updated.into())
+}
+
+pub(super) async fn update_application(
+    client: &HttpAuthentikClient,
+    slug: &str,
+    update: &ApplicationUpdate,
+) -> Result<Application, AuthentikError> {
+    let slug = slug_segment(slug)?;
+    let body = json!({
+        "name": update.name,
+        "meta_launch_url": update.launch_url.as_deref().unwrap_or(""),
+    });
+    let patch = Request::patch(format!("{API}/core/applications/{slug}/"))
+        .retry_safe()
+        .json(&body);
+    client.json(patch, "application").await
+}

@@ -260,3 +260,30 @@ pub struct ScopeMapping {
     /// The scope it answers.
     pub scope_name: String,
 }
+
+/// How many confirmed authenticators of one type a user has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthenticatorCount {
+    /// Authentik's device type, e.g. `authentik_stages_authenticator_totp.totpdevice`.
+    pub kind: String,
+    /// How many.
+    pub count: usize,
+}
+
+/// Changes to an OAuth2 provider (`None` keeps the field).
+#[derive(Debug, Clone, Default)]
+pub struct OAuth2ProviderUpdate {
+    /// New redirect URIs.
+    pub redirect_uris: Option<Vec<RedirectUri>>,
+    /// New client secret.
+    pub client_secret: Option<Secret>,
+}
+
+/// An application's display fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplicationUpdate {
+    /// Display name.
+    pub name: String,
+    /// Where the app lives (`None`: none).
+    pub launch_url: Option<String>,
+}

@@ -5,6 +5,7 @@
 pub mod app;
 pub mod checks;
 pub mod fakes;
+pub mod geoip;
 pub mod logs;
 pub mod oidc;
 pub mod postgres;

@@ -140,6 +140,8 @@ impl<S> Default for Options<S> {
 /// The shared recording and fault-injection state of one fake.
 pub struct Control {
     calls: Mutex<Vec<Call>>,
+    /// Calls being answered now, and the most there ever were at once.
+    in_flight: InFlight,
     faults: Mutex<VecDeque<Fault>>,
     error_body: ErrorBody,
     contract: Option<&'static contract::Contract>,
@@ -189,8 +191,17 @@ impl Control {
             .collect()
     }
 
+    /// The most calls this fake was answering at the same time (since the last
+    /// [`Self::clear_calls`]).
+    pub fn max_in_flight(&self) -> usize {
+        self.in_flight.max.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Forgets the calls received so far.
     pub fn clear_calls(&self) {
+        self.in_flight
+            .max
+            .store(0, std::sync::atomic::Ordering::SeqCst);
         self.calls.lock().unwrap().clear();
     }
 
@@ -314,6 +325,7 @@ pub async fn spawn_with<S: Send + 'static>(
     let state = Arc::new(Mutex::new(state));
     let control = Arc::new(Control {
         calls: Mutex::new(Vec::new()),
+        in_flight: InFlight::default(),
         faults: Mutex::new(VecDeque::new()),
         error_body,
         contract: options.contract,
@@ -367,6 +379,7 @@ async fn record_and_fault(
     request: Request,
     next: Next,
 ) -> Response {
+    let _in_flight = control.in_flight.enter();
     let (parts, body) = request.into_parts();
     let bytes = axum::body::to_bytes(body, 16 * 1024 * 1024)
         .await
@@ -529,4 +542,28 @@ async fn check_response(control: &Control, call: &Call, id: &str, response: Resp
 /// Parses a query string or form body into ordered pairs.
 pub fn pairs(text: &str) -> Vec<(String, String)> {
     serde_urlencoded::from_str(text).expect("a form-encoded body")
+}
+
+/// Counts the calls a fake is answering at once.
+#[derive(Default)]
+struct InFlight {
+    now: std::sync::atomic::AtomicUsize,
+    max: std::sync::atomic::AtomicUsize,
+}
+
+impl InFlight {
+    fn enter(&self) -> InFlightGuard<'_> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let now = self.now.fetch_add(1, SeqCst) + 1;
+        self.max.fetch_max(now, SeqCst);
+        InFlightGuard(self)
+    }
+}
+
+struct InFlightGuard<'a>(&'a InFlight);
+
+impl Drop for InFlightGuard<'_> {
+    fn drop(&mut self) {
+        self.0.now.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }

@@ -117,7 +117,7 @@ pub fn app_spec(provider: i64) -> ApplicationSpec {
 }
 
 /// Every operation of the trait, by name.
-const OPERATIONS: [&str; 21] = [
+const OPERATIONS: [&str; 24] = [
     "ensure_tenant_group",
     "delete_group",
     "ensure_user",
@@ -130,7 +130,10 @@ const OPERATIONS: [&str; 21] = [
     "list_sessions",
     "terminate_sessions",
     "count_authenticators",
+    "authenticators_by_type",
     "ensure_oauth2_provider",
+    "update_oauth2_provider",
+    "update_application",
     "delete_oauth2_provider",
     "ensure_application",
     "delete_application",
@@ -162,6 +165,23 @@ async fn run(op: &str, c: &dyn AuthentikClient, fx: &Fixture) -> Result<(), Auth
         "list_sessions" => c.list_sessions(&fx.user_ref()).await.map(drop),
         "terminate_sessions" => c.terminate_sessions(&fx.user_ref()).await.map(drop),
         "count_authenticators" => c.count_authenticators(user).await.map(drop),
+        "authenticators_by_type" => c.authenticators_by_type(user).await.map(drop),
+        "update_oauth2_provider" => {
+            let update = OAuth2ProviderUpdate {
+                redirect_uris: None,
+                client_secret: Some(Secret::new("a-new-client-secret")),
+            };
+            c.update_oauth2_provider(fx.provider.pk, &update)
+                .await
+                .map(drop)
+        }
+        "update_application" => {
+            let update = ApplicationUpdate {
+                name: "Acme portal, renamed".into(),
+                launch_url: None,
+            };
+            c.update_application(&fx.app.slug, &update).await.map(drop)
+        }
         "ensure_oauth2_provider" => {
             let spec = provider_spec(&fx.fake.state());
             c.ensure_oauth2_provider(&spec).await.map(drop)
@@ -286,7 +306,7 @@ async fn creating_posts_are_not_retried() {
 /// maps to. The test runs each operation against the validating fake: a call the contract
 /// table does not have is refused there (and fails the test), and the operations actually
 /// hit must be exactly these.
-const SPEC_OPERATIONS: [(&str, &[&str]); 21] = [
+const SPEC_OPERATIONS: [(&str, &[&str]); 24] = [
     ("ensure_tenant_group", &["core_groups_list"]),
     ("delete_group", &["core_groups_destroy"]),
     ("ensure_user", &["core_users_list"]),
@@ -308,7 +328,13 @@ const SPEC_OPERATIONS: [(&str, &[&str]); 21] = [
         ],
     ),
     ("count_authenticators", &["authenticators_admin_all_list"]),
+    ("authenticators_by_type", &["authenticators_admin_all_list"]),
     ("ensure_oauth2_provider", &["providers_oauth2_list"]),
+    (
+        "update_oauth2_provider",
+        &["providers_oauth2_partial_update"],
+    ),
+    ("update_application", &["core_applications_partial_update"]),
     ("delete_oauth2_provider", &["providers_oauth2_destroy"]),
     ("ensure_application", &["core_applications_retrieve"]),
     ("delete_application", &["core_applications_destroy"]),

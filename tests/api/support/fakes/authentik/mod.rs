@@ -196,14 +196,19 @@ pub async fn spawn() -> Fake<AuthentikState> {
             "/providers/oauth2/",
             get(sso::list_providers).post(sso::create_provider),
         )
-        .route("/providers/oauth2/{pk}/", delete(sso::delete_provider))
+        .route(
+            "/providers/oauth2/{pk}/",
+            delete(sso::delete_provider).patch(sso::patch_provider),
+        )
         .route(
             "/core/applications/",
             get(sso::list_applications).post(sso::create_application),
         )
         .route(
             "/core/applications/{slug}/",
-            get(sso::get_application).delete(sso::delete_application),
+            get(sso::get_application)
+                .delete(sso::delete_application)
+                .patch(sso::patch_application),
         )
         .route(
             "/policies/bindings/",

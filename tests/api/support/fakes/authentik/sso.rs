@@ -334,3 +334,60 @@ pub async fn list_scope_mappings(State(state): State<Shared>, RawQuery(raw): Raw
         .collect();
     paginate(items, &q)
 }
+
+/// `PatchedOAuth2ProviderRequest`: the given fields replace the stored ones; redirect URIs
+/// are checked as on create.
+pub async fn patch_provider(
+    State(state): State<Shared>,
+    Path(pk): Path<i64>,
+    body: Bytes,
+) -> Response {
+    let body = match object(&body) {
+        Ok(body) => body,
+        Err(refused) => return refused,
+    };
+    if let Some(uris) = body.get("redirect_uris") {
+        let valid = uris.as_array().is_some_and(|uris| {
+            uris.iter().all(|u| {
+                matches!(
+                    u.get("matching_mode").and_then(Value::as_str),
+                    Some("strict" | "regex")
+                ) && u.get("url").and_then(Value::as_str).is_some()
+            })
+        });
+        if !valid {
+            return refuse(vec![("redirect_uris", "Invalid redirect URI.".into())]);
+        }
+    }
+    let mut s = state.lock().unwrap();
+    let Some(provider) = s.providers.get_mut(&pk) else {
+        return not_found("OAuth2 Provider");
+    };
+    for (field, value) in body {
+        provider[field.as_str()] = value;
+    }
+    axum::Json(provider.clone()).into_response()
+}
+
+/// `PatchedApplicationRequest`: the given fields replace the stored ones.
+pub async fn patch_application(
+    State(state): State<Shared>,
+    Path(slug): Path<String>,
+    body: Bytes,
+) -> Response {
+    let body = match object(&body) {
+        Ok(body) => body,
+        Err(refused) => return refused,
+    };
+    let mut s = state.lock().unwrap();
+    let Some(app) = s.applications.get_mut(&slug) else {
+        return not_found("Application");
+    };
+    for (field, value) in body {
+        if field == "meta_launch_url" {
+            app["launch_url"] = value.clone();
+        }
+        app[field.as_str()] = value;
+    }
+    axum::Json(app.clone()).into_response()
+}

@@ -63,6 +63,23 @@ pub struct OcisState {
 }
 
 impl OcisState {
+    /// Adds a project drive with a quota of `total` bytes, `used` of them used; returns its
+    /// id.
+    pub fn add_drive(&mut self, name: &str, total: u64, used: u64) -> String {
+        let id = format!("storage-users-1${}", uuid());
+        let drive = json!({
+            "id": id, "name": name, "driveType": "project",
+            "driveAlias": format!("project/{}", name.to_lowercase()),
+            "description": "",
+            "lastModifiedDateTime": "2025-11-23T12:00:00Z",
+            "owner": {"user": {"id": "space-admin", "displayName": "Space Admin"}},
+            "root": {"id": id, "webDavUrl": format!("https://cloud.example/dav/spaces/{id}"), "permissions": []},
+            "quota": quota_of(total, used),
+        });
+        self.drives.insert(id.clone(), drive);
+        id
+    }
+
     /// Sets a drive's used bytes (and recomputes the quota).
     pub fn set_used(&mut self, drive: &str, used: u64) {
         let quota = &mut self.drives.get_mut(drive).expect("a drive")["quota"];
