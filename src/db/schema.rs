@@ -39,6 +39,34 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// The CSV of an export in order of `seq`, about 1 MiB each, streamed back one at a time.
+    audit_export_chunks (export_id, seq) {
+        export_id -> Uuid,
+        seq -> Int4,
+        data -> Bytea,
+    }
+}
+
+diesel::table! {
+    /// An audit log export to CSV: who asked, with which scope and filter, and where it stands.
+    audit_exports (id) {
+        id -> Uuid,
+        requested_by -> Uuid,
+        /// The requester's audit scope when they asked (the rows the export may contain).
+        scope -> Jsonb,
+        filter -> Jsonb,
+        status -> Text,
+        row_count -> Nullable<Int8>,
+        byte_count -> Nullable<Int8>,
+        truncated -> Bool,
+        error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        finished_at -> Nullable<Timestamptz>,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     /// What a tenant's invoices are addressed to; pushed to its Stripe customer.
     billing_details (tenant_id) {
         tenant_id -> Uuid,
@@ -384,6 +412,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Named partner reports: a kind and its parameters (period, limits).
+    saved_reports (id) {
+        id -> Uuid,
+        partner_id -> Uuid,
+        name -> Text,
+        kind -> Text,
+        parameters -> Jsonb,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     /// A tenant's seat usage crossing 80 % or 100 % (or back below): the seat warnings as events (seatWarnings).
     seat_events (id) {
         id -> Int8,
@@ -395,6 +436,34 @@ diesel::table! {
         /// Seats the tenant had then.
         included -> Int4,
         at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    /// A tenant's security policy; no row means the defaults.
+    security_policies (tenant_id) {
+        tenant_id -> Uuid,
+        mfa_mode -> Text,
+        session_idle_minutes -> Int4,
+        session_absolute_hours -> Int4,
+        /// ISO 3166-1 alpha-2 codes (upper case); empty: any country.
+        allowed_countries -> Array<Nullable<Text>>,
+        /// Normalised CIDR blocks (IPv4 and IPv6); empty: any address. Checked on every request of the tenant's members.
+        ip_allowlist -> Array<Nullable<Text>>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    /// Liveness probes of PostgreSQL and the upstreams (the last 24 hours): what each probe saw.
+    service_probes (id) {
+        id -> Int8,
+        service -> Text,
+        at -> Timestamptz,
+        up -> Bool,
+        latency_ms -> Int4,
+        error -> Nullable<Text>,
     }
 }
 
@@ -460,6 +529,23 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// A tenant's OAuth2/OIDC app in Authentik (provider, application, binding to the tenant's group). Never a secret column.
+    tenant_sso_apps (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        name -> Text,
+        client_id -> Text,
+        redirect_uris -> Array<Nullable<Text>>,
+        launch_url -> Nullable<Text>,
+        authentik_provider_pk -> Int8,
+        authentik_application_slug -> Text,
+        authentik_binding_pk -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     /// Customer organisations (the unit of isolation). Each is provisioned in Authentik, oCIS and Stalwart.
     tenants (id) {
         id -> Uuid,
@@ -515,6 +601,8 @@ diesel::joinable!(audit_events -> impersonation_sessions (impersonation_session_
 diesel::joinable!(audit_events -> partners (partner_id));
 diesel::joinable!(audit_events -> tenants (tenant_id));
 diesel::joinable!(audit_events -> users (actor_user_id));
+diesel::joinable!(audit_export_chunks -> audit_exports (export_id));
+diesel::joinable!(audit_exports -> users (requested_by));
 diesel::joinable!(billing_details -> tenants (tenant_id));
 diesel::joinable!(brandings -> partners (partner_id));
 diesel::joinable!(brandings -> tenants (tenant_id));
@@ -534,15 +622,21 @@ diesel::joinable!(payout_entries -> tenants (tenant_id));
 diesel::joinable!(prices -> plans (plan_key));
 diesel::joinable!(provisioning_events -> tenants (tenant_id));
 diesel::joinable!(provisioning_steps -> tenants (tenant_id));
+diesel::joinable!(saved_reports -> partners (partner_id));
+diesel::joinable!(saved_reports -> users (created_by));
 diesel::joinable!(seat_events -> tenants (tenant_id));
+diesel::joinable!(security_policies -> tenants (tenant_id));
 diesel::joinable!(subscriptions -> tenants (tenant_id));
 diesel::joinable!(tenant_profiles -> tenants (tenant_id));
 diesel::joinable!(tenant_profiles -> users (created_by));
+diesel::joinable!(tenant_sso_apps -> tenants (tenant_id));
 diesel::joinable!(tenants -> partners (partner_id));
 diesel::joinable!(tenants -> plans (plan));
 
 diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
+    audit_export_chunks,
+    audit_exports,
     billing_details,
     brandings,
     domain_record_overrides,
@@ -564,10 +658,14 @@ diesel::allow_tables_to_appear_in_same_query!(
     prices,
     provisioning_events,
     provisioning_steps,
+    saved_reports,
     seat_events,
+    security_policies,
+    service_probes,
     stripe_events,
     subscriptions,
     tenant_profiles,
+    tenant_sso_apps,
     tenants,
     users,
 );
