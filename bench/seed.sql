@@ -31,6 +31,11 @@ SELECT md5('partner-' || p)::uuid,
        timestamptz '2023-01-01' + p * interval '1 day'
   FROM generate_series(1, 100) AS p;
 
+-- The plans the tenants are on (`standard` comes with the migrations).
+INSERT INTO plans (key, name)
+VALUES ('standard', 'Standard'), ('business', 'Business'), ('enterprise', 'Enterprise')
+ON CONFLICT (key) DO NOTHING;
+
 INSERT INTO tenants (id, slug, name, status, plan, partner_id, primary_domain, created_at, updated_at)
 SELECT md5('tenant-' || t)::uuid,
        'tenant-' || lpad(t::text, 5, '0'),

@@ -119,6 +119,8 @@ pub struct AuthConfig {
     pub jwks_refetch_cooldown: Duration,
     /// Timeout of one discovery or JWKS fetch (at most 5 s).
     pub fetch_timeout: Duration,
+    /// `AUTH_TOKEN_CACHE_CAPACITY`: verified tokens remembered (0 = verify every time).
+    pub token_cache_capacity: u64,
     /// `AUTH_ADMIN_GROUP`: the identity-provider group that grants `platform_admin` on `me`.
     pub admin_group: String,
     /// `IMPERSONATION_MAX_TTL`: the longest impersonation session (and token) an operator may
@@ -349,6 +351,7 @@ fn auth_config<F: Fn(&str) -> Option<String>>(env: &Env<'_, F>) -> Result<AuthCo
             env.parsed("AUTH_JWKS_REFETCH_COOLDOWN_SECS", 30u64)?,
         ),
         fetch_timeout: Duration::from_millis(fetch_timeout),
+        token_cache_capacity: env.parsed("AUTH_TOKEN_CACHE_CAPACITY", 10_000u64)?,
         admin_group: env
             .get("AUTH_ADMIN_GROUP")
             .unwrap_or_else(|| "dezky-platform-admins".into()),

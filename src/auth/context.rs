@@ -116,15 +116,10 @@ impl AuthContext {
                         );
                         Err(AppError::Unauthenticated.into())
                     }
-                    Credential::Bearer(raw) => services
-                        .verifier
-                        .verify(raw)
-                        .await
-                        .map(Arc::new)
-                        .map_err(|e| {
-                            tracing::info!(reason = %e, "token refused");
-                            AppError::Unauthenticated.into()
-                        }),
+                    Credential::Bearer(raw) => services.verifier.verify(raw).await.map_err(|e| {
+                        tracing::info!(reason = %e, "token refused");
+                        AppError::Unauthenticated.into()
+                    }),
                 }
             })
             .await

@@ -7,6 +7,7 @@
 //! - Only RS256 and ES256 keys are kept.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -43,6 +44,8 @@ pub enum KeyError {
 #[derive(Default)]
 struct KeyState {
     keys: HashMap<String, Arc<SigningKey>>,
+    /// Each key's JWK as fetched, to tell a withdrawn or replaced key from an added one.
+    fingerprints: HashMap<String, String>,
     jwks_uri: Option<String>,
     fetched_at: Option<Instant>,
     attempted_at: Option<Instant>,
@@ -50,6 +53,8 @@ struct KeyState {
 
 struct IssuerKeys {
     issuer: String,
+    /// Bumped whenever a fetch withdraws or replaces a key this issuer had.
+    generation: AtomicU64,
     state: RwLock<KeyState>,
     refresh: tokio::sync::Mutex<()>,
 }
@@ -82,6 +87,7 @@ impl KeyStore {
             .map(|i| {
                 let keys = IssuerKeys {
                     issuer: i.clone(),
+                    generation: AtomicU64::new(0),
                     state: RwLock::default(),
                     refresh: tokio::sync::Mutex::new(()),
                 };
@@ -94,6 +100,16 @@ impl KeyStore {
             max_age: config.jwks_max_age,
             cooldown: config.jwks_refetch_cooldown,
         }
+    }
+
+    /// The key generation: changes whenever a fetch (for an unknown `kid`, or the periodic
+    /// refresh) withdraws or replaces a key any issuer had. Verified tokens are cached per
+    /// generation; a key that is only added invalidates nothing.
+    pub fn generation(&self) -> u64 {
+        self.issuers
+            .values()
+            .map(|i| i.generation.load(Ordering::Acquire))
+            .fold(0, u64::wrapping_add)
     }
 
     /// Whether `issuer` is trusted.
@@ -188,11 +204,29 @@ async fn fetch(http: &reqwest::Client, entry: &IssuerKeys) {
         Ok((jwks_uri, set)) => {
             let keys: HashMap<String, Arc<SigningKey>> =
                 set.keys.iter().filter_map(signing_key).collect();
+            let fingerprints: HashMap<String, String> = set
+                .keys
+                .iter()
+                .filter_map(|k| {
+                    let kid = k.common.key_id.clone()?;
+                    keys.contains_key(&kid)
+                        .then(|| (kid, serde_json::to_string(k).unwrap_or_default()))
+                })
+                .collect();
             tracing::info!(issuer = %entry.issuer, keys = keys.len(), "fetched signing keys");
             let mut state = entry.state.write().unwrap_or_else(|p| p.into_inner());
+            let withdrawn = state
+                .fingerprints
+                .iter()
+                .any(|(kid, old)| fingerprints.get(kid) != Some(old));
             state.keys = keys;
+            state.fingerprints = fingerprints;
             state.jwks_uri = Some(jwks_uri);
             state.fetched_at = Some(Instant::now());
+            if withdrawn {
+                // Tokens verified with a key that is gone (or changed) must be verified again.
+                entry.generation.fetch_add(1, Ordering::Release);
+            }
         }
         Err(e) => {
             tracing::warn!(issuer = %entry.issuer, error = %format!("{e:#}"), "cannot fetch signing keys; cached keys stay in use");

@@ -11,6 +11,7 @@ pub mod dev_issuer;
 pub mod impersonation;
 pub mod jwks;
 pub mod policy;
+pub mod token_cache;
 pub mod verify;
 pub mod viewer;
 

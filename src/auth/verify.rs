@@ -21,6 +21,7 @@ use std::sync::Arc;
 use crate::auth::claims::{Audience, Claims, VerifiedToken};
 use crate::auth::impersonation::{self, ImpersonationKeys};
 use crate::auth::jwks::{KeyError, KeyStore};
+use crate::auth::token_cache::TokenCache;
 use crate::config::AuthConfig;
 
 /// Why a token was refused (logged, never shown to the client).
@@ -62,6 +63,7 @@ pub struct TokenVerifier {
     portal_audience: String,
     leeway_secs: u64,
     impersonation: Option<Arc<ImpersonationKeys>>,
+    cache: TokenCache,
 }
 
 #[derive(Deserialize)]
@@ -79,6 +81,7 @@ impl TokenVerifier {
             portal_audience: config.portal_audience.clone(),
             leeway_secs: config.leeway.as_secs(),
             impersonation: None,
+            cache: TokenCache::new(config.token_cache_capacity),
         }
     }
 
@@ -88,8 +91,26 @@ impl TokenVerifier {
         self
     }
 
-    /// Verifies `token` (without the `Bearer ` prefix).
-    pub async fn verify(&self, token: &str) -> Result<VerifiedToken, AuthError> {
+    /// Verifies `token` (without the `Bearer ` prefix), or finds it verified in the
+    /// [`TokenCache`] under the current keys.
+    pub async fn verify(&self, token: &str) -> Result<Arc<VerifiedToken>, AuthError> {
+        let key = TokenCache::hash(token);
+        let generation = self.keys.generation();
+        if let Some(verified) = self.cache.get(&key, generation) {
+            return Ok(verified);
+        }
+        let verified = Arc::new(self.verify_uncached(token).await?);
+        self.cache.insert(key, Arc::clone(&verified), generation);
+        Ok(verified)
+    }
+
+    /// The verified-token cache (its figures, for tests and metrics).
+    pub fn cache(&self) -> &TokenCache {
+        &self.cache
+    }
+
+    /// Verifies `token` from scratch.
+    async fn verify_uncached(&self, token: &str) -> Result<VerifiedToken, AuthError> {
         let header =
             jsonwebtoken::decode_header(token).map_err(|e| AuthError::Malformed(e.to_string()))?;
         if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {

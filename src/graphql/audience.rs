@@ -93,6 +93,10 @@ fn get<T: Any>(data: &Data) -> Option<&T> {
 
 #[async_graphql::async_trait::async_trait]
 impl Extension for ResolveViewExtension {
+    fn resolves_fields(&self) -> bool {
+        false // request-level hooks only: nothing per field
+    }
+
     async fn prepare_request(
         &self,
         ctx: &ExtensionContext<'_>,

@@ -37,6 +37,8 @@ struct Pending<K, V, E> {
 pub struct Batcher<L> {
     loader: Arc<L>,
     pending: Arc<PendingMap>,
+    /// Values a parent already read in its own statement (`HashMap<K, V>` per key type).
+    primed: Mutex<HashMap<TypeId, Box<dyn Any + Send>>>,
 }
 
 /// Most scheduler rounds a batch waits for stragglers.
@@ -48,7 +50,38 @@ impl<L: Send + Sync + 'static> Batcher<L> {
         Self {
             loader: Arc::new(loader),
             pending: Arc::default(),
+            primed: Mutex::default(),
         }
+    }
+
+    /// Answers later `load_one` calls for these keys without a load: for rows a parent read
+    /// in its own statement (e.g. a page of tenants joined with their partners). Only what
+    /// this request read is primed, so nothing outlives the request.
+    pub fn prime<K>(&self, entries: impl IntoIterator<Item = (K, L::Value)>)
+    where
+        K: Send + Sync + Hash + Eq + Clone + 'static,
+        L: Loader<K>,
+    {
+        let mut primed = self.primed.lock().unwrap_or_else(|p| p.into_inner());
+        let map = primed
+            .entry(TypeId::of::<K>())
+            .or_insert_with(|| Box::new(HashMap::<K, L::Value>::new()))
+            .downcast_mut::<HashMap<K, L::Value>>()
+            .expect("one type per TypeId");
+        map.extend(entries);
+    }
+
+    fn primed<K>(&self, key: &K) -> Option<L::Value>
+    where
+        K: Send + Sync + Hash + Eq + Clone + 'static,
+        L: Loader<K>,
+    {
+        let primed = self.primed.lock().unwrap_or_else(|p| p.into_inner());
+        primed
+            .get(&TypeId::of::<K>())?
+            .downcast_ref::<HashMap<K, L::Value>>()?
+            .get(key)
+            .cloned()
     }
 
     /// Loads one key, batched with every other key of its type requested meanwhile.
@@ -57,6 +90,9 @@ impl<L: Send + Sync + 'static> Batcher<L> {
         K: Send + Sync + Hash + Eq + Clone + 'static,
         L: Loader<K>,
     {
+        if let Some(value) = self.primed(&key) {
+            return Ok(Some(value));
+        }
         loop {
             let (tx, rx) = oneshot::channel();
             if register::<K, L::Value, L::Error>(&self.pending, key.clone(), tx) {
@@ -185,6 +221,20 @@ mod tests {
                 .map(|k| (*k, u64::from(*k) * 2))
                 .collect())
         }
+    }
+
+    #[tokio::test]
+    async fn primed_keys_need_no_load() {
+        let batcher = Batcher::new(Doubler(AtomicUsize::new(0)));
+        batcher.prime([(3u32, 100u64), (4, 200)]);
+        assert_eq!(batcher.load_one(3u32).await, Ok(Some(100)));
+        assert_eq!(batcher.loader.0.load(Ordering::SeqCst), 0, "no load");
+        assert_eq!(batcher.load_one(5u32).await, Ok(Some(10)));
+        assert_eq!(
+            batcher.loader.0.load(Ordering::SeqCst),
+            1,
+            "unprimed keys load"
+        );
     }
 
     #[tokio::test]

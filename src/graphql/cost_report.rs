@@ -55,6 +55,10 @@ struct CostReportExtension {
 
 #[async_graphql::async_trait::async_trait]
 impl Extension for CostReportExtension {
+    fn resolves_fields(&self) -> bool {
+        false // request-level hooks only: nothing per field
+    }
+
     async fn prepare_request(
         &self,
         ctx: &ExtensionContext<'_>,

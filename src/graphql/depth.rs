@@ -26,6 +26,10 @@ struct DepthLimitExtension(usize);
 
 #[async_graphql::async_trait::async_trait]
 impl Extension for DepthLimitExtension {
+    fn resolves_fields(&self) -> bool {
+        false // request-level hooks only: nothing per field
+    }
+
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,

@@ -44,6 +44,10 @@ struct EdgeChecksExtension {
 
 #[async_graphql::async_trait::async_trait]
 impl Extension for EdgeChecksExtension {
+    fn resolves_fields(&self) -> bool {
+        false // request-level hooks only: nothing per field
+    }
+
     async fn prepare_request(
         &self,
         ctx: &ExtensionContext<'_>,

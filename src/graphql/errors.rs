@@ -48,6 +48,10 @@ struct ErrorMaskingExtension {
 
 #[async_graphql::async_trait::async_trait]
 impl Extension for ErrorMaskingExtension {
+    fn resolves_fields(&self) -> bool {
+        false // request-level hooks only: nothing per field
+    }
+
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         let mut response = next.run(ctx).await;
         let request_id = self.request_id.get();

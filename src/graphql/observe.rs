@@ -83,6 +83,10 @@ impl Drop for StreamRecord {
 
 #[async_graphql::async_trait::async_trait]
 impl Extension for ObserveExtension {
+    fn resolves_fields(&self) -> bool {
+        false // request-level hooks only: nothing per field
+    }
+
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         let started = Instant::now();
         let response = next.run(ctx).await;

@@ -58,6 +58,10 @@ fn request_data<T: 'static>(request: &Request) -> Option<&T> {
 
 #[async_graphql::async_trait::async_trait]
 impl Extension for RateLimitExtension {
+    fn resolves_fields(&self) -> bool {
+        false // request-level hooks only: nothing per field
+    }
+
     async fn prepare_request(
         &self,
         ctx: &ExtensionContext<'_>,

@@ -24,6 +24,7 @@ mod hostile;
 mod impersonation;
 mod limits;
 mod members;
+mod perf;
 mod provisioning;
 mod rate_limits;
 mod reports;

@@ -15,6 +15,7 @@ use crate::db::schema::tenants;
 use crate::domain::ids::{ByIds, PartnerId, TenantId};
 use crate::domain::page::{Direction, PageRequest, fetch_limit, like_pattern};
 use crate::domain::security::network::NetworkRule;
+use crate::domain::partners::PartnerRow;
 use crate::error::{AppError, AppResult};
 
 crate::text_enum! {
@@ -185,42 +186,54 @@ pub struct TenantFilter {
     pub search: Option<String>,
 }
 
+/// Narrows a boxed query whose FROM holds `tenants` (alone or joined) to the tenants `scope`
+/// may see (the SQL form of [`Viewer::tenant_access`]`.sees()`: an active membership, or
+/// staff of the tenant's partner) that match `filter`; no order, no limit. A macro, so the
+/// plain and the joined query share one definition of visibility.
+macro_rules! visible_tenants {
+    ($query:expr, $scope:expr, $filter:expr) => {{
+        use crate::db::schema::partners;
+        let mut query = $query;
+        if let Scope::Limited(sets) = $scope {
+            query = query.filter(
+                tenants::id
+                    .eq_any(sets.member_of.clone())
+                    .or(tenants::partner_id.eq_any(sets.staff_of.clone())),
+            );
+        }
+        let filter: &TenantFilter = $filter;
+        if let Some(status) = filter.status {
+            query = query.filter(tenants::status.eq(status));
+        }
+        if let Some(slug) = &filter.partner_slug {
+            // Aliased: the joined query has `partners` in its FROM already.
+            let by_slug = diesel::alias!(partners as partner_by_slug);
+            let partner = by_slug
+                .filter(by_slug.field(partners::slug).eq(slug.clone()))
+                .select(by_slug.field(partners::id));
+            query = query.filter(tenants::partner_id.eq_any(partner.nullable()));
+        }
+        if let Some(search) = &filter.search {
+            let pattern = like_pattern(search);
+            query = query.filter(
+                tenants::name
+                    .ilike(pattern.clone())
+                    .or(tenants::slug.ilike(pattern)),
+            );
+        }
+        query
+    }};
+}
+
 /// The tenants `scope` may see (the SQL form of [`Viewer::tenant_access`]`.sees()`): an
 /// active membership, or staff of the tenant's partner.
 pub fn scoped(scope: &Scope) -> tenants::BoxedQuery<'static, diesel::pg::Pg> {
-    let query = tenants::table.into_boxed();
-    match scope {
-        Scope::All => query,
-        Scope::Limited(sets) => query.filter(
-            tenants::id
-                .eq_any(sets.member_of.clone())
-                .or(tenants::partner_id.eq_any(sets.staff_of.clone())),
-        ),
-    }
+    visible_tenants!(tenants::table.into_boxed(), scope, &TenantFilter::default())
 }
 
 /// The tenants the viewer may see that match `filter`, as a boxed query (no order, no limit).
 fn filtered(scope: &Scope, filter: &TenantFilter) -> tenants::BoxedQuery<'static, diesel::pg::Pg> {
-    use crate::db::schema::partners;
-    let mut query = scoped(scope);
-    if let Some(status) = filter.status {
-        query = query.filter(tenants::status.eq(status));
-    }
-    if let Some(slug) = &filter.partner_slug {
-        let partner = partners::table
-            .filter(partners::slug.eq(slug.clone()))
-            .select(partners::id);
-        query = query.filter(tenants::partner_id.eq_any(partner.nullable()));
-    }
-    if let Some(search) = &filter.search {
-        let pattern = like_pattern(search);
-        query = query.filter(
-            tenants::name
-                .ilike(pattern.clone())
-                .or(tenants::slug.ilike(pattern)),
-        );
-    }
-    query
+    visible_tenants!(tenants::table.into_boxed(), scope, filter)
 }
 
 /// One page of the tenants the viewer may see, by slug (`limit + 1` rows, in the page's
@@ -232,6 +245,30 @@ pub async fn page(
     page: &PageRequest<String>,
 ) -> QueryResult<Vec<TenantRow>> {
     let mut query = filtered(&viewer.scope(), filter).select(TenantRow::as_select());
+    query = match (page.direction, &page.cursor) {
+        (Direction::Forward, Some(after)) => query.filter(tenants::slug.gt(after.clone())),
+        (Direction::Backward, Some(before)) => query.filter(tenants::slug.lt(before.clone())),
+        _ => query,
+    };
+    let query = match page.direction {
+        Direction::Forward => query.order(tenants::slug.asc()),
+        Direction::Backward => query.order(tenants::slug.desc()),
+    };
+    query.limit(page.fetch()).load(conn).await
+}
+
+/// [`page`] with each tenant's partner read in the same statement (a left join), for a page
+/// whose selection asks for `partner`: one statement instead of two.
+pub async fn page_with_partners(
+    conn: &mut AsyncPgConnection,
+    viewer: &Viewer,
+    filter: &TenantFilter,
+    page: &PageRequest<String>,
+) -> QueryResult<Vec<(TenantRow, Option<PartnerRow>)>> {
+    use crate::db::schema::partners;
+    let joined = tenants::table.left_join(partners::table).into_boxed();
+    let mut query = visible_tenants!(joined, &viewer.scope(), filter)
+        .select((TenantRow::as_select(), Option::<PartnerRow>::as_select()));
     query = match (page.direction, &page.cursor) {
         (Direction::Forward, Some(after)) => query.filter(tenants::slug.gt(after.clone())),
         (Direction::Backward, Some(before)) => query.filter(tenants::slug.lt(before.clone())),
@@ -265,12 +302,16 @@ pub async fn pages_by_partner(
 ) -> QueryResult<Vec<TenantRow>> {
     use diesel::sql_types::{Array, BigInt, Nullable, Text};
     diesel::sql_query(
-        "SELECT id, slug, name, status, plan, partner_id, primary_domain, created_at, updated_at
-           FROM (SELECT t.*, row_number() OVER (PARTITION BY t.partner_id ORDER BY t.slug) AS rn
-                   FROM tenants t
-                  WHERE t.partner_id = ANY($1) AND ($2::text IS NULL OR t.slug > $2)) ranked
-          WHERE rn <= $3
-          ORDER BY partner_id, slug",
+        // One index scan of `limit + 1` rows per partner (tenants_partner_slug_idx).
+        "SELECT t.id, t.slug, t.name, t.status, t.plan, t.partner_id, t.primary_domain,
+                t.created_at, t.updated_at
+           FROM unnest($1::uuid[]) AS p(id)
+          CROSS JOIN LATERAL (
+                SELECT * FROM tenants t
+                 WHERE t.partner_id = p.id AND ($2::text IS NULL OR t.slug > $2)
+                 ORDER BY t.slug
+                 LIMIT $3) t
+          ORDER BY t.partner_id, t.slug",
     )
     .bind::<Array<diesel::sql_types::Uuid>, _>(partner_ids)
     .bind::<Nullable<Text>, _>(after)

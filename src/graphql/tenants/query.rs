@@ -2,11 +2,16 @@
 
 use async_graphql::{Context, InputObject, Object};
 
+use std::sync::Arc;
+
 use crate::auth::ContextAuth;
 use crate::db::DbPool;
 use crate::domain;
+use crate::domain::partners::PartnerRow;
 use crate::domain::tenants::TenantFilter;
 use crate::error::{ApiResult, AppError};
+use crate::graphql::context::loaders;
+use crate::graphql::loaders::ById;
 use crate::graphql::pagination::{PageLimits, PageRequest};
 use crate::graphql::tenants::types::{Tenant, TenantConnection, TenantStatus, TenantsCount};
 
@@ -95,7 +100,24 @@ impl TenantQuery {
         let filter = filter.unwrap_or_default().into_domain()?;
         let viewer = ctx.viewer().await?;
         let mut conn = ctx.data_unchecked::<DbPool>().get().await?;
-        let rows = domain::tenants::page(&mut conn, &viewer, &filter, &page).await?;
+        let look = ctx.look_ahead();
+        let wants_partner = look.field("nodes").field("partner").exists()
+            || look.field("edges").field("node").field("partner").exists();
+        let rows = if wants_partner {
+            // The partners come with the page (one statement, not two).
+            let rows =
+                domain::tenants::page_with_partners(&mut conn, &viewer, &filter, &page).await?;
+            let mut tenants = Vec::with_capacity(rows.len());
+            let mut partners = Vec::new();
+            for (tenant, partner) in rows {
+                partners.extend(partner.map(|p| (ById::<PartnerRow>(p.id), Arc::new(p))));
+                tenants.push(tenant);
+            }
+            loaders(ctx).db.prime(partners);
+            tenants
+        } else {
+            domain::tenants::page(&mut conn, &viewer, &filter, &page).await?
+        };
         let tenants = rows.into_iter().map(Tenant).collect();
         Ok(page
             .connection_with(tenants, TenantsCount::Visible(filter), Tenant::key)

@@ -104,7 +104,7 @@ pub(super) async fn run(
         return None;
     };
     match app.auth.verifier.verify(&token).await {
-        Ok(verified) => Some((payload, Arc::new(verified))),
+        Ok(verified) => Some((payload, verified)),
         Err(e) => {
             tracing::info!(reason = %e, "websocket refused");
             out.close(CLOSE_FORBIDDEN, "Forbidden").await;

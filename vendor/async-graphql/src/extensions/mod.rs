@@ -445,6 +445,15 @@ pub trait Extension: Sync + Send + 'static {
     ) -> ServerResult<Option<Value>> {
         next.run(ctx, info).await
     }
+
+    /// platform-api patch: whether this extension wraps field resolution
+    /// ([`Extension::resolve`]). An extension that only has request-level hooks returns
+    /// `false` and then costs nothing per field: fields whose extensions all return `false`
+    /// resolve as if there were no extensions (no `ResolveInfo`, no boxed hook per
+    /// extension).
+    fn resolves_fields(&self) -> bool {
+        true
+    }
 }
 
 /// Extension factory
@@ -459,6 +468,8 @@ pub trait ExtensionFactory: Send + Sync + 'static {
 #[doc(hidden)]
 pub struct Extensions {
     extensions: Vec<Arc<dyn Extension>>,
+    /// platform-api patch: the extensions whose `resolve` runs for every field.
+    resolvers: Vec<Arc<dyn Extension>>,
     schema_env: SchemaEnv,
     session_data: Arc<Data>,
     query_data: Option<Arc<Data>>,
@@ -471,8 +482,15 @@ impl Extensions {
         schema_env: SchemaEnv,
         session_data: Arc<Data>,
     ) -> Self {
+        let extensions: Vec<Arc<dyn Extension>> = extensions.into_iter().collect();
+        let resolvers = extensions
+            .iter()
+            .filter(|e| e.resolves_fields())
+            .cloned()
+            .collect();
         Extensions {
-            extensions: extensions.into_iter().collect(),
+            extensions,
+            resolvers,
             schema_env,
             session_data,
             query_data: None,
@@ -486,7 +504,8 @@ impl Extensions {
 
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {
-        self.extensions.is_empty()
+        // platform-api patch: only field resolution asks, so only the field resolvers count.
+        self.resolvers.is_empty()
     }
 
     #[inline]
@@ -567,7 +586,7 @@ impl Extensions {
         resolve_fut: ResolveFut<'_>,
     ) -> ServerResult<Option<Value>> {
         let next = NextResolve {
-            chain: &self.extensions,
+            chain: &self.resolvers,
             resolve_fut,
         };
         next.run(&self.create_context(), info).await

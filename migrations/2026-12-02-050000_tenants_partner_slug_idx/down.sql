@@ -1,0 +1,1 @@
+DROP INDEX CONCURRENTLY IF EXISTS tenants_partner_slug_idx;

@@ -1,0 +1,5 @@
+//! Issue 20 (performance): what the hot paths cost in statements, the verified-token cache,
+//! and two replicas on one database.
+
+mod statements;
+mod token_cache;
