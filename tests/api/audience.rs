@@ -177,7 +177,13 @@ async fn portal_callers_and_anonymous_introspection_get_the_portal_view() {
             // saved reports.
             "exportAuditEvents",
             "saveReport",
-            "deleteSavedReport"
+            "deleteSavedReport",
+            // Tenant admins set the security policy and manage the tenant's SSO apps.
+            "updateSecurityPolicy",
+            "createSsoApp",
+            "updateSsoApp",
+            "rotateSsoAppSecret",
+            "deleteSsoApp"
         ]
     );
     assert_eq!(

@@ -6,13 +6,13 @@
 use std::collections::HashMap;
 
 use diesel::prelude::*;
-use diesel::sql_types::{Array, Nullable, Uuid as SqlUuid};
+use diesel::sql_types::{Array, Nullable, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::MfaMode;
 use crate::db::schema::security_policies;
 use crate::domain::ids::TenantId;
-use crate::domain::members::{MemberRole, MemberRow};
+use crate::domain::members::{MemberRole, MemberRow, MembershipStatus};
 
 /// The MFA mode of each of `tenants` in one statement (the default, `optional`, for a tenant
 /// without a policy row). What a tenant-health rule "MFA coverage against the policy" needs
@@ -55,10 +55,11 @@ pub async fn members_of(
         "SELECT m.id, m.tenant_id, t.partner_id AS tenant_partner_id, m.role, m.status,
                 m.created_at, m.user_id, u.email, u.name, u.authentik_user_pk
            FROM memberships m JOIN users u ON u.id = m.user_id JOIN tenants t ON t.id = m.tenant_id
-          WHERE m.tenant_id = ANY($1) AND m.status = 'active'
+          WHERE m.tenant_id = ANY($1) AND m.status = $2
           ORDER BY m.tenant_id, lower(u.email), m.id",
     )
     .bind::<Array<SqlUuid>, _>(tenants.iter().map(|t| t.uuid()).collect::<Vec<_>>())
+    .bind::<Text, _>(MembershipStatus::Active)
     .load(conn)
     .await
 }

@@ -14,8 +14,8 @@ use crate::auth::{Scope, TenantRef, Viewer};
 use crate::db::schema::tenants;
 use crate::domain::ids::{ByIds, PartnerId, TenantId};
 use crate::domain::page::{Direction, PageRequest, fetch_limit, like_pattern};
-use crate::domain::security::network::NetworkRule;
 use crate::domain::partners::PartnerRow;
+use crate::domain::security::network::NetworkRule;
 use crate::error::{AppError, AppResult};
 
 crate::text_enum! {
