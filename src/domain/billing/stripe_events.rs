@@ -417,6 +417,8 @@ async fn sync_subscription(
         ))
         .execute(conn)
         .await?;
+    // The seats may have moved the usage across 80 % or 100 %.
+    crate::domain::members::seats::announce(conn, tenant_id).await?;
     let entry = AuditEntry {
         action: "billing.subscription.sync",
         target_type: "subscription",

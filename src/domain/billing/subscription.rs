@@ -215,6 +215,8 @@ pub async fn mirror(
         ))
         .execute(conn)
         .await?;
+    // The seats may have moved the usage across 80 % or 100 %.
+    crate::domain::members::seats::announce(conn, tenant).await?;
     Ok(Ok(()))
 }
 
