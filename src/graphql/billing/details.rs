@@ -67,13 +67,7 @@ pub async fn update(
     let caller = caller(ctx).await?;
     // Whether billing runs depends on the tenant (the flag); an unknown or invisible tenant is
     // refused by the audited runner as usual.
-    let configured = {
-        let mut conn = ctx.data_unchecked::<crate::db::DbPool>().get().await?;
-        match tenants::by_slug(&mut conn, &input.tenant).await? {
-            Some(row) => super::gate::for_tenant(ctx, &Tenant(row)).await?,
-            None => false,
-        }
-    };
+    let configured = super::gate::for_tenant_slug(ctx, &input.tenant).await?;
     let patch = DetailsPatch {
         company: patch(input.company),
         vat_id: patch(input.vat_id),

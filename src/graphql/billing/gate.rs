@@ -51,6 +51,19 @@ pub async fn for_tenant(ctx: &Context<'_>, tenant: &Tenant) -> ApiResult<bool> {
         .is_some_and(|f| f.evaluate(&tenant.facts()).0))
 }
 
+/// Whether billing runs for the tenant named `slug` (`false` for an unknown one: the audited
+/// runner then refuses it as usual), for a mutation that has not resolved its tenant yet.
+pub async fn for_tenant_slug(ctx: &Context<'_>, slug: &str) -> ApiResult<bool> {
+    if stripe(ctx).is_none() {
+        return Ok(false);
+    }
+    let mut conn = ctx.data_unchecked::<crate::db::DbPool>().get().await?;
+    match crate::domain::tenants::by_slug(&mut conn, slug).await? {
+        Some(row) => for_tenant(ctx, &Tenant(row)).await,
+        None => Ok(false),
+    }
+}
+
 /// The Stripe client when billing runs for `tenant`.
 pub async fn client_for(
     ctx: &Context<'_>,

@@ -46,7 +46,8 @@ impl BillingMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The tenant and its seats.")] input: SetSubscriptionSeatsInput,
     ) -> ApiResult<BillingPayload> {
-        let configured = ctx.data_unchecked::<Arc<Upstreams>>().stripe.is_some();
+        // Stripe configured and the `new_billing_engine` flag on for this tenant.
+        let configured = super::gate::for_tenant_slug(ctx, &input.tenant).await?;
         let caller = caller(ctx).await?;
         let row = seats::set_seats(&caller, &input.tenant, input.seats, configured).await?;
         Ok(BillingPayload {

@@ -137,6 +137,31 @@ async fn the_flag_turns_billing_off_per_tenant_and_nothing_calls_stripe() {
         "failure",
     )
     .await;
+    // The seats too: refused as "not configured" (not as "no running subscription"),
+    // nothing queued.
+    let body = w
+        .query_with(
+            "own",
+            r#"mutation($input: SetSubscriptionSeatsInput!) {
+                 setSubscriptionSeats(input: $input) { tenant { slug } } }"#,
+            json!({ "input": { "tenant": "acme", "seats": 5 } }),
+        )
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "CONFLICT",
+        "{body}"
+    );
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not configured"),
+        "{body}"
+    );
+    assert_eq!(
+        crate::support::tables::count(&mut conn, "jobs WHERE kind = 'billing_subscription'").await,
+        0
+    );
     assert_eq!(
         stripe.calls().len(),
         0,
