@@ -3,7 +3,6 @@
 use async_graphql::{Context, InputObject, MaybeUndefined, SimpleObject};
 
 use crate::domain::billing::details::{self, BillingDetailsRow, DetailsPatch};
-use crate::domain::tenants;
 use crate::error::ApiResult;
 use crate::graphql::context::caller;
 use crate::graphql::patch::patch;

@@ -1,7 +1,5 @@
 //! Billing mutations on a tenant's subscription.
 
-use std::sync::Arc;
-
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 
 use crate::domain::billing::seats;
@@ -13,7 +11,6 @@ use crate::graphql::billing::payment::{
 };
 use crate::graphql::context::caller;
 use crate::graphql::tenants::types::Tenant;
-use crate::upstream::Upstreams;
 
 /// Input of `setSubscriptionSeats`.
 #[derive(InputObject)]
