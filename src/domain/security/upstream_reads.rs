@@ -74,8 +74,9 @@ impl UpstreamReads {
         }
     }
 
-    /// Runs `call` once a permit is free.
-    async fn bounded<T, Fut: Future<Output = T>>(&self, call: impl FnOnce() -> Fut) -> T {
+    /// Runs `call` once a permit is free (any per-row upstream read of a list may share the
+    /// bound: billing's default-card read does).
+    pub async fn bounded<T, Fut: Future<Output = T>>(&self, call: impl FnOnce() -> Fut) -> T {
         let _permit = self
             .permits
             .acquire()

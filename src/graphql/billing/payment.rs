@@ -1,10 +1,10 @@
 //! `Tenant.paymentMethod`, `startPaymentMethodSetup` and `setDefaultPaymentMethod`.
 
+use crate::domain::security::upstream_reads::UpstreamReads;
 use async_graphql::{Context, InputObject, SimpleObject};
 
 use crate::db::DbPool;
 use crate::domain::billing::payment_method;
-use crate::domain::tenants;
 use crate::error::ApiResult;
 use crate::graphql::context::caller;
 use crate::graphql::tenants::types::Tenant;
@@ -36,7 +36,11 @@ pub async fn of(ctx: &Context<'_>, tenant: &Tenant) -> ApiResult<Option<PaymentM
     let (Some(customer), Some(card)) = (customer, card) else {
         return Ok(None);
     };
-    Ok(payment_method::card(client.as_ref(), &customer, &card)
+    // One Stripe read per tenant of a list: bounded by the process-wide permits of the
+    // upstream reads (`SECURITY_UPSTREAM_CONCURRENCY`), never all at once.
+    let reads = ctx.data_unchecked::<std::sync::Arc<UpstreamReads>>();
+    Ok(reads
+        .bounded(|| payment_method::card(client.as_ref(), &customer, &card))
         .await?
         .map(|c| PaymentMethod {
             id: c.id,
@@ -86,13 +90,11 @@ async fn client_for_slug(
     ctx: &Context<'_>,
     slug: &str,
 ) -> ApiResult<Option<std::sync::Arc<dyn crate::upstream::stripe::StripeClient>>> {
-    let mut conn = ctx.data_unchecked::<DbPool>().get().await?;
-    let row = tenants::by_slug(&mut conn, slug).await?;
-    drop(conn);
-    match row {
-        Some(row) => super::gate::client_for(ctx, &Tenant(row)).await,
-        None => Ok(None),
-    }
+    Ok(if super::gate::for_tenant_slug(ctx, slug).await? {
+        super::gate::stripe(ctx)
+    } else {
+        None
+    })
 }
 
 /// Runs `startPaymentMethodSetup`.
