@@ -87,7 +87,9 @@ fn company(raw: String) -> AppResult<String> {
 
 fn country(raw: String) -> AppResult<String> {
     let code = raw.trim().to_ascii_uppercase();
-    if code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase()) {
+    // An assigned ISO 3166-1 alpha-2 code (the security area's list), or XI: Northern
+    // Ireland's VAT prefix, which VAT ids there are issued under.
+    if crate::domain::security::countries::is_assigned(&code) || code == "XI" {
         Ok(code)
     } else {
         Err(AppError::bad_input(
@@ -228,6 +230,15 @@ mod tests {
         match err {
             AppError::BadUserInput { field, .. } => field,
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_country_is_an_assigned_code() {
+        assert_eq!(country(" de ".into()).unwrap(), "DE");
+        assert_eq!(country("xi".into()).unwrap(), "XI");
+        for bad in ["ZZ", "D", "DEU", "", "1A"] {
+            assert!(country(bad.into()).is_err(), "{bad}");
         }
     }
 
