@@ -145,10 +145,10 @@ async fn soak_provisioning_jobs_survive_aborted_workers() {
     let mut left = count(&mut conn, remaining).await;
     let mut progressed = Instant::now();
     while left > 0 {
-        assert!(
-            progressed.elapsed() < Duration::from_secs(120),
-            "no job finished for two minutes; jobs left: {left}"
-        );
+        if progressed.elapsed() >= Duration::from_secs(120) {
+            let why = unfinished(&mut conn).await;
+            panic!("no job finished for two minutes; jobs left: {left}\n{why}");
+        }
         tokio::time::sleep(Duration::from_millis(200)).await;
         let now_left = count(&mut conn, remaining).await;
         if now_left < left {
@@ -169,6 +169,8 @@ async fn soak_provisioning_jobs_survive_aborted_workers() {
            GROUP BY tenant_id, step HAVING count(*) > 1) AS twice",
     )
     .await;
+    // Nothing dead-lettered either, of any kind (the domains area's jobs run beside the steps).
+    let dead = count(&mut conn, "jobs WHERE status = 'dead'").await;
     let attempts_over_one = count(
         &mut conn,
         "jobs WHERE kind = 'provisioning_step' AND attempts > 1",
@@ -201,6 +203,7 @@ async fn soak_provisioning_jobs_survive_aborted_workers() {
         "worker_aborts": aborts,
         "jobs_retried_after_an_abort": attempts_over_one,
         "lost": lost,
+        "dead_jobs": dead,
         "ran_twice_events": twice_events,
         "ran_twice_upstream_objects": twice_upstream,
         "missing_upstream_objects": missing_upstream,
@@ -209,11 +212,56 @@ async fn soak_provisioning_jobs_survive_aborted_workers() {
     });
     println!("SOAK {report}");
     assert_eq!(lost, 0, "{report}");
+    assert_eq!(dead, 0, "{report}");
     assert_eq!(twice_events, 0, "{report}");
     assert_eq!(twice_upstream, 0, "{report}");
     assert_eq!(missing_upstream, 0, "{report}");
     assert!(aborts > 0, "{report}");
     drop(replicas);
+}
+
+/// What the unfinished jobs look like (status, attempts, lease, last error), grouped, and
+/// the database sessions that are not idle: what a stalled queue is stuck on.
+async fn unfinished(conn: &mut diesel_async::AsyncPgConnection) -> String {
+    use diesel::sql_types::{BigInt, Text};
+    use diesel_async::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Line {
+        #[diesel(sql_type = Text)]
+        line: String,
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let jobs: Vec<Line> = diesel::sql_query(
+        "SELECT concat_ws(' | ', status, 'attempts ' || attempts, 'leased ' || (locked_until IS NOT NULL),
+                          'lease over ' || (locked_until < now()), 'due ' || (run_at <= now()),
+                          CASE WHEN status = 'queued' THEN 'due in ' || round(extract(epoch FROM run_at - now())) END,
+                          left(last_error, 160)) AS line,
+                count(*) AS n
+           FROM jobs WHERE status <> 'done'
+          GROUP BY 1 ORDER BY 2 DESC LIMIT 30",
+    )
+    .load(conn)
+    .await
+    .unwrap_or_default();
+    let sessions: Vec<Line> = diesel::sql_query(
+        "SELECT concat_ws(' | ', state, wait_event_type, wait_event, left(query, 120)) AS line,
+                count(*) AS n
+           FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
+          GROUP BY 1 ORDER BY 2 DESC LIMIT 20",
+    )
+    .load(conn)
+    .await
+    .unwrap_or_default();
+    let mut out = String::from("unfinished jobs (any kind):\n");
+    for l in jobs {
+        out.push_str(&format!("  {:>6}  {}\n", l.n, l.line));
+    }
+    out.push_str("sessions:\n");
+    for l in sessions {
+        out.push_str(&format!("  {:>6}  {}\n", l.n, l.line));
+    }
+    out
 }
 
 /// One ordinary request of the mix, as the operator.

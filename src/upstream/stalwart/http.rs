@@ -56,6 +56,19 @@ impl HttpStalwartClient {
         })
     }
 
+    /// The domain called exactly `name` (already normalised), if there is one. The name
+    /// filter may match more than the exact name: compared here.
+    async fn domain_named(&self, name: &str) -> Result<Option<Domain>, StalwartError> {
+        let found = self.find_domains(json!({ "name": name })).await?;
+        Ok(found
+            .into_iter()
+            .find(|d| d.name.eq_ignore_ascii_case(name))
+            .map(|d| Domain {
+                id: d.id,
+                name: d.name,
+            }))
+    }
+
     async fn find_domains(&self, filter: Value) -> Result<Vec<DomainWire>, StalwartError> {
         let answers = self
             .jmap
@@ -137,16 +150,8 @@ impl StalwartClient for HttpStalwartClient {
     #[tracing::instrument(name = "stalwart.ensure_domain", skip_all)]
     async fn ensure_domain(&self, name: &str) -> Result<Domain, StalwartError> {
         let name = name.trim().trim_end_matches('.').to_ascii_lowercase();
-        // The name filter may match more than the exact name: compare here.
-        let found = self.find_domains(json!({ "name": name })).await?;
-        if let Some(d) = found
-            .into_iter()
-            .find(|d| d.name.eq_ignore_ascii_case(&name))
-        {
-            return Ok(Domain {
-                id: d.id,
-                name: d.name,
-            });
+        if let Some(domain) = self.domain_named(&name).await? {
+            return Ok(domain);
         }
         let create = json!({ "create": { "d": {
             "name": name,
@@ -164,6 +169,14 @@ impl StalwartClient for HttpStalwartClient {
             });
         }
         match set_error(answer, "notCreated", "d") {
+            // Created by someone else since we looked (two jobs ensuring the same domain, as
+            // provisioning and the domains area do for a primary domain): that one is ours.
+            Some((SetErrorKind::PrimaryKeyViolation, error)) => {
+                match self.domain_named(&name).await? {
+                    Some(domain) => Ok(domain),
+                    None => Err(refused("domain", SetErrorKind::PrimaryKeyViolation, &error)),
+                }
+            }
             Some((kind, error)) => Err(refused("domain", kind, &error)),
             None => Err(CallError::decode(200, "no created or notCreated entry").into()),
         }

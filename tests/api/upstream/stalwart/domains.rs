@@ -75,6 +75,36 @@ async fn ensure_domain_twice_creates_one_domain_with_dkim() {
 }
 
 #[tokio::test]
+async fn a_domain_created_by_someone_else_meanwhile_is_adopted() {
+    let fake = fake::spawn().await;
+    let c = client(&fake);
+    // Another job (provisioning's step and the domains area both ensure a primary domain)
+    // creates the name between our lookup and our create.
+    fake.state().another_client_creates_next_domain = true;
+    let domain = c.ensure_domain("race.example").await.unwrap();
+    assert_eq!(domain.name, "race.example");
+    let state = fake.state();
+    assert_eq!(state.domains.len(), 1, "no second domain");
+    assert!(
+        state.domains.contains_key(&domain.id),
+        "the other client's domain is ours"
+    );
+    drop(state);
+    // Any other refusal still fails: an invalid name is not adopted.
+    let err = c.ensure_domain("").await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StalwartError::Set {
+                kind: SetErrorKind::InvalidProperties,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
 async fn the_dns_records_to_publish_are_read_back() {
     let fx = Fixture::new().await;
     let dns = client(&fx.fake).domain_dns(&fx.domain.id).await.unwrap();

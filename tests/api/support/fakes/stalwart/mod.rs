@@ -53,6 +53,9 @@ pub struct StalwartState {
     pub dkim_in_background: bool,
     /// Keys generated but not yet stored.
     pub pending_dkim: Vec<(String, Value)>,
+    /// The next domain create loses a race: another client creates the same name first (so
+    /// the create is refused with `primaryKeyViolation`, as two concurrent creators see it).
+    pub another_client_creates_next_domain: bool,
     next_id: u64,
 }
 
