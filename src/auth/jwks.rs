@@ -151,6 +151,22 @@ impl KeyStore {
             })
     }
 
+    /// Starts a background refresh of `issuer`'s keys when they are stale (as a key lookup
+    /// would): a token found in the verified-token cache looks up no key, and the refresh is
+    /// how a withdrawn key is noticed.
+    pub fn refresh_if_stale(&self, issuer: &str) {
+        let Some(entry) = self.issuers.get(issuer) else {
+            return;
+        };
+        let stale = {
+            let state = entry.state.read().unwrap_or_else(|p| p.into_inner());
+            state.fetched_at.is_none_or(|t| t.elapsed() > self.max_age)
+        };
+        if stale && !self.in_cooldown(entry) {
+            self.refresh_in_background(Arc::clone(entry));
+        }
+    }
+
     fn cached(&self, entry: &IssuerKeys, kid: &str) -> Option<Arc<SigningKey>> {
         entry
             .state

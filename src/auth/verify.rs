@@ -97,6 +97,7 @@ impl TokenVerifier {
         let key = TokenCache::hash(token);
         let generation = self.keys.generation();
         if let Some(verified) = self.cache.get(&key, generation) {
+            self.keys.refresh_if_stale(&verified.claims.iss);
             return Ok(verified);
         }
         let verified = Arc::new(self.verify_uncached(token).await?);

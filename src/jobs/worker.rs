@@ -2,7 +2,8 @@
 //! once with `FOR UPDATE SKIP LOCKED`, renews their leases while it works, and settles each
 //! job (and the state the job changes) in a transaction that first checks the lease is
 //! still its own. Provisioning step jobs are started in the claiming transaction and
-//! settled together in one more (a group commit); other kinds run on their own, side by side.
+//! settled together in one more (a group commit); other kinds run one after another beside
+//! them.
 //!
 //! Idle workers sleep until a `jobs` notification (LISTEN/NOTIFY through the
 //! [`EventHub`]), the next job's due time, or the poll interval, whichever comes first:
@@ -212,50 +213,63 @@ impl Worker {
         for outcome in steps.ended {
             self.env.metrics.record_job(outcome);
         }
-        let ids: Vec<i64> = steps.started.iter().map(|s| s.job_id()).collect();
-        let span = tracing::info_span!("jobs", steps = ids.len(), others = others.len(), worker = %self.id);
+        // Other kinds run one after another, in claim order, as a worker always ran them;
+        // every lease of the batch is renewed until the whole batch is through.
+        let ids: Vec<i64> = steps
+            .started
+            .iter()
+            .map(|s| s.job_id())
+            .chain(others.iter().map(|j| j.id))
+            .collect();
+        let started = steps.started.len();
+        let span =
+            tracing::info_span!("jobs", steps = started, others = others.len(), worker = %self.id);
         let lease = self.env.config.lease;
-        let provisioning = async {
-            if ids.is_empty() {
-                return;
-            }
-            let renewals = async {
-                let mut renew = tokio::time::interval(lease / 3);
-                renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let renewals = async {
+            let mut renew = tokio::time::interval(lease / 3);
+            renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            renew.tick().await;
+            loop {
                 renew.tick().await;
-                loop {
-                    renew.tick().await;
-                    let renewed = async {
-                        let mut conn = self.env.pool.get().await?;
-                        anyhow::Ok(queue::renew_all(&mut conn, &ids, &self.id, lease).await?)
-                    }
-                    .await;
-                    if let Err(e) = renewed {
-                        tracing::warn!(parent: &span, error = %e, "could not renew the leases");
-                    }
+                let renewed = async {
+                    let mut conn = self.env.pool.get().await?;
+                    anyhow::Ok(queue::renew_all(&mut conn, &ids, &self.id, lease).await?)
                 }
-            };
-            let finish = super::provisioning::finish_batch(&self.env, steps.started, &self.id)
-                .instrument(span.clone());
-            tokio::select! {
-                outcomes = finish => match outcomes {
-                    Ok(outcomes) => {
-                        for outcome in outcomes {
-                            self.env.metrics.record_job(outcome);
-                        }
-                    }
-                    Err(e) => {
-                        for _ in &ids {
-                            self.env.metrics.record_job(JobOutcome::Abandoned);
-                        }
-                        tracing::error!(parent: &span, error = %e, "jobs failed to settle; their leases will expire and they will run again");
-                    }
-                },
-                () = renewals => {}
+                .await;
+                if let Err(e) = renewed {
+                    tracing::warn!(parent: &span, error = %e, "could not renew the leases");
+                }
             }
         };
-        let others = futures_util::future::join_all(others.into_iter().map(|j| self.work(j)));
-        futures_util::future::join(provisioning, others).await;
+        let provisioning = async {
+            if started == 0 {
+                return;
+            }
+            let finish = super::provisioning::finish_batch(&self.env, steps.started, &self.id)
+                .instrument(span.clone());
+            match finish.await {
+                Ok(outcomes) => {
+                    for outcome in outcomes {
+                        self.env.metrics.record_job(outcome);
+                    }
+                }
+                Err(e) => {
+                    for _ in 0..started {
+                        self.env.metrics.record_job(JobOutcome::Abandoned);
+                    }
+                    tracing::error!(parent: &span, error = %e, "jobs failed to settle; their leases will expire and they will run again");
+                }
+            }
+        };
+        let others = async {
+            for job in others {
+                self.work(job).await;
+            }
+        };
+        tokio::select! {
+            _ = futures_util::future::join(provisioning, others) => {}
+            () = renewals => {}
+        }
     }
 
     /// Until the next job is due, at most the poll interval.
