@@ -168,6 +168,38 @@ step "provisioning: jobs/s through the workers, then event -> client latency ove
 
 kill "$API_PID"; wait "$API_PID" 2>/dev/null || true
 
+# ---------------------------------------------------------------------------- two replicas
+# The same provisioning phase with two server processes on the one database: first an
+# API-only replica (JOB_WORKERS=0) beside one with workers, then both with workers. Jobs
+# and statements are summed over both; subscribers alternate between them.
+REPLICA_PORT=${BENCH_REPLICA_PORT:-$((API_PORT + 1))}
+start_api() { # port, JOB_WORKERS, log
+  (cd "$WORK" && exec env DATABASE_URL="$DB_URL" BIND_ADDR="127.0.0.1:$1" DATA_DIR="$WORK/data" \
+    APP_ENV=development JOB_WORKERS="$2" RUST_LOG="${BENCH_RUST_LOG:-warn}" "$API" serve) >"$3" 2>&1 &
+  local pid=$!
+  PIDS+=("$pid")
+  for _ in $(seq 1 100); do
+    curl -fs "http://127.0.0.1:$1/readyz" >/dev/null 2>&1 && break
+    kill -0 "$pid" 2>/dev/null || die "platform-api on :$1 exited: $(tail -5 "$3")"
+    sleep 0.2
+  done
+  curl -fs "http://127.0.0.1:$1/readyz" >/dev/null || die "platform-api on :$1 is not ready"
+  STARTED_PID=$pid
+}
+if [[ "${BENCH_REPLICAS:-1}" == 1 ]]; then
+  step "two replicas: one API-only + one with workers, then both with workers"
+  (exec 3<>"/dev/tcp/127.0.0.1/$REPLICA_PORT") 2>/dev/null && die "127.0.0.1:$REPLICA_PORT is already in use"
+  start_api "$API_PORT" 0 "$WORK/api-a.log"; A_PID=$STARTED_PID
+  start_api "$REPLICA_PORT" "${JOB_WORKERS:-2}" "$WORK/api-b.log"; B_PID=$STARTED_PID
+  "$DRIVER" provisioning --addr "127.0.0.1:$API_PORT" --data-dir "$WORK/data" --db-url "$DB_URL" \
+    --replica "127.0.0.1:$REPLICA_PORT" --section replicas_api_and_worker --out "$PARTS/replicas1.json"
+  kill "$A_PID"; wait "$A_PID" 2>/dev/null || true
+  start_api "$API_PORT" "${JOB_WORKERS:-2}" "$WORK/api-a.log"; A_PID=$STARTED_PID
+  "$DRIVER" provisioning --addr "127.0.0.1:$API_PORT" --data-dir "$WORK/data" --db-url "$DB_URL" \
+    --replica "127.0.0.1:$REPLICA_PORT" --section replicas_both_workers --out "$PARTS/replicas2.json"
+  kill "$A_PID" "$B_PID"; wait "$A_PID" "$B_PID" 2>/dev/null || true
+fi
+
 # ---------------------------------------------------------------------------- the peer
 step "peer: PostGraphile 4 (Node $(node --version)) on 127.0.0.1:$PEER_PORT, Q2"
 (cd "$BENCH/peer" && exec env DATABASE_URL="$DB_URL" PEER_PORT="$PEER_PORT" node server.js) \
@@ -198,6 +230,7 @@ JSON
 step "results"
 "$DRIVER" report --out "$RESULTS/$STAMP.json" "$PARTS"/meta.json "$PARTS"/graph.json \
   $( [[ -f $PARTS/floor.json ]] && echo "$PARTS/floor.json" ) \
-  $( [[ -f $PARTS/export.json ]] && echo "$PARTS/export.json" ) "$PARTS"/ws.json "$PARTS"/provisioning.json "$PARTS"/peer.json
+  $( [[ -f $PARTS/export.json ]] && echo "$PARTS/export.json" ) "$PARTS"/ws.json "$PARTS"/provisioning.json \
+  $( [[ -f $PARTS/replicas1.json ]] && echo "$PARTS/replicas1.json" "$PARTS/replicas2.json" ) "$PARTS"/peer.json
 cp "$RESULTS/$STAMP.json" "$RESULTS/latest.json"
 echo "written: bench/results/$STAMP.json (and latest.json)" >&2

@@ -73,6 +73,59 @@ static CLAIM_SQL: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+static CLAIM_BATCH_SQL: LazyLock<String> = LazyLock::new(|| {
+    with_statuses(
+        "UPDATE jobs j
+            SET status = {running}, attempts = j.attempts + 1, locked_by = $1,
+                locked_until = now() + make_interval(secs => $2::bigint / 1000.0),
+                updated_at = now()
+          WHERE j.id = ANY(ARRAY(
+                SELECT id FROM jobs
+                 WHERE ((status = {queued} AND run_at <= now())
+                        OR (status = {running} AND locked_until < now()))
+                   AND kind = $4
+                 ORDER BY run_at, id
+                 LIMIT $3
+                   FOR UPDATE SKIP LOCKED) || ARRAY(
+                SELECT id FROM jobs
+                 WHERE ((status = {queued} AND run_at <= now())
+                        OR (status = {running} AND locked_until < now()))
+                   AND kind <> $4
+                 ORDER BY run_at, id
+                 LIMIT 1
+                   FOR UPDATE SKIP LOCKED))
+         RETURNING j.id, j.kind, j.payload, j.attempts, j.max_attempts",
+    )
+});
+
+static RENEW_ALL_SQL: LazyLock<String> = LazyLock::new(|| {
+    with_statuses(
+        "UPDATE jobs SET locked_until = now() + make_interval(secs => $3::bigint / 1000.0)
+          WHERE id = ANY($1) AND locked_by = $2 AND status = {running}",
+    )
+});
+
+static HOLD_ALL_SQL: LazyLock<String> = LazyLock::new(|| {
+    with_statuses(
+        "SELECT id FROM jobs WHERE id = ANY($1) AND locked_by = $2 AND status = {running}
+          ORDER BY id FOR UPDATE",
+    )
+});
+
+static SETTLE_ALL_SQL: LazyLock<String> = LazyLock::new(|| {
+    with_statuses(
+        "UPDATE jobs j
+            SET status = s.status, locked_by = NULL, locked_until = NULL, last_error = s.error,
+                run_at = CASE WHEN s.status = {queued}
+                              THEN now() + make_interval(secs => s.delay / 1000.0)
+                              ELSE j.run_at END,
+                updated_at = now()
+           FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[])
+                AS s(id, status, delay, error)
+          WHERE j.id = s.id",
+    )
+});
+
 static RENEW_SQL: LazyLock<String> = LazyLock::new(|| {
     with_statuses(
         "UPDATE jobs SET locked_until = now() + make_interval(secs => $3::bigint / 1000.0)
@@ -213,6 +266,99 @@ pub async fn claim(
     Ok(rows.pop())
 }
 
+/// Claims at once (as [`claim`] does one), oldest first, up to `limit` due jobs of
+/// `batched` (the kind that runs as a batch) and at most one of any other kind: a slow job of
+/// another kind never holds a batch's worth of jobs behind it.
+pub async fn claim_batch(
+    conn: &mut AsyncPgConnection,
+    worker: &str,
+    lease: Duration,
+    limit: usize,
+    batched: &str,
+) -> diesel::QueryResult<Vec<ClaimedJob>> {
+    let mut rows: Vec<ClaimedJob> = diesel::sql_query(CLAIM_BATCH_SQL.as_str())
+        .bind::<Text, _>(worker)
+        .bind::<BigInt, _>(millis(lease))
+        .bind::<BigInt, _>(i64::try_from(limit).unwrap_or(i64::MAX))
+        .bind::<Text, _>(batched)
+        .load(conn)
+        .await?;
+    rows.sort_by_key(|j| j.id);
+    Ok(rows)
+}
+
+/// Extends `worker`'s leases on jobs `ids`; how many were still its own.
+pub async fn renew_all(
+    conn: &mut AsyncPgConnection,
+    ids: &[i64],
+    worker: &str,
+    lease: Duration,
+) -> diesel::QueryResult<usize> {
+    diesel::sql_query(RENEW_ALL_SQL.as_str())
+        .bind::<Array<BigInt>, _>(ids)
+        .bind::<Text, _>(worker)
+        .bind::<BigInt, _>(millis(lease))
+        .execute(conn)
+        .await
+}
+
+/// Locks those of jobs `ids` that `worker` still holds, for settling (inside a
+/// transaction); returns their ids.
+pub async fn hold_all(
+    conn: &mut AsyncPgConnection,
+    ids: &[i64],
+    worker: &str,
+) -> diesel::QueryResult<Vec<i64>> {
+    #[derive(QueryableByName)]
+    struct Held {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+    }
+    let rows: Vec<Held> = diesel::sql_query(HOLD_ALL_SQL.as_str())
+        .bind::<Array<BigInt>, _>(ids)
+        .bind::<Text, _>(worker)
+        .load(conn)
+        .await?;
+    Ok(rows.into_iter().map(|r| r.id).collect())
+}
+
+/// Settles jobs the caller holds (see [`hold_all`]), each its own way, in one statement.
+pub async fn settle_all(
+    conn: &mut AsyncPgConnection,
+    settles: &[(i64, Settle)],
+) -> diesel::QueryResult<()> {
+    if settles.is_empty() {
+        return Ok(());
+    }
+    let mut ids = Vec::with_capacity(settles.len());
+    let mut statuses = Vec::with_capacity(settles.len());
+    let mut delays = Vec::with_capacity(settles.len());
+    let mut errors: Vec<Option<&str>> = Vec::with_capacity(settles.len());
+    for (id, how) in settles {
+        let (status, delay, error) = settle_parts(how);
+        ids.push(*id);
+        statuses.push(status);
+        delays.push(millis(delay));
+        errors.push(error);
+    }
+    diesel::sql_query(SETTLE_ALL_SQL.as_str())
+        .bind::<Array<BigInt>, _>(ids)
+        .bind::<Array<Text>, _>(statuses)
+        .bind::<Array<BigInt>, _>(delays)
+        .bind::<Array<Nullable<Text>>, _>(errors)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+fn settle_parts(how: &Settle) -> (JobStatus, Duration, Option<&str>) {
+    match how {
+        Settle::Done => (JobStatus::Done, Duration::ZERO, None),
+        Settle::RetryAfter(delay, error) => (JobStatus::Queued, *delay, Some(error.as_str())),
+        Settle::Dead(error) => (JobStatus::Dead, Duration::ZERO, Some(error.as_str())),
+    }
+}
+
 /// Extends `worker`'s lease on job `id`; `false` when the lease is no longer its own.
 pub async fn renew(
     conn: &mut AsyncPgConnection,
@@ -266,11 +412,7 @@ pub async fn settle(
     id: i64,
     how: &Settle,
 ) -> diesel::QueryResult<()> {
-    let (status, delay, error) = match how {
-        Settle::Done => (JobStatus::Done, Duration::ZERO, None),
-        Settle::RetryAfter(delay, error) => (JobStatus::Queued, *delay, Some(error.as_str())),
-        Settle::Dead(error) => (JobStatus::Dead, Duration::ZERO, Some(error.as_str())),
-    };
+    let (status, delay, error) = settle_parts(how);
     diesel::sql_query(SETTLE_SQL.as_str())
         .bind::<BigInt, _>(id)
         .bind::<Text, _>(status)
@@ -309,6 +451,10 @@ mod tests {
             &*ENQUEUE_SQL,
             &*ENQUEUE_AFTER_SQL,
             &*CLAIM_SQL,
+            &*CLAIM_BATCH_SQL,
+            &*RENEW_ALL_SQL,
+            &*HOLD_ALL_SQL,
+            &*SETTLE_ALL_SQL,
             &*RENEW_SQL,
             &*HOLD_SQL,
             &*SETTLE_SQL,

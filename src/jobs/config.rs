@@ -9,6 +9,9 @@ use crate::config::ConfigError;
 pub struct JobsConfig {
     /// Worker tasks in this process; 0 makes an API-only replica (`JOB_WORKERS`).
     pub workers: usize,
+    /// Most due jobs one worker claims at once (`JOB_BATCH`): claimed, started and settled
+    /// together, their upstream calls made concurrently.
+    pub batch: usize,
     /// How long a claimed job is held before another worker may take it over; a live
     /// worker renews it every third of this (`JOB_LEASE_MS`).
     pub lease: Duration,
@@ -40,6 +43,7 @@ impl Default for JobsConfig {
     fn default() -> Self {
         Self {
             workers: 2,
+            batch: 16,
             lease: Duration::from_secs(60),
             poll_interval: Duration::from_secs(5),
             max_attempts: 8,
@@ -96,6 +100,8 @@ impl JobsConfig {
         let config = Self {
             workers: usize::try_from(number("JOB_WORKERS", defaults.workers as u64)?)
                 .unwrap_or(usize::MAX),
+            batch: usize::try_from(number("JOB_BATCH", defaults.batch as u64)?)
+                .unwrap_or(usize::MAX),
             lease: millis("JOB_LEASE_MS", defaults.lease)?,
             poll_interval: millis("JOB_POLL_INTERVAL_MS", defaults.poll_interval)?,
             max_attempts,
@@ -122,6 +128,12 @@ impl JobsConfig {
             return Err(ConfigError {
                 name: "JOB_WORKERS",
                 message: "at most 64 (each holds a database connection while it works)".into(),
+            });
+        }
+        if !(1..=256).contains(&config.batch) {
+            return Err(ConfigError {
+                name: "JOB_BATCH",
+                message: "must be between 1 and 256".into(),
             });
         }
         if config.backoff_max < config.backoff_base {
@@ -169,6 +181,8 @@ mod tests {
         for bad in [
             ("JOB_WORKERS", "two"),
             ("JOB_WORKERS", "65"),
+            ("JOB_BATCH", "0"),
+            ("JOB_BATCH", "257"),
             ("JOB_LEASE_MS", "0"),
             ("JOB_MAX_ATTEMPTS", "0"),
             ("JOB_BACKOFF_MAX_MS", "10"),

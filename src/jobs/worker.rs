@@ -1,6 +1,9 @@
-//! The workers: `JOB_WORKERS` tasks per process. Each claims one due job at a time with
-//! `FOR UPDATE SKIP LOCKED`, renews its lease while it works, and settles the job (and the
-//! state the job changes) in one transaction that first checks the lease is still its own.
+//! The workers: `JOB_WORKERS` tasks per process. Each claims at once, with `FOR UPDATE SKIP
+//! LOCKED`, up to `JOB_BATCH` due provisioning step jobs and at most one job of another kind,
+//! renews their leases while it works, and settles each job (and the state the job changes)
+//! in a transaction that first checks the lease is still its own. The step jobs are started
+//! in the claiming transaction and settled together in one more (a group commit); the other
+//! job runs beside them.
 //!
 //! Idle workers sleep until a `jobs` notification (LISTEN/NOTIFY through the
 //! [`EventHub`]), the next job's due time, or the poll interval, whichever comes first:
@@ -15,7 +18,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::JobsConfig;
 use crate::db::DbPool;
+use diesel_async::AsyncConnection;
+
+use super::provisioning::{StartedBatch, TenantLocks};
 use crate::domain::jobs::{self as queue, ClaimedJob};
+use crate::domain::provisioning::state::JOB_KIND as STEP_JOB;
 use crate::events::{Event, EventHub};
 use crate::metrics::{JobOutcome, Metrics};
 use crate::upstream::Upstreams;
@@ -109,6 +116,12 @@ fn hostname() -> String {
         .unwrap_or_else(|| "host".into())
 }
 
+/// What one claim brought: step jobs already started, and jobs of other kinds.
+struct Claimed {
+    steps: StartedBatch,
+    others: Vec<ClaimedJob>,
+}
+
 struct Worker {
     id: String,
     env: JobEnv,
@@ -125,12 +138,28 @@ impl Worker {
             tokio::pin!(woken);
             woken.as_mut().enable();
             match self.claim().await {
-                Ok(Some(job)) => {
-                    self.work(job).await;
+                Ok(Some(claimed)) => {
+                    self.work_batch(claimed).await;
                     continue;
                 }
                 Ok(None) => {}
-                Err(e) => tracing::warn!(worker = %self.id, error = %e, "could not look for jobs"),
+                Err(e) => {
+                    tracing::warn!(worker = %self.id, error = %e, "could not claim and start jobs; claiming them one by one");
+                    // A batch whose start failed rolled back whole: claim plainly, so every
+                    // job gets its own attempt (and a job that always fails dies by its
+                    // attempts instead of blocking the queue).
+                    match self.claim_plain().await {
+                        Ok(jobs) if !jobs.is_empty() => {
+                            futures_util::future::join_all(jobs.into_iter().map(|j| self.work(j)))
+                                .await;
+                            continue;
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::warn!(worker = %self.id, error = %e, "could not look for jobs");
+                        }
+                    }
+                }
             }
             let sleep = self.idle_for().await;
             tokio::select! {
@@ -142,9 +171,105 @@ impl Worker {
         tracing::debug!(worker = %self.id, "job worker stopped");
     }
 
-    async fn claim(&self) -> anyhow::Result<Option<ClaimedJob>> {
+    /// Claims up to a batch of due jobs and, in the same transaction, starts the step jobs
+    /// among them; `None` when nothing is due.
+    async fn claim(&self) -> anyhow::Result<Option<Claimed>> {
         let mut conn = self.env.pool.get().await?;
-        Ok(queue::claim(&mut conn, &self.id, self.env.config.lease).await?)
+        let (worker, lease, limit) = (&self.id, self.env.config.lease, self.env.config.batch);
+        let claimed = conn
+            .transaction::<_, anyhow::Error, _>(async move |conn| {
+                let jobs = queue::claim_batch(conn, worker, lease, limit, STEP_JOB).await?;
+                if jobs.is_empty() {
+                    return Ok(None);
+                }
+                let (steps, others): (Vec<_>, Vec<_>) =
+                    jobs.into_iter().partition(|j| j.kind == STEP_JOB);
+                let steps = if steps.is_empty() {
+                    StartedBatch::default()
+                } else {
+                    super::provisioning::start_batch(conn, steps, TenantLocks::Skip).await?
+                };
+                Ok(Some(Claimed { steps, others }))
+            })
+            .await?;
+        Ok(claimed)
+    }
+
+    /// Claims up to a batch of due jobs, starting none.
+    async fn claim_plain(&self) -> anyhow::Result<Vec<ClaimedJob>> {
+        let mut conn = self.env.pool.get().await?;
+        let config = &self.env.config;
+        Ok(queue::claim_batch(&mut conn, &self.id, config.lease, config.batch, STEP_JOB).await?)
+    }
+
+    /// Finishes a claimed batch: the started step jobs together (their leases renewed
+    /// together), every other job on its own, all at once.
+    async fn work_batch(&self, claimed: Claimed) {
+        let Claimed {
+            mut steps,
+            mut others,
+        } = claimed;
+        others.append(&mut steps.deferred);
+        for outcome in steps.ended {
+            self.env.metrics.record_job(outcome);
+        }
+        // Other kinds run one after another, in claim order, as a worker always ran them;
+        // every lease of the batch is renewed until the whole batch is through.
+        let ids: Vec<i64> = steps
+            .started
+            .iter()
+            .map(|s| s.job_id())
+            .chain(others.iter().map(|j| j.id))
+            .collect();
+        let started = steps.started.len();
+        let span =
+            tracing::info_span!("jobs", steps = started, others = others.len(), worker = %self.id);
+        let lease = self.env.config.lease;
+        let renewals = async {
+            let mut renew = tokio::time::interval(lease / 3);
+            renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            renew.tick().await;
+            loop {
+                renew.tick().await;
+                let renewed = async {
+                    let mut conn = self.env.pool.get().await?;
+                    anyhow::Ok(queue::renew_all(&mut conn, &ids, &self.id, lease).await?)
+                }
+                .await;
+                if let Err(e) = renewed {
+                    tracing::warn!(parent: &span, error = %e, "could not renew the leases");
+                }
+            }
+        };
+        let provisioning = async {
+            if started == 0 {
+                return;
+            }
+            let finish = super::provisioning::finish_batch(&self.env, steps.started, &self.id)
+                .instrument(span.clone());
+            match finish.await {
+                Ok(outcomes) => {
+                    for outcome in outcomes {
+                        self.env.metrics.record_job(outcome);
+                    }
+                }
+                Err(e) => {
+                    for _ in 0..started {
+                        self.env.metrics.record_job(JobOutcome::Abandoned);
+                    }
+                    tracing::error!(parent: &span, error = %e, "jobs failed to settle; their leases will expire and they will run again");
+                }
+            }
+        };
+        let others = async {
+            for job in others {
+                self.work(job).await;
+            }
+        };
+        tokio::select! {
+            _ = futures_util::future::join(provisioning, others) => {}
+            () = renewals => {}
+        }
     }
 
     /// Until the next job is due, at most the poll interval.

@@ -184,6 +184,13 @@ enum Cmd {
         /// Subscribers (WebSocket connections) per followed tenant.
         #[arg(long, env = "BENCH_PROV_PER_TENANT", default_value_t = 10)]
         per_tenant: usize,
+        /// More replicas of platform-api on the same database (host:port, same DATA_DIR):
+        /// jobs and statements are summed over all, subscribers spread over all in turn.
+        #[arg(long)]
+        replica: Vec<String>,
+        /// The section the part is written under.
+        #[arg(long, default_value = "provisioning")]
+        section: String,
         #[arg(long)]
         out: PathBuf,
     },
@@ -328,20 +335,29 @@ async fn main() -> anyhow::Result<()> {
             jobs_tenants,
             sub_tenants,
             per_tenant,
+            replica,
+            section,
             out,
         } => {
-            let target = server.target(None)?;
-            let signer = target.signer.as_ref().expect("a platform-api target signs");
+            let mut servers = vec![server.addr.clone()];
+            servers.extend(replica);
+            let mut signers = Vec::with_capacity(servers.len());
+            for addr in &servers {
+                let issuer = format!("http://{addr}");
+                signers.push(tokens::DevSigner::load(&server.data_dir, &issuer)?);
+            }
             let result = provisioning::run(
-                &server.addr,
-                signer,
+                &servers,
+                &signers,
                 &db_url,
                 jobs_tenants,
                 sub_tenants,
                 per_tenant,
             )
             .await?;
-            write(&out, json!({ "provisioning": result }))?;
+            let mut part = serde_json::Map::new();
+            part.insert(section, serde_json::to_value(result)?);
+            write(&out, serde_json::Value::Object(part))?;
         }
         Cmd::Report { out, parts } => {
             let mut all = report::load(&parts)?;

@@ -96,9 +96,18 @@ fn release_sql(tag: &str) -> String {
     )
 }
 
-async fn wait_done(addr: &str, target: f64, limit: Duration) -> anyhow::Result<()> {
+/// A metric summed over every server.
+async fn total(addrs: &[String], line_start: &str) -> anyhow::Result<f64> {
+    let mut sum = 0.0;
+    for addr in addrs {
+        sum += metric(addr, line_start).await?;
+    }
+    Ok(sum)
+}
+
+async fn wait_done(addrs: &[String], target: f64, limit: Duration) -> anyhow::Result<()> {
     let deadline = Instant::now() + limit;
-    while metric(addr, "platform_api_jobs_total{outcome=\"done\"}").await? < target {
+    while total(addrs, "platform_api_jobs_total{outcome=\"done\"}").await? < target {
         anyhow::ensure!(Instant::now() < deadline, "jobs did not finish within {limit:?}");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -170,10 +179,12 @@ fn cleanup_sql() -> &'static str {
      DELETE FROM tenants WHERE slug ~ '^bp[0-9]+[js]-';"
 }
 
-/// Runs both phases.
+/// Runs both phases against one server, or several replicas on one database (`addrs`, each
+/// with its signer): jobs and statements are summed over all of them, and subscriber `i`
+/// connects to replica `i % n`.
 pub async fn run(
-    addr: &str,
-    signer: &DevSigner,
+    addrs: &[String],
+    signers: &[DevSigner],
     db_url: &str,
     jobs_tenants: usize,
     sub_tenants: usize,
@@ -189,13 +200,13 @@ pub async fn run(
     // Phase 1: jobs/s.
     let jobs = (jobs_tenants * 4) as u64;
     psql(db_url, &arrange_sql(&format!("{tag}j"), jobs_tenants, false)).await?;
-    let done_before = metric(addr, "platform_api_jobs_total{outcome=\"done\"}").await?;
-    let statements_before = metric(addr, "platform_api_db_statements_total").await?;
+    let done_before = total(addrs, "platform_api_jobs_total{outcome=\"done\"}").await?;
+    let statements_before = total(addrs, "platform_api_db_statements_total").await?;
     let started = Instant::now();
     psql(db_url, &release_sql(&format!("{tag}j"))).await?;
-    wait_done(addr, done_before + jobs as f64, Duration::from_secs(600)).await?;
+    wait_done(addrs, done_before + jobs as f64, Duration::from_secs(600)).await?;
     let jobs_seconds = started.elapsed().as_secs_f64();
-    let statements = metric(addr, "platform_api_db_statements_total").await? - statements_before;
+    let statements = total(addrs, "platform_api_db_statements_total").await? - statements_before;
     eprintln!(
         "  provisioning: {jobs} jobs in {jobs_seconds:.2} s = {:.0} jobs/s",
         jobs as f64 / jobs_seconds
@@ -210,9 +221,10 @@ pub async fn run(
     let window = Duration::from_secs(120);
     for i in 0..subscribers {
         let slug = format!("{stag}-{}", 1 + i % sub_tenants);
-        let token = signer.sign(&subject(1 + i % 64), OPERATOR)?;
+        let server = i % addrs.len();
+        let token = signers[server].sign(&subject(1 + i % 64), OPERATOR)?;
         tasks.push(tokio::spawn(subscriber(
-            addr.to_owned(),
+            addrs[server].clone(),
             token,
             slug,
             ready_tx.clone(),

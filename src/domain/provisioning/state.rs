@@ -375,3 +375,227 @@ pub async fn latest_event(
         .await
         .optional()
 }
+
+// ------------------------------------------------------------------ many tenants at once
+//
+// The job workers start and settle a batch of step jobs together: the functions below are
+// the set-based forms of the ones above (one statement each, whatever the batch holds), with
+// the same locking rule: the caller holds every tenant's lock ([`lock_tenants`]).
+
+/// Locks the rows of tenants `ids` (in id order, so two batches never wait on each other in
+/// a cycle) and reads them; missing tenants are left out.
+pub async fn lock_tenants(
+    conn: &mut AsyncPgConnection,
+    ids: &[TenantId],
+) -> QueryResult<Vec<LockedTenant>> {
+    tenants::table
+        .filter(tenants::id.eq_any(ids))
+        .order(tenants::id)
+        .select(LockedTenant::as_select())
+        .for_no_key_update()
+        .load(conn)
+        .await
+}
+
+/// [`lock_tenants`] without waiting: tenants whose row another transaction holds are left
+/// out, like missing ones.
+pub async fn lock_tenants_unheld(
+    conn: &mut AsyncPgConnection,
+    ids: &[TenantId],
+) -> QueryResult<Vec<LockedTenant>> {
+    tenants::table
+        .filter(tenants::id.eq_any(ids))
+        .order(tenants::id)
+        .select(LockedTenant::as_select())
+        .for_no_key_update()
+        .skip_locked()
+        .load(conn)
+        .await
+}
+
+/// A step of a tenant.
+pub type StepOf = (TenantId, Step);
+
+/// [`start_step`] for many steps: each `running` for its attempt; returns the upstream id
+/// each already has (steps without a row are left out).
+pub async fn start_steps(
+    conn: &mut AsyncPgConnection,
+    steps: &[(StepOf, i32)],
+) -> QueryResult<Vec<(StepOf, Option<String>)>> {
+    #[derive(QueryableByName)]
+    struct Started {
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        tenant_id: TenantId,
+        #[diesel(sql_type = Text)]
+        step: Step,
+        #[diesel(sql_type = Nullable<Text>)]
+        upstream_id: Option<String>,
+    }
+    if steps.is_empty() {
+        return Ok(Vec::new());
+    }
+    let tenants: Vec<TenantId> = steps.iter().map(|((t, _), _)| *t).collect();
+    let names: Vec<Step> = steps.iter().map(|((_, s), _)| *s).collect();
+    let attempts: Vec<i32> = steps.iter().map(|(_, a)| *a).collect();
+    let rows: Vec<Started> = diesel::sql_query(
+        "UPDATE provisioning_steps p
+            SET status = $4, attempts = s.attempts, updated_at = now()
+           FROM unnest($1::uuid[], $2::text[], $3::int[]) AS s(tenant_id, step, attempts)
+          WHERE p.tenant_id = s.tenant_id AND p.step = s.step
+         RETURNING p.tenant_id, p.step, p.upstream_id",
+    )
+    .bind::<Array<diesel::sql_types::Uuid>, _>(tenants)
+    .bind::<Array<Text>, _>(names)
+    .bind::<Array<Integer>, _>(attempts)
+    .bind::<Text, _>(StepStatus::Running)
+    .load(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| ((r.tenant_id, r.step), r.upstream_id))
+        .collect())
+}
+
+/// [`set_step`] for many steps (one statement).
+pub async fn set_steps(
+    conn: &mut AsyncPgConnection,
+    updates: &[(StepOf, StepUpdate<'_>)],
+) -> QueryResult<()> {
+    if updates.is_empty() {
+        return Ok(());
+    }
+    let tenants: Vec<TenantId> = updates.iter().map(|((t, _), _)| *t).collect();
+    let steps: Vec<Step> = updates.iter().map(|((_, s), _)| *s).collect();
+    let statuses: Vec<StepStatus> = updates.iter().map(|(_, u)| u.status).collect();
+    let attempts: Vec<i32> = updates.iter().map(|(_, u)| u.attempts).collect();
+    let errors: Vec<Option<&str>> = updates.iter().map(|(_, u)| u.last_error).collect();
+    let ids: Vec<Option<&str>> = updates.iter().map(|(_, u)| u.upstream_id).collect();
+    diesel::sql_query(
+        "UPDATE provisioning_steps p
+            SET status = s.status, attempts = s.attempts, last_error = s.last_error,
+                upstream_id = coalesce(s.upstream_id, p.upstream_id), updated_at = now()
+           FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[])
+                AS s(tenant_id, step, status, attempts, last_error, upstream_id)
+          WHERE p.tenant_id = s.tenant_id AND p.step = s.step",
+    )
+    .bind::<Array<diesel::sql_types::Uuid>, _>(tenants)
+    .bind::<Array<Text>, _>(steps)
+    .bind::<Array<Text>, _>(statuses)
+    .bind::<Array<Integer>, _>(attempts)
+    .bind::<Array<Nullable<Text>>, _>(errors)
+    .bind::<Array<Nullable<Text>>, _>(ids)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// [`append_events`] for many tenants: each tenant's events get its next sequence numbers in
+/// the order given; every id is NOTIFYed at commit (two statements).
+pub async fn append_events_of(
+    conn: &mut AsyncPgConnection,
+    new: &[(TenantId, NewEvent)],
+) -> QueryResult<Vec<EventRow>> {
+    if new.is_empty() {
+        return Ok(Vec::new());
+    }
+    let tenants: Vec<TenantId> = new.iter().map(|(t, _)| *t).collect();
+    let steps: Vec<Option<Step>> = new.iter().map(|(_, e)| e.step).collect();
+    let statuses: Vec<StepStatus> = new.iter().map(|(_, e)| e.status).collect();
+    let messages: Vec<&str> = new.iter().map(|(_, e)| e.message.as_str()).collect();
+    let terminal: Vec<bool> = new.iter().map(|(_, e)| e.terminal).collect();
+    let mut rows: Vec<EventRow> = diesel::sql_query(
+        "INSERT INTO provisioning_events (tenant_id, seq, step, status, message, terminal)
+         SELECT e.tenant_id,
+                coalesce(base.n, 0) + row_number() OVER (PARTITION BY e.tenant_id ORDER BY e.ord),
+                e.step, e.status, e.message, e.terminal
+           FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bool[])
+                WITH ORDINALITY AS e(tenant_id, step, status, message, terminal, ord)
+           LEFT JOIN LATERAL (SELECT max(seq) AS n FROM provisioning_events p
+                               WHERE p.tenant_id = e.tenant_id) base ON true
+         RETURNING id, tenant_id, seq, step, status, message, terminal, at",
+    )
+    .bind::<Array<diesel::sql_types::Uuid>, _>(tenants)
+    .bind::<Array<Nullable<Text>>, _>(steps)
+    .bind::<Array<Text>, _>(statuses)
+    .bind::<Array<Text>, _>(messages)
+    .bind::<Array<Bool>, _>(terminal)
+    .load(conn)
+    .await?;
+    rows.sort_by_key(|r| r.id);
+    let notes: Vec<Event> = rows.iter().map(|r| Event::Provisioning(r.id)).collect();
+    events::notify_all(conn, &notes).await?;
+    Ok(rows)
+}
+
+/// [`end_run_if_settled`] for many locked tenants: reads their steps once, activates the
+/// `pending` ones whose steps all succeeded, and appends each ended run's terminal event
+/// (two statements while runs are open, at most five when some end).
+pub async fn end_runs_if_settled(
+    conn: &mut AsyncPgConnection,
+    tenants: &[LockedTenant],
+) -> QueryResult<Vec<EventRow>> {
+    if tenants.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<TenantId> = tenants.iter().map(|t| t.id).collect();
+    let rows = steps_of(conn, &ids).await?;
+    let mut activate = Vec::new();
+    let mut terminal = Vec::new();
+    for tenant in tenants {
+        let statuses: Vec<(Step, StepStatus)> = rows
+            .iter()
+            .filter(|r| r.tenant_id == tenant.id)
+            .map(|r| (r.step, r.status))
+            .collect();
+        if statuses.iter().any(|(_, s)| !s.is_settled()) {
+            continue;
+        }
+        let failed: Vec<&str> = statuses
+            .iter()
+            .filter(|(_, s)| *s == StepStatus::Error)
+            .map(|(step, _)| step.as_str())
+            .collect();
+        let event = if failed.is_empty() {
+            let message = if tenant.status == TenantStatus::Pending {
+                activate.push(tenant.id);
+                "provisioned: the tenant is active".to_owned()
+            } else {
+                format!("provisioned (the tenant stays {})", tenant.status)
+            };
+            NewEvent {
+                step: None,
+                status: StepStatus::Ok,
+                message,
+                terminal: true,
+            }
+        } else {
+            NewEvent {
+                step: None,
+                status: StepStatus::Error,
+                message: format!(
+                    "{} of {} steps failed: {}",
+                    failed.len(),
+                    statuses.len(),
+                    failed.join(", ")
+                ),
+                terminal: true,
+            }
+        };
+        terminal.push((tenant.id, event));
+    }
+    if !activate.is_empty() {
+        diesel::update(tenants::table.filter(tenants::id.eq_any(&activate)))
+            .set((
+                tenants::status.eq(TenantStatus::Active),
+                tenants::updated_at.eq(diesel::dsl::now),
+            ))
+            .execute(conn)
+            .await?;
+        let notes: Vec<Event> = activate
+            .iter()
+            .map(|id| Event::TenantChanged(id.uuid()))
+            .collect();
+        events::notify_all(conn, &notes).await?;
+    }
+    append_events_of(conn, &terminal).await
+}

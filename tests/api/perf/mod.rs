@@ -1,5 +1,6 @@
 //! Issue 20 (performance): what the hot paths cost in statements, the verified-token cache,
 //! and two replicas on one database.
 
+mod jobs;
 mod statements;
 mod token_cache;

@@ -45,10 +45,11 @@ async fn a_worker_dropped_mid_step_is_replaced_after_its_lease_and_the_step_runs
     // Crash: the worker task is dropped mid-await; nothing settles, the lease stays.
     first.state.workers.lock().await.as_mut().unwrap().abort();
     let mut conn = first.db.connect().await;
+    // The worker claimed the tenant's four step jobs as one batch: all four stay leased.
     assert_eq!(
         count(&mut conn, "jobs WHERE status = 'running' AND attempts = 1").await,
-        1,
-        "the job is still leased to the dead worker"
+        4,
+        "the jobs are still leased to the dead worker"
     );
     // Another replica picks it up once the lease expires.
     let second = first
