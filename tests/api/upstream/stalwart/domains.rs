@@ -83,13 +83,14 @@ async fn a_domain_created_by_someone_else_meanwhile_is_adopted() {
     fake.state().another_client_creates_next_domain = true;
     let domain = c.ensure_domain("race.example").await.unwrap();
     assert_eq!(domain.name, "race.example");
-    let state = fake.state();
-    assert_eq!(state.domains.len(), 1, "no second domain");
-    assert!(
-        state.domains.contains_key(&domain.id),
-        "the other client's domain is ours"
-    );
-    drop(state);
+    {
+        let state = fake.state();
+        assert_eq!(state.domains.len(), 1, "no second domain");
+        assert!(
+            state.domains.contains_key(&domain.id),
+            "the other client's domain is ours"
+        );
+    }
     // Any other refusal still fails: an invalid name is not adopted.
     let err = c.ensure_domain("").await.unwrap_err();
     assert!(
