@@ -106,9 +106,9 @@ impl Application {
             &config.data_dir,
         )?);
         // One bound and cache for the security area's upstream reads, in requests and jobs.
-        let reads = Arc::new(
-            crate::domain::security::upstream_reads::UpstreamReads::new(&config.security),
-        );
+        let reads = Arc::new(crate::domain::security::upstream_reads::UpstreamReads::new(
+            &config.security,
+        ));
         let schema = graphql::schema_builder(&config.graphql)
             .extension(graphql::observe::Observe::new(Arc::clone(&metrics)))
             .extension(graphql::cost_report::CostReport {

@@ -73,8 +73,9 @@ async fn refresh(env: &JobEnv, interval: Duration) -> anyhow::Result<Pass> {
         let reads = batch.iter().map(|user| {
             let authentik = &authentik;
             let pk = user.authentik_user_pk;
-            env.reads
-                .authenticators(pk, move || async move { authentik.authenticators_by_type(pk).await })
+            env.reads.authenticators(pk, move || async move {
+                authentik.authenticators_by_type(pk).await
+            })
         });
         let answers = futures_util::future::join_all(reads).await;
         let mut found = Vec::with_capacity(batch.len());

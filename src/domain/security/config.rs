@@ -87,7 +87,11 @@ mod tests {
             _ => None,
         };
         let c = SecurityConfig::from_lookup(&set).unwrap();
-        assert_eq!(c.mfa_snapshot_interval, Duration::ZERO, "0 disables the job");
+        assert_eq!(
+            c.mfa_snapshot_interval,
+            Duration::ZERO,
+            "0 disables the job"
+        );
         assert_eq!(c.geoip_database, Some(PathBuf::from("/x.mmdb")));
         assert_eq!(
             (c.cache_ttl, c.upstream_concurrency),
