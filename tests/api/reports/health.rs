@@ -211,5 +211,6 @@ async fn the_same_statements_for_5_and_50_tenants() {
         );
         counts.push(w.statements() - before);
     }
+    eprintln!("statements for 5 and 50 tenants with health: {counts:?}");
     assert_eq!(counts[0], counts[1], "statements for 5 and for 50 tenants");
 }
