@@ -15,6 +15,7 @@ use crate::provisioning::{Stack, quick_jobs};
 use crate::support::fakes::FaultKind;
 use crate::support::tables::count;
 use crate::support::{Role, Tenant, TestApp, World};
+use platform_api::jobs::mfa_snapshot::BATCH;
 
 const AUTHENTICATORS: &str = "/api/v3/authenticators/admin/all/";
 
@@ -434,4 +435,54 @@ async fn the_job_is_not_queued_when_turned_off_or_without_authentik() {
             "{name}"
         );
     }
+}
+
+#[tokio::test]
+async fn the_job_pages_through_more_users_than_one_batch() {
+    let stack = Stack::spawn().await;
+    let upstreams = stack.config();
+    let app = TestApp::spawn_with(|c| {
+        c.upstreams = upstreams;
+        c.security.cache_ttl = Duration::ZERO;
+        c.security.mfa_snapshot_interval = Duration::from_secs(3600);
+        quick_jobs(c, 1);
+    })
+    .await;
+    let users = BATCH + 1;
+    let w = World::new()
+        .operator("root")
+        .bulk(1, 1, i32::try_from(users).unwrap())
+        .build(app)
+        .await;
+    exec(
+        &w,
+        "UPDATE users SET authentik_user_pk = 5000 + n FROM
+           (SELECT id, row_number() OVER (ORDER BY id) AS n FROM users
+             WHERE authentik_subject LIKE 'p-000-t-%') s
+          WHERE users.id = s.id",
+    )
+    .await;
+    // The last user by id, read in the second batch, has a factor.
+    stack.authentik.add_device(5000 + users, "totp");
+    run_job(&w).await;
+    let mut conn = w.db.connect().await;
+    assert_eq!(count(&mut conn, "mfa_enrollments").await, users);
+    assert_eq!(
+        count(
+            &mut conn,
+            &format!(
+                "mfa_enrollments e JOIN users u ON u.id = e.user_id
+                  WHERE e.enrolled AND u.authentik_user_pk = {}",
+                5000 + users
+            )
+        )
+        .await,
+        1
+    );
+    assert_eq!(count(&mut conn, "mfa_enrollments WHERE enrolled").await, 1);
+    assert_eq!(
+        stack.authentik.calls_to(Method::GET, AUTHENTICATORS).len(),
+        usize::try_from(users).unwrap(),
+        "each user asked once"
+    );
 }
