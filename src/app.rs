@@ -105,6 +105,10 @@ impl Application {
             config.secret_key.as_ref(),
             &config.data_dir,
         )?);
+        // One bound and cache for the security area's upstream reads, in requests and jobs.
+        let reads = Arc::new(crate::domain::security::upstream_reads::UpstreamReads::new(
+            &config.security,
+        ));
         let schema = graphql::schema_builder(&config.graphql)
             .extension(graphql::observe::Observe::new(Arc::clone(&metrics)))
             .extension(graphql::cost_report::CostReport {
@@ -124,9 +128,7 @@ impl Application {
             .data(Arc::clone(&upstreams))
             .data(Arc::clone(&dns))
             .data(Arc::clone(&sealing))
-            .data(Arc::new(
-                crate::domain::security::upstream_reads::UpstreamReads::new(&config.security),
-            ))
+            .data(Arc::clone(&reads))
             .data(crate::events::feed::MemberFeed::start(
                 &events,
                 pool.clone(),
@@ -146,6 +148,13 @@ impl Application {
                 .await?;
             crate::jobs::service_probe::queue_run(&mut conn, config.jobs.service_probe_interval)
                 .await?;
+            if upstreams.authentik.is_some() && !config.security.mfa_snapshot_interval.is_zero() {
+                crate::jobs::mfa_snapshot::queue_run(
+                    &mut conn,
+                    crate::jobs::mfa_snapshot::FIRST_RUN_AFTER,
+                )
+                .await?;
+            }
         }
         let workers = Workers::start(
             JobEnv {
@@ -156,6 +165,8 @@ impl Application {
                 dns,
                 domains: config.domains.clone(),
                 sealing,
+                reads,
+                security: config.security.clone(),
             },
             &events,
             &shutdown,

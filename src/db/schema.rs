@@ -295,6 +295,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Whether Authentik last said the user has a second factor, and when the server asked.
+    mfa_enrollments (user_id) {
+        user_id -> Uuid,
+        /// At least one authenticator device of any type in Authentik.
+        enrolled -> Bool,
+        /// When Authentik was asked (the job refreshes rows older than MFA_SNAPSHOT_INTERVAL_SECS).
+        checked_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     /// Users working for a partner; they can manage that partner's tenants.
     partner_staff (user_id, partner_id) {
         user_id -> Uuid,
@@ -615,6 +626,7 @@ diesel::joinable!(invoices -> tenants (tenant_id));
 diesel::joinable!(member_events -> tenants (tenant_id));
 diesel::joinable!(memberships -> tenants (tenant_id));
 diesel::joinable!(memberships -> users (user_id));
+diesel::joinable!(mfa_enrollments -> users (user_id));
 diesel::joinable!(partner_staff -> partners (partner_id));
 diesel::joinable!(partner_staff -> users (user_id));
 diesel::joinable!(payout_entries -> partners (partner_id));
@@ -651,6 +663,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     member_secrets,
     member_steps,
     memberships,
+    mfa_enrollments,
     partner_staff,
     partners,
     payout_entries,

@@ -4,8 +4,9 @@
 //! nothing. Job kinds: [`provisioning`] (one tenant provisioning step per job), [`members`]
 //! (one step of a member operation per job), [`domains`] (ensure a mail domain in Stalwart),
 //! [`stripe`] (one stored Stripe webhook event per job), [`billing`] (change or cancel a
-//! tenant's Stripe subscription) and [`retention`] (deletes finished jobs and old events,
-//! hourly).
+//! tenant's Stripe subscription), [`retention`] (deletes finished jobs and old events,
+//! hourly), [`service_probe`] (liveness probes) and [`mfa_snapshot`] (refreshes the stored
+//! MFA enrollment tenant health reads).
 
 pub mod audit_export;
 pub mod billing;
@@ -13,6 +14,7 @@ mod billing_customer;
 pub mod config;
 pub mod domains;
 pub mod members;
+pub mod mfa_snapshot;
 pub mod provisioning;
 pub mod retention;
 pub mod service_probe;

@@ -45,6 +45,10 @@ pub struct JobEnv {
     pub domains: super::domains::DomainsConfig,
     /// The key that opens the one-time passwords member jobs carry.
     pub sealing: Arc<crate::domain::members::sealing::SealingKey>,
+    /// The security area's bounded, cached upstream reads (shared with the schema).
+    pub reads: Arc<crate::domain::security::upstream_reads::UpstreamReads>,
+    /// Security settings (the MFA snapshot interval).
+    pub security: crate::domain::security::config::SecurityConfig,
 }
 
 /// The worker tasks of a process.
@@ -314,6 +318,9 @@ impl Worker {
                 super::retention::JOB => super::retention::run(&self.env, &job, &self.id).await,
                 super::service_probe::JOB => {
                     super::service_probe::run(&self.env, &job, &self.id).await
+                }
+                super::mfa_snapshot::JOB => {
+                    super::mfa_snapshot::run(&self.env, &job, &self.id).await
                 }
                 crate::domain::audit::export::JOB_KIND => {
                     super::audit_export::run(&self.env, &job, &self.id).await

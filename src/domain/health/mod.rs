@@ -1,7 +1,8 @@
 //! Tenant health: the rules ([`rules`], one file, pure) applied to what the server knows of
 //! each tenant, gathered for any number of tenants in a fixed number of statements
 //! ([`for_tenants`]: one for the tenant's own state, one for its seats through billing's
-//! `limits_for`, whatever the number of tenants).
+//! `limits_for`, one for its MFA coverage from the stored enrollment snapshot, whatever the
+//! number of tenants).
 
 pub mod rules;
 
@@ -85,13 +86,15 @@ SELECT t.id AS tenant_id, t.status AS tenant_status, s.status AS subscription_st
     )
 });
 
-/// The MFA coverage of each tenant, or nothing: the seam the security area fills (its batched
-/// coverage helper, one statement for all tenants). Until then the MFA rule is skipped.
+/// The MFA coverage of each tenant against its policy, from the stored enrollment snapshot
+/// (one statement for all tenants; see
+/// [`crate::domain::security::mfa_snapshot::coverage`]). Only members whose enrollment is
+/// known count; a tenant with none is absent, and the MFA rule is skipped for it.
 pub async fn mfa_coverage(
-    _conn: &mut AsyncPgConnection,
-    _tenant_ids: &[TenantId],
+    conn: &mut AsyncPgConnection,
+    tenant_ids: &[TenantId],
 ) -> AppResult<HashMap<TenantId, MfaCoverage>> {
-    Ok(HashMap::new())
+    Ok(crate::domain::security::mfa_snapshot::coverage(conn, tenant_ids).await?)
 }
 
 /// The health of each tenant in `tenant_ids` (absent: no such tenant). The caller decides who

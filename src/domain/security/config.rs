@@ -1,5 +1,6 @@
 //! Settings of the security area: the GeoIP database, and the caches and concurrency of the
-//! upstream reads behind `Tenant.mfaStatus` and `Tenant.storage`.
+//! upstream reads behind `Tenant.mfaStatus` and `Tenant.storage`, and how often the stored
+//! MFA enrollment snapshot is refreshed.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -16,6 +17,10 @@ pub struct SecurityConfig {
     /// `SECURITY_UPSTREAM_CONCURRENCY`: upstream calls in flight at most for one request's
     /// MFA overviews and storage readings together.
     pub upstream_concurrency: usize,
+    /// `MFA_SNAPSHOT_INTERVAL_SECS`: the `mfa_snapshot` job refreshes the stored enrollment
+    /// of users whose snapshot is older than this, and runs once per this; zero: the job
+    /// does not run (the snapshot is then only written by `Tenant.mfaStatus` reads).
+    pub mfa_snapshot_interval: Duration,
 }
 
 impl Default for SecurityConfig {
@@ -24,6 +29,7 @@ impl Default for SecurityConfig {
             geoip_database: None,
             cache_ttl: Duration::from_secs(30),
             upstream_concurrency: 4,
+            mfa_snapshot_interval: Duration::from_secs(6 * 3600),
         }
     }
 }
@@ -55,6 +61,9 @@ impl SecurityConfig {
         if let Some(n) = number("SECURITY_UPSTREAM_CONCURRENCY", 1, 64)? {
             config.upstream_concurrency = n as usize;
         }
+        if let Some(secs) = number("MFA_SNAPSHOT_INTERVAL_SECS", 0, 7 * 86_400)? {
+            config.mfa_snapshot_interval = Duration::from_secs(secs);
+        }
         Ok(config)
     }
 }
@@ -74,9 +83,15 @@ mod tests {
             "GEOIP_DATABASE" => Some("/x.mmdb".to_owned()),
             "SECURITY_CACHE_TTL_SECS" => Some("5".to_owned()),
             "SECURITY_UPSTREAM_CONCURRENCY" => Some("2".to_owned()),
+            "MFA_SNAPSHOT_INTERVAL_SECS" => Some("0".to_owned()),
             _ => None,
         };
         let c = SecurityConfig::from_lookup(&set).unwrap();
+        assert_eq!(
+            c.mfa_snapshot_interval,
+            Duration::ZERO,
+            "0 disables the job"
+        );
         assert_eq!(c.geoip_database, Some(PathBuf::from("/x.mmdb")));
         assert_eq!(
             (c.cache_ttl, c.upstream_concurrency),
@@ -87,5 +102,13 @@ mod tests {
             SecurityConfig::from_lookup(&bad).unwrap_err().name,
             "SECURITY_UPSTREAM_CONCURRENCY"
         );
+        for value in ["soon", "-1", "604801"] {
+            let bad = |name: &str| (name == "MFA_SNAPSHOT_INTERVAL_SECS").then(|| value.to_owned());
+            assert_eq!(
+                SecurityConfig::from_lookup(&bad).unwrap_err().name,
+                "MFA_SNAPSHOT_INTERVAL_SECS",
+                "{value}"
+            );
+        }
     }
 }

@@ -66,5 +66,11 @@ pub async fn members_of(
 
 /// Whether `member` must have a second factor under `mode`.
 pub fn must_enrol(mode: MfaMode, member: &MemberRow) -> bool {
-    mode.requires(matches!(member.role, MemberRole::Owner | MemberRole::Admin))
+    role_must_enrol(mode, member.role)
+}
+
+/// Whether a member with `role` must have a second factor under `mode` (owners and admins
+/// count as admins). The MFA health rule's statement is spelled from this too.
+pub fn role_must_enrol(mode: MfaMode, role: MemberRole) -> bool {
+    mode.requires(matches!(role, MemberRole::Owner | MemberRole::Admin))
 }

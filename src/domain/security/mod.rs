@@ -7,6 +7,7 @@ pub mod config;
 pub mod countries;
 pub mod geoip;
 pub mod mfa;
+pub mod mfa_snapshot;
 pub mod network;
 pub mod rules;
 pub mod sso_apps;

@@ -5,7 +5,10 @@ use std::sync::Arc;
 use async_graphql::Context;
 
 use crate::auth::{ContextAuth, TenantAccess};
-use crate::domain::security::mfa::must_enrol;
+use crate::db::DbPool;
+use crate::domain::ids::UserId;
+use crate::domain::security::mfa::{MfaMemberRow, must_enrol};
+use crate::domain::security::mfa_snapshot;
 use crate::domain::security::upstream_reads::UpstreamReads;
 use crate::domain::tenants::TenantRow;
 use crate::error::{ApiResult, AppError};
@@ -17,6 +20,7 @@ use crate::graphql::security::types::{
     AuthenticatorTypeCount, MemberMfa, MfaStatus, SecurityPolicy, Storage,
 };
 use crate::upstream::Upstreams;
+use crate::upstream::authentik::AuthenticatorCount;
 
 /// `Tenant.securityPolicy`: the tenant's admins, its partner's staff and operators.
 pub async fn security_policy(ctx: &Context<'_>, tenant: &TenantRow) -> ApiResult<SecurityPolicy> {
@@ -50,7 +54,8 @@ async fn require_tenant_admin(ctx: &Context<'_>, tenant: &TenantRow, what: &str)
 }
 
 /// `Tenant.mfaStatus`: Authentik authenticators of every active member, fetched with the
-/// process-wide concurrency bound and cache of [`UpstreamReads`].
+/// process-wide concurrency bound and cache of [`UpstreamReads`]; what they say is stored in
+/// the enrollment snapshot tenant health reads ([`mfa_snapshot`]).
 pub async fn mfa_status(ctx: &Context<'_>, tenant: &TenantRow) -> ApiResult<MfaStatus> {
     require_tenant_admin(ctx, tenant, "MFA enrollment").await?;
     let Some(authentik) = ctx.data_unchecked::<Arc<Upstreams>>().authentik.clone() else {
@@ -89,6 +94,7 @@ pub async fn mfa_status(ctx: &Context<'_>, tenant: &TenantRow) -> ApiResult<MfaS
     let found = futures_util::future::try_join_all(lookups)
         .await
         .map_err(AppError::from)?;
+    remember(ctx, &members, &found).await;
     let mut status = MfaStatus {
         enrolled: 0,
         total: members.len() as i32,
@@ -116,6 +122,29 @@ pub async fn mfa_status(ctx: &Context<'_>, tenant: &TenantRow) -> ApiResult<MfaS
         });
     }
     Ok(status)
+}
+
+/// Stores what Authentik just said of each member with an account in the enrollment
+/// snapshot the health rule reads (one statement). A failure costs the snapshot only, never
+/// the answer: it is logged, and the `mfa_snapshot` job catches up.
+async fn remember(ctx: &Context<'_>, members: &[MfaMemberRow], found: &[Vec<AuthenticatorCount>]) {
+    let known: Vec<(UserId, bool)> = members
+        .iter()
+        .zip(found)
+        .filter(|(row, _)| row.authentik_user_pk.is_some())
+        .map(|(row, counts)| (row.member.user_id, counts.iter().any(|c| c.count > 0)))
+        .collect();
+    if known.is_empty() {
+        return;
+    }
+    let stored = async {
+        let mut conn = ctx.data_unchecked::<DbPool>().get().await?;
+        anyhow::Ok(mfa_snapshot::store(&mut conn, &known).await?)
+    }
+    .await;
+    if let Err(e) = stored {
+        tracing::warn!(error = %e, "could not store the MFA enrollment snapshot");
+    }
 }
 
 /// `Tenant.storage`: the tenant's oCIS space, `None` while it is not provisioned (or oCIS is

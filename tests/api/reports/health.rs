@@ -153,7 +153,8 @@ async fn each_rule_reads_its_state() {
         (h["score"].clone(), h["band"].clone()),
         (json!(20), json!("CRITICAL"))
     );
-    // The MFA rule stays silent until the security area fills its seam.
+    // The MFA rule stays silent while no member's enrollment is known (the snapshot is
+    // empty: see `mfa_coverage.rs` for the rule at work).
     assert!(!codes(&h).iter().any(|(c, _)| c == "MFA_COVERAGE_LOW"));
 }
 
@@ -181,6 +182,18 @@ query($first: Int) { tenants(first: $first) { nodes { slug health { score band r
 #[tokio::test]
 async fn the_same_statements_for_5_and_50_tenants() {
     let w = World::new().bulk(5, 10, 1).operator("root").spawn().await;
+    // Every tenant requires MFA and every member's enrollment is known (none enrolled), so
+    // the coverage statement has a row for each tenant.
+    exec(
+        &w,
+        "INSERT INTO security_policies (tenant_id, mfa_mode) SELECT id, 'required' FROM tenants",
+    )
+    .await;
+    exec(
+        &w,
+        "INSERT INTO mfa_enrollments (user_id, enrolled) SELECT id, false FROM users",
+    )
+    .await;
     w.query("root", "{ me { operator } }").await;
     let mut counts = Vec::new();
     for first in [5, 50] {
@@ -190,7 +203,14 @@ async fn the_same_statements_for_5_and_50_tenants() {
         let nodes = body["data"]["tenants"]["nodes"].as_array().unwrap();
         assert_eq!(nodes.len(), first as usize);
         assert!(nodes.iter().all(|n| n["health"]["band"].is_string()));
+        assert!(
+            nodes.iter().all(|n| n["health"]["reasons"]
+                .to_string()
+                .contains("MFA_COVERAGE_LOW")),
+            "{body}"
+        );
         counts.push(w.statements() - before);
     }
+    eprintln!("statements for 5 and 50 tenants with health: {counts:?}");
     assert_eq!(counts[0], counts[1], "statements for 5 and for 50 tenants");
 }

@@ -1,6 +1,7 @@
 //! Tenant health in the graph, partner and platform reports, saved reports.
 
 mod health;
+mod mfa_coverage;
 mod partner;
 mod saved;
 
