@@ -205,18 +205,19 @@ pub struct MrrRow {
 /// [`MrrRow`]s for each of `ids`, in one statement.
 pub async fn mrr(conn: &mut AsyncPgConnection, ids: &[PartnerId]) -> QueryResult<Vec<MrrRow>> {
     use diesel::sql_types::{Array, Text, Uuid};
-    diesel::sql_query(
-        "SELECT t.partner_id, s.currency,
-                SUM(CASE s.billing_cycle WHEN $3 THEN round(s.price_minor / 12.0) ELSE s.price_minor END)::bigint
-                    AS amount_minor
-           FROM subscriptions s JOIN tenants t ON t.id = s.tenant_id
-          WHERE t.partner_id = ANY($1) AND s.status = ANY($2)
-          GROUP BY t.partner_id, s.currency
-          ORDER BY t.partner_id, s.currency",
-    )
-    .bind::<Array<Uuid>, _>(ids)
-    .bind::<Array<Text>, _>(SubscriptionStatus::PAYING)
-    .bind::<Text, _>(crate::domain::billing::BillingCycle::Yearly)
-    .load(conn)
-    .await
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "SELECT t.partner_id, s.currency, SUM({monthly})::bigint AS amount_minor
+               FROM subscriptions s JOIN tenants t ON t.id = s.tenant_id
+              WHERE t.partner_id = ANY($1) AND s.status = ANY($2)
+              GROUP BY t.partner_id, s.currency
+              ORDER BY t.partner_id, s.currency",
+            monthly = crate::domain::reports::mrr::MONTHLY_MINOR.as_str()
+        )
+    });
+    diesel::sql_query(SQL.as_str())
+        .bind::<Array<Uuid>, _>(ids)
+        .bind::<Array<Text>, _>(SubscriptionStatus::PAYING)
+        .load(conn)
+        .await
 }

@@ -8,12 +8,26 @@ use std::sync::LazyLock;
 use crate::domain::billing::{BillingCycle, SubscriptionStatus};
 
 /// The monthly amount in minor units of the subscription aliased `s`, as SQL (`bigint`).
+/// Integer arithmetic: `(p + 6) / 12` is `round(p / 12.0)` for the non-negative prices the
+/// table allows (`subscriptions_price_minor_nonnegative`), without a `numeric` per row.
 pub static MONTHLY_MINOR: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "(CASE s.billing_cycle WHEN '{}' THEN round(s.price_minor / 12.0) ELSE s.price_minor END)::bigint",
+        "(CASE s.billing_cycle WHEN '{}' THEN (s.price_minor + 6) / 12 ELSE s.price_minor END)::bigint",
         BillingCycle::Yearly
     )
 });
+
+/// The paying subscriptions aliased `s` of a report's scope, as a SQL `FROM … WHERE …` with
+/// `$1` the paying statuses and `$2` the partner (or `NULL`). The platform's reads the
+/// subscriptions alone; a partner's joins its tenants (aliased `t`).
+pub fn paying_subscriptions(platform: bool) -> &'static str {
+    if platform {
+        "subscriptions s WHERE s.status = ANY($1) AND $2::uuid IS NULL"
+    } else {
+        "subscriptions s JOIN tenants t ON t.id = s.tenant_id
+          WHERE s.status = ANY($1) AND t.partner_id = $2"
+    }
+}
 
 /// The statuses whose subscriptions count as revenue (billing's paying statuses).
 pub fn paying() -> Vec<&'static str> {

@@ -9,7 +9,7 @@ use diesel::QueryableByName;
 use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use super::mrr::{MONTHLY_MINOR, paying};
+use super::mrr::{MONTHLY_MINOR, paying, paying_subscriptions};
 use super::{Period, Scope};
 use crate::domain::audit::Outcome;
 use crate::domain::health::{self, Band, TenantHealth};
@@ -96,11 +96,11 @@ pub async fn revenue_by_plan(
     let sql = format!(
         "SELECT s.plan, s.currency, count(*) AS subscriptions,
                 sum({monthly})::bigint AS mrr_minor
-           FROM subscriptions s JOIN tenants t ON t.id = s.tenant_id
-          WHERE s.status = ANY($1) AND ($2::uuid IS NULL OR t.partner_id = $2)
+           FROM {from}
           GROUP BY s.plan, s.currency
           ORDER BY s.plan, s.currency",
-        monthly = MONTHLY_MINOR.as_str()
+        monthly = MONTHLY_MINOR.as_str(),
+        from = paying_subscriptions(scope.partner().is_none()),
     );
     Ok(diesel::sql_query(sql)
         .bind::<Array<Text>, _>(paying())
@@ -124,10 +124,10 @@ pub struct CurrencyMrr {
 pub async fn mrr(conn: &mut AsyncPgConnection, scope: Scope) -> AppResult<Vec<CurrencyMrr>> {
     let sql = format!(
         "SELECT s.currency, sum({monthly})::bigint AS mrr_minor
-           FROM subscriptions s JOIN tenants t ON t.id = s.tenant_id
-          WHERE s.status = ANY($1) AND ($2::uuid IS NULL OR t.partner_id = $2)
+           FROM {from}
           GROUP BY s.currency ORDER BY s.currency",
-        monthly = MONTHLY_MINOR.as_str()
+        monthly = MONTHLY_MINOR.as_str(),
+        from = paying_subscriptions(scope.partner().is_none()),
     );
     Ok(diesel::sql_query(sql)
         .bind::<Array<Text>, _>(paying())
@@ -163,15 +163,17 @@ pub async fn top_customers(
     first: i64,
 ) -> AppResult<Vec<TopCustomer>> {
     let sql = format!(
-        "SELECT tenant_id, slug, name, currency, mrr_minor FROM (
-           SELECT t.id AS tenant_id, t.slug, t.name, s.currency, {monthly} AS mrr_minor,
-                  row_number() OVER (PARTITION BY s.currency
-                                     ORDER BY {monthly} DESC, t.slug) AS rank
-             FROM subscriptions s JOIN tenants t ON t.id = s.tenant_id
-            WHERE s.status = ANY($1) AND ($2::uuid IS NULL OR t.partner_id = $2)) ranked
-          WHERE rank <= $3
-          ORDER BY currency, mrr_minor DESC, slug",
-        monthly = MONTHLY_MINOR.as_str()
+        "SELECT x.tenant_id, x.slug, x.name, c.currency, x.mrr_minor
+           FROM (SELECT DISTINCT s.currency FROM {from}) c,
+                LATERAL (SELECT t.id AS tenant_id, t.slug, t.name, {monthly} AS mrr_minor
+                           FROM subscriptions s JOIN tenants t ON t.id = s.tenant_id
+                          WHERE s.status = ANY($1) AND ($2::uuid IS NULL OR t.partner_id = $2)
+                            AND s.currency = c.currency
+                          ORDER BY 4 DESC, t.slug
+                          LIMIT $3) x
+          ORDER BY c.currency, x.mrr_minor DESC, x.slug",
+        monthly = MONTHLY_MINOR.as_str(),
+        from = paying_subscriptions(scope.partner().is_none()),
     );
     Ok(diesel::sql_query(sql)
         .bind::<Array<Text>, _>(paying())
