@@ -57,13 +57,7 @@ pub async fn lock_tenant(
     conn: &mut AsyncPgConnection,
     id: TenantId,
 ) -> QueryResult<Option<LockedTenant>> {
-    tenants::table
-        .find(id)
-        .select(LockedTenant::as_select())
-        .for_no_key_update()
-        .first(conn)
-        .await
-        .optional()
+    Ok(lock_tenants(conn, &[id]).await?.pop())
 }
 
 /// An event to append to a tenant's log.
@@ -76,32 +70,9 @@ pub async fn append_events(
     tenant: TenantId,
     new: &[NewEvent],
 ) -> QueryResult<Vec<EventRow>> {
-    if new.is_empty() {
-        return Ok(Vec::new());
-    }
-    let steps: Vec<Option<Step>> = new.iter().map(|e| e.step).collect();
-    let statuses: Vec<StepStatus> = new.iter().map(|e| e.status).collect();
-    let messages: Vec<&str> = new.iter().map(|e| e.message.as_str()).collect();
-    let terminal: Vec<bool> = new.iter().map(|e| e.terminal).collect();
-    let mut rows: Vec<EventRow> = diesel::sql_query(
-        "INSERT INTO provisioning_events (tenant_id, seq, step, status, message, terminal)
-         SELECT $1, base.n + e.ord, e.step, e.status, e.message, e.terminal
-           FROM unnest($2::text[], $3::text[], $4::text[], $5::bool[])
-                WITH ORDINALITY AS e(step, status, message, terminal, ord),
-                (SELECT coalesce(max(seq), 0) AS n
-                   FROM provisioning_events WHERE tenant_id = $1) AS base
-         RETURNING id, tenant_id, seq, step, status, message, terminal, at",
-    )
-    .bind::<diesel::sql_types::Uuid, _>(tenant)
-    .bind::<Array<Nullable<Text>>, _>(steps)
-    .bind::<Array<Text>, _>(statuses)
-    .bind::<Array<Text>, _>(messages)
-    .bind::<Array<Bool>, _>(terminal)
-    .load(conn)
-    .await?;
+    let of: Vec<(TenantId, NewEvent)> = new.iter().map(|e| (tenant, e.clone())).collect();
+    let mut rows = append_events_of(conn, &of).await?;
     rows.sort_by_key(|r| r.seq);
-    let notes: Vec<Event> = rows.iter().map(|r| Event::Provisioning(r.id)).collect();
-    events::notify_all(conn, &notes).await?;
     Ok(rows)
 }
 
@@ -167,21 +138,7 @@ pub async fn set_step(
     step: Step,
     update: &StepUpdate<'_>,
 ) -> QueryResult<()> {
-    diesel::sql_query(
-        "UPDATE provisioning_steps
-            SET status = $3, attempts = $4, last_error = $5,
-                upstream_id = coalesce($6, upstream_id), updated_at = now()
-          WHERE tenant_id = $1 AND step = $2",
-    )
-    .bind::<diesel::sql_types::Uuid, _>(tenant)
-    .bind::<Text, _>(step)
-    .bind::<Text, _>(update.status)
-    .bind::<Integer, _>(update.attempts)
-    .bind::<Nullable<Text>, _>(update.last_error)
-    .bind::<Nullable<Text>, _>(update.upstream_id)
-    .execute(conn)
-    .await?;
-    Ok(())
+    set_steps(conn, &[((tenant, step), update.clone())]).await
 }
 
 /// Marks a step `running` for attempt `attempts`, keeping its last error, and returns the
@@ -192,17 +149,8 @@ pub async fn start_step(
     step: Step,
     attempts: i32,
 ) -> QueryResult<Option<String>> {
-    diesel::update(provisioning_steps::table.find((tenant, step)))
-        .set((
-            provisioning_steps::status.eq(StepStatus::Running),
-            provisioning_steps::attempts.eq(attempts),
-            provisioning_steps::updated_at.eq(diesel::dsl::now),
-        ))
-        .returning(provisioning_steps::upstream_id)
-        .get_result::<Option<String>>(conn)
-        .await
-        .optional()
-        .map(Option::flatten)
+    let started = start_steps(conn, &[((tenant, step), attempts)]).await?;
+    Ok(started.into_iter().next().and_then(|(_, id)| id))
 }
 
 /// Copies an upstream id to the tenant's own column, where there is one.
@@ -278,37 +226,7 @@ pub async fn end_run_if_settled(
     conn: &mut AsyncPgConnection,
     tenant: &LockedTenant,
 ) -> QueryResult<Vec<EventRow>> {
-    let rows = steps_of(conn, &[tenant.id]).await?;
-    let Some(failed) = failed_once_settled(rows.iter().map(|r| (r.step.as_str(), r.status))) else {
-        return Ok(Vec::new());
-    };
-    let event = if failed.is_empty() {
-        let message = if tenant.status == TenantStatus::Pending {
-            diesel::update(tenants::table.find(tenant.id))
-                .set((
-                    tenants::status.eq(TenantStatus::Active),
-                    tenants::updated_at.eq(diesel::dsl::now),
-                ))
-                .execute(conn)
-                .await?;
-            events::notify(conn, &Event::TenantChanged(tenant.id.uuid())).await?;
-            "provisioned: the tenant is active".to_owned()
-        } else {
-            format!("provisioned (the tenant stays {})", tenant.status)
-        };
-        NewEvent::end(StepStatus::Ok, message)
-    } else {
-        NewEvent::end(
-            StepStatus::Error,
-            format!(
-                "{} of {} steps failed: {}",
-                failed.len(),
-                rows.len(),
-                failed.join(", ")
-            ),
-        )
-    };
-    append_events(conn, tenant.id, &[event]).await
+    end_runs_if_settled(conn, std::slice::from_ref(tenant)).await
 }
 
 /// The tenant's events after `after_seq`, oldest first, at most `limit`.
@@ -542,19 +460,14 @@ pub async fn end_runs_if_settled(
     let mut activate = Vec::new();
     let mut terminal = Vec::new();
     for tenant in tenants {
-        let statuses: Vec<(Step, StepStatus)> = rows
+        let statuses = rows
             .iter()
             .filter(|r| r.tenant_id == tenant.id)
-            .map(|r| (r.step, r.status))
-            .collect();
-        if statuses.iter().any(|(_, s)| !s.is_settled()) {
+            .map(|r| (r.step.as_str(), r.status));
+        let steps = statuses.clone().count();
+        let Some(failed) = failed_once_settled(statuses) else {
             continue;
-        }
-        let failed: Vec<&str> = statuses
-            .iter()
-            .filter(|(_, s)| *s == StepStatus::Error)
-            .map(|(step, _)| step.as_str())
-            .collect();
+        };
         let event = if failed.is_empty() {
             let message = if tenant.status == TenantStatus::Pending {
                 activate.push(tenant.id);
@@ -562,24 +475,16 @@ pub async fn end_runs_if_settled(
             } else {
                 format!("provisioned (the tenant stays {})", tenant.status)
             };
-            NewEvent {
-                step: None,
-                status: StepStatus::Ok,
-                message,
-                terminal: true,
-            }
+            NewEvent::end(StepStatus::Ok, message)
         } else {
-            NewEvent {
-                step: None,
-                status: StepStatus::Error,
-                message: format!(
-                    "{} of {} steps failed: {}",
+            NewEvent::end(
+                StepStatus::Error,
+                format!(
+                    "{} of {steps} steps failed: {}",
                     failed.len(),
-                    statuses.len(),
                     failed.join(", ")
                 ),
-                terminal: true,
-            }
+            )
         };
         terminal.push((tenant.id, event));
     }
