@@ -306,6 +306,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Paying subscriptions and their MRR per partner, plan and currency, kept by triggers on subscriptions and tenants (never written by the application). A group with no paying subscription has no row.
+    mrr_totals (id) {
+        /// A surrogate key (a group is keyed by mrr_totals_key).
+        id -> Int8,
+        /// The partner of the subscriptions' tenants; NULL for the platform's direct customers.
+        partner_id -> Nullable<Uuid>,
+        plan -> Text,
+        currency -> Text,
+        /// How many paying subscriptions the group has.
+        subscriptions -> Int8,
+        /// Their monthly recurring revenue in minor units (subscription_monthly_minor summed).
+        mrr_minor -> Int8,
+    }
+}
+
+diesel::table! {
     /// Users working for a partner; they can manage that partner's tenants.
     partner_staff (user_id, partner_id) {
         user_id -> Uuid,
@@ -664,6 +680,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     member_steps,
     memberships,
     mfa_enrollments,
+    mrr_totals,
     partner_staff,
     partners,
     payout_entries,

@@ -13,7 +13,6 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use crate::auth::{Scope, Viewer};
 use crate::db::cached;
 use crate::db::schema::partners;
-use crate::domain::billing::SubscriptionStatus;
 use crate::domain::ids::{ByIds, PartnerId};
 use crate::domain::page::{Direction, PageRequest, like_pattern};
 use crate::error::{AppError, AppResult};
@@ -187,7 +186,7 @@ pub async fn count(
 }
 
 /// Monthly recurring revenue per partner and currency: the partner's tenants' paying
-/// subscriptions ([`SubscriptionStatus::PAYING`]), yearly prices counted as a twelfth
+/// subscriptions ([`crate::domain::billing::SubscriptionStatus::PAYING`]), yearly prices counted as a twelfth
 /// (rounded to the nearest minor unit).
 #[derive(diesel::QueryableByName, Debug, Clone)]
 pub struct MrrRow {
@@ -202,22 +201,18 @@ pub struct MrrRow {
     pub amount_minor: i64,
 }
 
-/// [`MrrRow`]s for each of `ids`, in one statement.
+/// [`MrrRow`]s for each of `ids`, in one statement (over `mrr_totals`, see
+/// [`crate::domain::reports::mrr`]).
 pub async fn mrr(conn: &mut AsyncPgConnection, ids: &[PartnerId]) -> QueryResult<Vec<MrrRow>> {
-    use diesel::sql_types::{Array, Text, Uuid};
-    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-        format!(
-            "SELECT t.partner_id, s.currency, SUM({monthly})::bigint AS amount_minor
-               FROM subscriptions s JOIN tenants t ON t.id = s.tenant_id
-              WHERE t.partner_id = ANY($1) AND s.status = ANY($2)
-              GROUP BY t.partner_id, s.currency
-              ORDER BY t.partner_id, s.currency",
-            monthly = crate::domain::reports::mrr::MONTHLY_MINOR.as_str()
-        )
-    });
-    diesel::sql_query(SQL.as_str())
-        .bind::<Array<Uuid>, _>(ids)
-        .bind::<Array<Text>, _>(SubscriptionStatus::PAYING)
-        .load(conn)
-        .await
+    use diesel::sql_types::{Array, Uuid};
+    diesel::sql_query(
+        "SELECT partner_id, currency, sum(mrr_minor)::bigint AS amount_minor
+           FROM mrr_totals
+          WHERE partner_id = ANY($1)
+          GROUP BY partner_id, currency
+          ORDER BY partner_id, currency",
+    )
+    .bind::<Array<Uuid>, _>(ids)
+    .load(conn)
+    .await
 }

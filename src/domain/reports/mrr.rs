@@ -1,31 +1,29 @@
-//! Monthly recurring revenue of a subscription, in one place: the SQL expression every report
-//! sums. A yearly price counts as a twelfth, rounded to the nearest minor unit; a monthly
-//! price as itself. (Billing keeps its own normalisation helper; point [`MONTHLY_MINOR`] at
-//! it when the two meet.)
+//! Monthly recurring revenue: where the reports read it from.
+//!
+//! The rules live in the database, once (migration `2026-12-05-010000_mrr_totals`):
+//! `subscription_pays(status)` says which statuses count (billing's
+//! [`SubscriptionStatus::PAYING`]; a test compares the two) and
+//! `subscription_monthly_minor(billing_cycle, price_minor)` a subscription's monthly amount (a
+//! yearly price counts a rounded twelfth). Triggers keep `mrr_totals` (paying subscriptions and
+//! their MRR per partner, plan and currency) in the transaction of every change, so MRR and
+//! revenue by plan read a few rows per partner instead of summing every subscription; only
+//! the rankings (top customers and tenants) read the subscriptions.
 
-use std::sync::LazyLock;
+use crate::domain::billing::SubscriptionStatus;
 
-use crate::domain::billing::{BillingCycle, SubscriptionStatus};
+/// The monthly amount in minor units of the subscription aliased `s`, as SQL (`bigint`): the
+/// expression `subscriptions_currency_mrr_idx` is built on, so a ranking by it reads that
+/// index in order.
+pub const MONTHLY_MINOR: &str = "subscription_monthly_minor(s.billing_cycle, s.price_minor)";
 
-/// The monthly amount in minor units of the subscription aliased `s`, as SQL (`bigint`).
-/// Integer arithmetic: `(p + 6) / 12` is `round(p / 12.0)` for the non-negative prices the
-/// table allows (`subscriptions_price_minor_nonnegative`), without a `numeric` per row.
-pub static MONTHLY_MINOR: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "(CASE s.billing_cycle WHEN '{}' THEN (s.price_minor + 6) / 12 ELSE s.price_minor END)::bigint",
-        BillingCycle::Yearly
-    )
-});
-
-/// The paying subscriptions aliased `s` of a report's scope, as a SQL `FROM … WHERE …` with
-/// `$1` the paying statuses and `$2` the partner (or `NULL`). The platform's reads the
-/// subscriptions alone; a partner's joins its tenants (aliased `t`).
-pub fn paying_subscriptions(platform: bool) -> &'static str {
+/// The `mrr_totals` rows of a report's scope, as a SQL condition with `$1` the partner (or
+/// `NULL` for the platform's: all of them). Two texts rather than `$1 IS NULL OR …`, so that
+/// each keeps a plan of its own.
+pub fn totals_of(platform: bool) -> &'static str {
     if platform {
-        "subscriptions s WHERE s.status = ANY($1) AND $2::uuid IS NULL"
+        "$1::uuid IS NULL"
     } else {
-        "subscriptions s JOIN tenants t ON t.id = s.tenant_id
-          WHERE s.status = ANY($1) AND t.partner_id = $2"
+        "partner_id = $1"
     }
 }
 
@@ -37,7 +35,7 @@ pub fn paying() -> Vec<&'static str> {
         .collect()
 }
 
-/// [`MONTHLY_MINOR`] in Rust, for the tests and any caller outside SQL.
+/// `subscription_monthly_minor` in Rust, for the tests and any caller outside SQL.
 pub fn monthly_minor(price_minor: i64, yearly: bool) -> i64 {
     if yearly {
         // Round half away from zero, as PostgreSQL's `round(numeric)` does; integers only.

@@ -9,7 +9,7 @@ use diesel::QueryableByName;
 use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use super::mrr::{MONTHLY_MINOR, paying, paying_subscriptions};
+use super::mrr::{MONTHLY_MINOR, paying, totals_of};
 use super::{Period, Scope};
 use crate::domain::audit::Outcome;
 use crate::domain::health::{self, Band, TenantHealth};
@@ -88,22 +88,21 @@ pub struct PlanRevenue {
     pub mrr_minor: i64,
 }
 
-/// MRR per plan and currency of the paying subscriptions (one statement).
+/// MRR per plan and currency of the paying subscriptions (one statement, over
+/// `mrr_totals`).
 pub async fn revenue_by_plan(
     conn: &mut AsyncPgConnection,
     scope: Scope,
 ) -> AppResult<Vec<PlanRevenue>> {
     let sql = format!(
-        "SELECT s.plan, s.currency, count(*) AS subscriptions,
-                sum({monthly})::bigint AS mrr_minor
-           FROM {from}
-          GROUP BY s.plan, s.currency
-          ORDER BY s.plan, s.currency",
-        monthly = MONTHLY_MINOR.as_str(),
-        from = paying_subscriptions(scope.partner().is_none()),
+        "SELECT plan, currency, sum(subscriptions)::bigint AS subscriptions,
+                sum(mrr_minor)::bigint AS mrr_minor
+           FROM mrr_totals WHERE {scope}
+          GROUP BY plan, currency
+          ORDER BY plan, currency",
+        scope = totals_of(scope.partner().is_none()),
     );
     Ok(diesel::sql_query(sql)
-        .bind::<Array<Text>, _>(paying())
         .bind::<Nullable<SqlUuid>, _>(scope.partner())
         .load(conn)
         .await?)
@@ -120,17 +119,15 @@ pub struct CurrencyMrr {
     pub mrr_minor: i64,
 }
 
-/// MRR per currency (one statement).
+/// MRR per currency (one statement, over `mrr_totals`).
 pub async fn mrr(conn: &mut AsyncPgConnection, scope: Scope) -> AppResult<Vec<CurrencyMrr>> {
     let sql = format!(
-        "SELECT s.currency, sum({monthly})::bigint AS mrr_minor
-           FROM {from}
-          GROUP BY s.currency ORDER BY s.currency",
-        monthly = MONTHLY_MINOR.as_str(),
-        from = paying_subscriptions(scope.partner().is_none()),
+        "SELECT currency, sum(mrr_minor)::bigint AS mrr_minor
+           FROM mrr_totals WHERE {scope}
+          GROUP BY currency ORDER BY currency",
+        scope = totals_of(scope.partner().is_none()),
     );
     Ok(diesel::sql_query(sql)
-        .bind::<Array<Text>, _>(paying())
         .bind::<Nullable<SqlUuid>, _>(scope.partner())
         .load(conn)
         .await?)
@@ -157,27 +154,35 @@ pub struct TopCustomer {
 }
 
 /// The `first` customers by MRR in each currency, highest first (ties by slug; one statement).
+/// The currencies come from `mrr_totals`; the platform's ranking reads
+/// `subscriptions_currency_mrr_idx` in MRR order, a partner's ranks its own tenants'.
 pub async fn top_customers(
     conn: &mut AsyncPgConnection,
     scope: Scope,
     first: i64,
 ) -> AppResult<Vec<TopCustomer>> {
+    let ranked = if scope.partner().is_none() {
+        "subscriptions s JOIN tenants t ON t.id = s.tenant_id
+          WHERE $1::uuid IS NULL"
+    } else {
+        "tenants t JOIN subscriptions s ON s.tenant_id = t.id
+          WHERE t.partner_id = $1"
+    };
     let sql = format!(
         "SELECT x.tenant_id, x.slug, x.name, c.currency, x.mrr_minor
-           FROM (SELECT DISTINCT s.currency FROM {from}) c,
+           FROM (SELECT DISTINCT currency FROM mrr_totals WHERE {scope}) c,
                 LATERAL (SELECT t.id AS tenant_id, t.slug, t.name, {monthly} AS mrr_minor
-                           FROM subscriptions s JOIN tenants t ON t.id = s.tenant_id
-                          WHERE s.status = ANY($1) AND ($2::uuid IS NULL OR t.partner_id = $2)
-                            AND s.currency = c.currency
+                           FROM {ranked}
+                            AND s.currency = c.currency AND s.status = ANY($2)
                           ORDER BY 4 DESC, t.slug
                           LIMIT $3) x
           ORDER BY c.currency, x.mrr_minor DESC, x.slug",
-        monthly = MONTHLY_MINOR.as_str(),
-        from = paying_subscriptions(scope.partner().is_none()),
+        scope = totals_of(scope.partner().is_none()),
+        monthly = MONTHLY_MINOR,
     );
     Ok(diesel::sql_query(sql)
-        .bind::<Array<Text>, _>(paying())
         .bind::<Nullable<SqlUuid>, _>(scope.partner())
+        .bind::<Array<Text>, _>(paying())
         .bind::<BigInt, _>(first)
         .load(conn)
         .await?)

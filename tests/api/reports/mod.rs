@@ -2,6 +2,7 @@
 
 mod health;
 mod mfa_coverage;
+mod mrr_totals;
 mod partner;
 mod saved;
 
