@@ -336,6 +336,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// How many tenants each partner has, kept by triggers on tenants (never written by the application). A partner with no row has none.
+    partner_tenant_counts (partner_id) {
+        partner_id -> Uuid,
+        /// Tenants of the partner, any status.
+        tenants -> Int8,
+        /// Tenants of the partner that are not terminated.
+        customers -> Int8,
+    }
+}
+
+diesel::table! {
     /// Resellers that bring and manage tenants. Never hard-deleted: set status = 'terminated' instead.
     partners (id) {
         id -> Uuid,
@@ -645,6 +656,7 @@ diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(mfa_enrollments -> users (user_id));
 diesel::joinable!(partner_staff -> partners (partner_id));
 diesel::joinable!(partner_staff -> users (user_id));
+diesel::joinable!(partner_tenant_counts -> partners (partner_id));
 diesel::joinable!(payout_entries -> partners (partner_id));
 diesel::joinable!(payout_entries -> tenants (tenant_id));
 diesel::joinable!(prices -> plans (plan_key));
@@ -682,6 +694,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     mfa_enrollments,
     mrr_totals,
     partner_staff,
+    partner_tenant_counts,
     partners,
     payout_entries,
     plans,

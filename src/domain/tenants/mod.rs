@@ -321,26 +321,24 @@ pub async fn pages_by_partner(
 }
 
 /// Tenants per partner, for each of `ids` (without terminated ones when `customers_only`:
-/// the customer count).
+/// the customer count), from `partner_tenant_counts`, which triggers on `tenants` keep (a
+/// partner without a row has none).
 pub async fn counts_by_partner(
     conn: &mut AsyncPgConnection,
     ids: &[PartnerId],
     customers_only: bool,
 ) -> QueryResult<Vec<(PartnerId, i64)>> {
-    // Terminated tenants never match when only customers count.
-    let excluded: &[TenantStatus] = if customers_only {
-        &[TenantStatus::Terminated]
+    use crate::db::schema::partner_tenant_counts as counts;
+    let query = counts::table.filter(counts::partner_id.eq_any(ids));
+    if customers_only {
+        query
+            .select((counts::partner_id, counts::customers))
+            .load(conn)
+            .await
     } else {
-        &[]
-    };
-    tenants::table
-        .filter(tenants::partner_id.eq_any(ids))
-        .filter(tenants::status.ne_all(excluded))
-        .group_by(tenants::partner_id)
-        .select((
-            tenants::partner_id.assume_not_null(),
-            diesel::dsl::count_star(),
-        ))
-        .load(conn)
-        .await
+        query
+            .select((counts::partner_id, counts::tenants))
+            .load(conn)
+            .await
+    }
 }

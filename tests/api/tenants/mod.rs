@@ -2,4 +2,5 @@
 
 mod lists;
 mod mutations;
+mod partner_counts;
 mod scoping;
