@@ -365,3 +365,69 @@ async fn a_paused_subscription_is_mirrored_as_paused() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn seats_changed_by_stripe_announce_each_crossing_once() {
+    let app = TestApp::spawn_with(|c| {
+        c.upstreams.stripe_webhook_secret = Some(Secret::new(NEW_SECRET.to_owned()));
+        c.jobs.workers = 1;
+    })
+    .await;
+    // Four members use seats.
+    let w = World::new()
+        .tenant(Tenant::new("acme").stripe_customer("cus_acme"))
+        .member("ann", "acme", crate::support::Role::Owner)
+        .member("bob", "acme", crate::support::Role::Member)
+        .member("cy", "acme", crate::support::Role::Member)
+        .member("di", "acme", crate::support::Role::Member)
+        .build(app)
+        .await;
+    let t = now();
+    // 4 of 5 seats (80 %), 4 of 4 (100 %), 4 of 4 again with another status (no crossing),
+    // then 4 of 20 (back below 80 %).
+    for (n, (status, seats)) in [
+        ("active", 5),
+        ("active", 4),
+        ("past_due", 4),
+        ("active", 20),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let kind = if n == 0 {
+            "customer.subscription.created"
+        } else {
+            "customer.subscription.updated"
+        };
+        let body = subscription_event(&format!("evt_s{n}"), t + n as i64, kind, status, seats);
+        let (code, _) = deliver(&w, &body, Some(&signature(&body, now(), &[NEW_SECRET]))).await;
+        assert_eq!(code, 200);
+        settled(&w).await;
+    }
+    #[derive(diesel::QueryableByName, Debug, PartialEq)]
+    struct Announced {
+        #[diesel(sql_type = diesel::sql_types::SmallInt)]
+        level: i16,
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        used: i32,
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        included: i32,
+    }
+    use diesel_async::RunQueryDsl;
+    let mut conn = w.db.connect().await;
+    let announced: Vec<Announced> =
+        diesel::sql_query("SELECT level, used, included FROM seat_events ORDER BY id")
+            .load(&mut conn)
+            .await
+            .unwrap();
+    let row = |level, used, included| Announced {
+        level,
+        used,
+        included,
+    };
+    assert_eq!(
+        announced,
+        vec![row(80, 4, 5), row(100, 4, 4), row(0, 4, 20)],
+        "one event per crossing, none for the event that crossed nothing"
+    );
+}
