@@ -176,13 +176,17 @@ const BURST: usize = 256;
 /// lags when it stops reading; kept small because each followed key holds one.
 const KEY_CAPACITY: usize = 64;
 
+/// A channel per followed key.
+type Channels<S> =
+    HashMap<<S as FeedSource>::Key, broadcast::Sender<FeedItem<<S as FeedSource>::Row>>>;
+
 /// The channels of the keys followed in this process.
 struct Routes<S: FeedSource> {
-    keys: Mutex<HashMap<S::Key, broadcast::Sender<FeedItem<S::Row>>>>,
+    keys: Mutex<Channels<S>>,
 }
 
 impl<S: FeedSource> Routes<S> {
-    fn keys(&self) -> MutexGuard<'_, HashMap<S::Key, broadcast::Sender<FeedItem<S::Row>>>> {
+    fn keys(&self) -> MutexGuard<'_, Channels<S>> {
         self.keys.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
