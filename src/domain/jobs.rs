@@ -12,6 +12,7 @@ use diesel::QueryableByName;
 use diesel::sql_types::{Array, BigInt, Integer, Jsonb, Nullable, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
+use crate::db::cached;
 use crate::events::{self, Event};
 
 crate::text_enum! {
@@ -217,13 +218,15 @@ pub async fn enqueue(conn: &mut AsyncPgConnection, jobs: &[NewJob]) -> diesel::Q
         .iter()
         .map(|j| i32::try_from(j.max_attempts).unwrap_or(i32::MAX))
         .collect();
-    let inserted = diesel::sql_query(ENQUEUE_SQL.as_str())
-        .bind::<Array<Text>, _>(kinds)
-        .bind::<Array<Jsonb>, _>(payloads)
-        .bind::<Array<Nullable<Text>>, _>(keys)
-        .bind::<Array<Integer>, _>(attempts)
-        .execute(conn)
-        .await?;
+    let inserted = cached(
+        diesel::sql_query(ENQUEUE_SQL.as_str())
+            .bind::<Array<Text>, _>(kinds)
+            .bind::<Array<Jsonb>, _>(payloads)
+            .bind::<Array<Nullable<Text>>, _>(keys)
+            .bind::<Array<Integer>, _>(attempts),
+    )
+    .execute(conn)
+    .await?;
     if inserted > 0 {
         events::notify(conn, &Event::JobsQueued).await?;
     }
@@ -237,14 +240,16 @@ pub async fn enqueue_after(
     job: &NewJob,
     delay: Duration,
 ) -> diesel::QueryResult<bool> {
-    let inserted = diesel::sql_query(ENQUEUE_AFTER_SQL.as_str())
-        .bind::<Text, _>(job.kind)
-        .bind::<Jsonb, _>(&job.payload)
-        .bind::<Nullable<Text>, _>(job.dedupe_key.as_deref())
-        .bind::<Integer, _>(i32::try_from(job.max_attempts).unwrap_or(i32::MAX))
-        .bind::<BigInt, _>(millis(delay))
-        .execute(conn)
-        .await?;
+    let inserted = cached(
+        diesel::sql_query(ENQUEUE_AFTER_SQL.as_str())
+            .bind::<Text, _>(job.kind)
+            .bind::<Jsonb, _>(&job.payload)
+            .bind::<Nullable<Text>, _>(job.dedupe_key.as_deref())
+            .bind::<Integer, _>(i32::try_from(job.max_attempts).unwrap_or(i32::MAX))
+            .bind::<BigInt, _>(millis(delay)),
+    )
+    .execute(conn)
+    .await?;
     if inserted > 0 {
         events::notify(conn, &Event::JobsQueued).await?;
     }
@@ -258,11 +263,13 @@ pub async fn claim(
     worker: &str,
     lease: Duration,
 ) -> diesel::QueryResult<Option<ClaimedJob>> {
-    let mut rows: Vec<ClaimedJob> = diesel::sql_query(CLAIM_SQL.as_str())
-        .bind::<Text, _>(worker)
-        .bind::<BigInt, _>(millis(lease))
-        .load(conn)
-        .await?;
+    let mut rows: Vec<ClaimedJob> = cached(
+        diesel::sql_query(CLAIM_SQL.as_str())
+            .bind::<Text, _>(worker)
+            .bind::<BigInt, _>(millis(lease)),
+    )
+    .load(conn)
+    .await?;
     Ok(rows.pop())
 }
 
@@ -276,13 +283,15 @@ pub async fn claim_batch(
     limit: usize,
     batched: &str,
 ) -> diesel::QueryResult<Vec<ClaimedJob>> {
-    let mut rows: Vec<ClaimedJob> = diesel::sql_query(CLAIM_BATCH_SQL.as_str())
-        .bind::<Text, _>(worker)
-        .bind::<BigInt, _>(millis(lease))
-        .bind::<BigInt, _>(i64::try_from(limit).unwrap_or(i64::MAX))
-        .bind::<Text, _>(batched)
-        .load(conn)
-        .await?;
+    let mut rows: Vec<ClaimedJob> = cached(
+        diesel::sql_query(CLAIM_BATCH_SQL.as_str())
+            .bind::<Text, _>(worker)
+            .bind::<BigInt, _>(millis(lease))
+            .bind::<BigInt, _>(i64::try_from(limit).unwrap_or(i64::MAX))
+            .bind::<Text, _>(batched),
+    )
+    .load(conn)
+    .await?;
     rows.sort_by_key(|j| j.id);
     Ok(rows)
 }
@@ -294,12 +303,14 @@ pub async fn renew_all(
     worker: &str,
     lease: Duration,
 ) -> diesel::QueryResult<usize> {
-    diesel::sql_query(RENEW_ALL_SQL.as_str())
-        .bind::<Array<BigInt>, _>(ids)
-        .bind::<Text, _>(worker)
-        .bind::<BigInt, _>(millis(lease))
-        .execute(conn)
-        .await
+    cached(
+        diesel::sql_query(RENEW_ALL_SQL.as_str())
+            .bind::<Array<BigInt>, _>(ids)
+            .bind::<Text, _>(worker)
+            .bind::<BigInt, _>(millis(lease)),
+    )
+    .execute(conn)
+    .await
 }
 
 /// Locks those of jobs `ids` that `worker` still holds, for settling (inside a
@@ -314,11 +325,13 @@ pub async fn hold_all(
         #[diesel(sql_type = BigInt)]
         id: i64,
     }
-    let rows: Vec<Held> = diesel::sql_query(HOLD_ALL_SQL.as_str())
-        .bind::<Array<BigInt>, _>(ids)
-        .bind::<Text, _>(worker)
-        .load(conn)
-        .await?;
+    let rows: Vec<Held> = cached(
+        diesel::sql_query(HOLD_ALL_SQL.as_str())
+            .bind::<Array<BigInt>, _>(ids)
+            .bind::<Text, _>(worker),
+    )
+    .load(conn)
+    .await?;
     Ok(rows.into_iter().map(|r| r.id).collect())
 }
 
@@ -341,13 +354,15 @@ pub async fn settle_all(
         delays.push(millis(delay));
         errors.push(error);
     }
-    diesel::sql_query(SETTLE_ALL_SQL.as_str())
-        .bind::<Array<BigInt>, _>(ids)
-        .bind::<Array<Text>, _>(statuses)
-        .bind::<Array<BigInt>, _>(delays)
-        .bind::<Array<Nullable<Text>>, _>(errors)
-        .execute(conn)
-        .await?;
+    cached(
+        diesel::sql_query(SETTLE_ALL_SQL.as_str())
+            .bind::<Array<BigInt>, _>(ids)
+            .bind::<Array<Text>, _>(statuses)
+            .bind::<Array<BigInt>, _>(delays)
+            .bind::<Array<Nullable<Text>>, _>(errors),
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -366,12 +381,14 @@ pub async fn renew(
     worker: &str,
     lease: Duration,
 ) -> diesel::QueryResult<bool> {
-    let n = diesel::sql_query(RENEW_SQL.as_str())
-        .bind::<BigInt, _>(id)
-        .bind::<Text, _>(worker)
-        .bind::<BigInt, _>(millis(lease))
-        .execute(conn)
-        .await?;
+    let n = cached(
+        diesel::sql_query(RENEW_SQL.as_str())
+            .bind::<BigInt, _>(id)
+            .bind::<Text, _>(worker)
+            .bind::<BigInt, _>(millis(lease)),
+    )
+    .execute(conn)
+    .await?;
     Ok(n == 1)
 }
 
@@ -387,11 +404,13 @@ pub async fn hold(
         #[expect(dead_code, reason = "only the row's presence matters")]
         id: i64,
     }
-    let rows: Vec<One> = diesel::sql_query(HOLD_SQL.as_str())
-        .bind::<BigInt, _>(id)
-        .bind::<Text, _>(worker)
-        .load(conn)
-        .await?;
+    let rows: Vec<One> = cached(
+        diesel::sql_query(HOLD_SQL.as_str())
+            .bind::<BigInt, _>(id)
+            .bind::<Text, _>(worker),
+    )
+    .load(conn)
+    .await?;
     Ok(!rows.is_empty())
 }
 
@@ -413,13 +432,15 @@ pub async fn settle(
     how: &Settle,
 ) -> diesel::QueryResult<()> {
     let (status, delay, error) = settle_parts(how);
-    diesel::sql_query(SETTLE_SQL.as_str())
-        .bind::<BigInt, _>(id)
-        .bind::<Text, _>(status)
-        .bind::<BigInt, _>(millis(delay))
-        .bind::<Nullable<Text>, _>(error)
-        .execute(conn)
-        .await?;
+    cached(
+        diesel::sql_query(SETTLE_SQL.as_str())
+            .bind::<BigInt, _>(id)
+            .bind::<Text, _>(status)
+            .bind::<BigInt, _>(millis(delay))
+            .bind::<Nullable<Text>, _>(error),
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -431,7 +452,7 @@ pub async fn next_due_in(conn: &mut AsyncPgConnection) -> diesel::QueryResult<Op
         #[diesel(sql_type = Nullable<BigInt>)]
         ms: Option<i64>,
     }
-    let due: Due = diesel::sql_query(NEXT_DUE_SQL.as_str())
+    let due: Due = cached(diesel::sql_query(NEXT_DUE_SQL.as_str()))
         .get_result(conn)
         .await?;
     Ok(due

@@ -1,15 +1,19 @@
 //! The progress feeds of one process, one per append-only event log (a tenant's
 //! provisioning events, a member's operation events): each turns its notifications into
 //! event rows — one statement per burst of notifications, however many subscribers — and
-//! fans them out to this process's subscriptions (`provisioningProgress`, `memberProgress`).
+//! routes each row to the subscriptions of its key only (`provisioningProgress`,
+//! `memberProgress`): one channel per followed key, so a burst of events for a hundred
+//! tenants wakes each subscriber for its own tenant's events, not for all of them.
 //!
 //! A subscriber never trusts the feed alone for completeness: it remembers the last
 //! sequence number it delivered and re-reads from the table on a gap, a lag or a listener
 //! reconnect ([`FeedItem::Resync`]), so no event is skipped or sent twice
 //! ([`super::progress`]).
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
@@ -27,7 +31,7 @@ pub trait FeedSource: Send + Sync + 'static {
     /// A row of the log.
     type Row: Clone + Send + Sync + 'static;
     /// What the log is kept per (a tenant, a member).
-    type Key: Copy + PartialEq + Send + Sync + 'static;
+    type Key: Copy + Eq + Hash + Send + Sync + 'static;
     /// For log lines: `provisioning`, `member`.
     const NAME: &'static str;
 
@@ -167,15 +171,36 @@ impl<R> Clone for FeedItem<R> {
 /// Most notifications read in one statement.
 const BURST: usize = 256;
 
-/// The process's feed of one log.
+/// Items a key's channel holds for its slowest subscriber; one that falls further behind
+/// lags and re-reads from the table. A run is about a dozen events, so a subscriber only
+/// lags when it stops reading; kept small because each followed key holds one.
+const KEY_CAPACITY: usize = 64;
+
+/// A channel per followed key.
+type Channels<S> =
+    HashMap<<S as FeedSource>::Key, broadcast::Sender<FeedItem<<S as FeedSource>::Row>>>;
+
+/// The channels of the keys followed in this process.
+struct Routes<S: FeedSource> {
+    keys: Mutex<Channels<S>>,
+}
+
+impl<S: FeedSource> Routes<S> {
+    fn keys(&self) -> MutexGuard<'_, Channels<S>> {
+        self.keys.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The process's feed of one log: one reader of the notifications, and one channel per key
+/// someone follows, so an event wakes only its own key's subscribers.
 pub struct Feed<S: FeedSource> {
-    sender: broadcast::Sender<FeedItem<S::Row>>,
+    routes: Arc<Routes<S>>,
 }
 
 impl<S: FeedSource> Clone for Feed<S> {
     fn clone(&self) -> Self {
         Self {
-            sender: self.sender.clone(),
+            routes: Arc::clone(&self.routes),
         }
     }
 }
@@ -188,10 +213,12 @@ pub type MemberFeed = Feed<Member>;
 impl<S: FeedSource> Feed<S> {
     /// Starts following `hub` until `shutdown`.
     pub fn start(hub: &EventHub, pool: DbPool, shutdown: CancellationToken) -> Self {
-        let (sender, _) = broadcast::channel(4096);
         let feed = Self {
-            sender: sender.clone(),
+            routes: Arc::new(Routes {
+                keys: Mutex::new(HashMap::new()),
+            }),
         };
+        let routes = Arc::clone(&feed.routes);
         let mut events = hub.subscribe();
         tokio::spawn(async move {
             loop {
@@ -219,14 +246,10 @@ impl<S: FeedSource> Feed<S> {
                         };
                     }
                 }
-                if sender.receiver_count() > 0 {
+                if !routes.keys().is_empty() {
                     if !ids.is_empty() {
                         match read::<S>(&pool, &ids).await {
-                            Ok(rows) => {
-                                for row in rows {
-                                    let _ = sender.send(FeedItem::Event(Arc::new(row)));
-                                }
-                            }
+                            Ok(rows) => route(&routes, rows),
                             Err(e) => {
                                 tracing::warn!(error = %e, feed = S::NAME, "could not read events; subscribers will re-read");
                                 resync = true;
@@ -234,20 +257,82 @@ impl<S: FeedSource> Feed<S> {
                         }
                     }
                     if resync {
-                        let _ = sender.send(FeedItem::Resync);
+                        for sender in routes.keys().values() {
+                            let _ = sender.send(FeedItem::Resync);
+                        }
                     }
                 }
                 if closed {
                     break;
                 }
             }
+            // Subscribers see their channel close and end.
+            routes.keys().clear();
         });
         feed
     }
 
-    /// Every item from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<FeedItem<S::Row>> {
-        self.sender.subscribe()
+    /// Every item of `key` from now on (and every [`FeedItem::Resync`]).
+    pub fn subscribe(&self, key: S::Key) -> KeyReceiver<S> {
+        let receiver = self
+            .routes
+            .keys()
+            .entry(key)
+            .or_insert_with(|| broadcast::channel(KEY_CAPACITY).0)
+            .subscribe();
+        KeyReceiver {
+            receiver: Some(receiver),
+            key,
+            routes: Arc::clone(&self.routes),
+        }
+    }
+
+    /// How many keys have a channel (for tests: a key's channel goes with its last
+    /// subscriber).
+    pub fn keys_followed(&self) -> usize {
+        self.routes.keys().len()
+    }
+}
+
+/// Sends each row to its key's channel, if anyone follows the key.
+fn route<S: FeedSource>(routes: &Routes<S>, rows: Vec<S::Row>) {
+    let keys = routes.keys();
+    for row in rows {
+        if let Some(sender) = keys.get(&S::key(&row)) {
+            let _ = sender.send(FeedItem::Event(Arc::new(row)));
+        }
+    }
+}
+
+/// A subscription to one key of a [`Feed`]; the key's channel is dropped with its last
+/// subscriber.
+pub struct KeyReceiver<S: FeedSource> {
+    receiver: Option<broadcast::Receiver<FeedItem<S::Row>>>,
+    key: S::Key,
+    routes: Arc<Routes<S>>,
+}
+
+impl<S: FeedSource> KeyReceiver<S> {
+    /// The key's next item.
+    pub async fn recv(&mut self) -> Result<FeedItem<S::Row>, RecvError> {
+        match &mut self.receiver {
+            Some(receiver) => receiver.recv().await,
+            None => Err(RecvError::Closed),
+        }
+    }
+}
+
+impl<S: FeedSource> Drop for KeyReceiver<S> {
+    fn drop(&mut self) {
+        drop(self.receiver.take());
+        // Under the lock, so no subscriber can join between the count and the removal.
+        let mut keys = self.routes.keys();
+        if keys
+            .get(&self.key)
+            .is_some_and(|sender| sender.receiver_count() == 0)
+        {
+            keys.remove(&self.key);
+        }
     }
 }
 

@@ -17,8 +17,13 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::db::cached;
+
 /// The notification channel.
 pub const CHANNEL: &str = "platform_api_events";
+/// How a [`Event::Provisioning`] payload starts (the id follows); statements that NOTIFY
+/// appended events themselves build it in SQL.
+pub const PROVISIONING_PREFIX: &str = "provisioning:";
 /// The `application_name` of each process's listening connection.
 pub const LISTENER_NAME: &str = "platform-api listener";
 
@@ -56,7 +61,7 @@ impl Event {
             Self::FlagsChanged => "flags".into(),
             Self::TenantChanged(id) => format!("tenant:{id}"),
             Self::JobsQueued => "jobs".into(),
-            Self::Provisioning(id) => format!("provisioning:{id}"),
+            Self::Provisioning(id) => format!("{PROVISIONING_PREFIX}{id}"),
             Self::Member(id) => format!("member:{id}"),
             Self::DomainStatus(id) => format!("domains:{id}"),
             Self::SeatWarning(id) => format!("seats:{id}"),
@@ -88,12 +93,14 @@ impl Event {
 
 /// Queues `event` for delivery when the current transaction commits (one statement).
 pub async fn notify(conn: &mut AsyncPgConnection, event: &Event) -> diesel::QueryResult<()> {
-    diesel::sql_query("SELECT pg_notify($1, $2)")
-        .bind::<diesel::sql_types::Text, _>(CHANNEL)
-        .bind::<diesel::sql_types::Text, _>(event.payload())
-        .execute(conn)
-        .await
-        .map(|_| ())
+    cached(
+        diesel::sql_query("SELECT pg_notify($1, $2)")
+            .bind::<diesel::sql_types::Text, _>(CHANNEL)
+            .bind::<diesel::sql_types::Text, _>(event.payload()),
+    )
+    .execute(conn)
+    .await
+    .map(|_| ())
 }
 
 /// Queues every event in `events` for delivery at commit, in one statement.
@@ -103,12 +110,14 @@ pub async fn notify_all(conn: &mut AsyncPgConnection, events: &[Event]) -> diese
         [one] => notify(conn, one).await,
         many => {
             let payloads: Vec<String> = many.iter().map(Event::payload).collect();
-            diesel::sql_query("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p")
-                .bind::<diesel::sql_types::Text, _>(CHANNEL)
-                .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(payloads)
-                .execute(conn)
-                .await
-                .map(|_| ())
+            cached(
+                diesel::sql_query("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p")
+                    .bind::<diesel::sql_types::Text, _>(CHANNEL)
+                    .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(payloads),
+            )
+            .execute(conn)
+            .await
+            .map(|_| ())
         }
     }
 }

@@ -13,9 +13,9 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use futures_util::Stream;
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::broadcast::error::RecvError;
 
-use super::feed::{Feed, FeedItem, FeedSource};
+use super::feed::{Feed, FeedItem, FeedSource, KeyReceiver};
 use crate::db::DbPool;
 use crate::error::AppResult;
 
@@ -26,7 +26,7 @@ const PAGE: i64 = 500;
 pub struct Progress<S: FeedSource> {
     pool: DbPool,
     key: S::Key,
-    feed: broadcast::Receiver<FeedItem<S::Row>>,
+    feed: KeyReceiver<S>,
     last: i32,
     queue: VecDeque<Arc<S::Row>>,
     /// The last event queued ends a run: complete once the queue is drained.
@@ -47,7 +47,7 @@ impl<S: FeedSource> Progress<S> {
         let mut progress = Self {
             pool,
             key,
-            feed: feed.subscribe(),
+            feed: feed.subscribe(key),
             last: after_seq,
             queue: VecDeque::new(),
             done: false,

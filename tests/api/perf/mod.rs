@@ -2,5 +2,6 @@
 //! and two replicas on one database.
 
 mod jobs;
+mod progress_fanout;
 mod statements;
 mod token_cache;
