@@ -153,6 +153,11 @@ pub struct Config {
     pub secret_key: Option<crate::upstream::Secret>,
     /// Log format.
     pub log_format: LogFormat,
+    /// `RUNTIME_EVENT_INTERVAL`: how many tasks a runtime thread polls before it checks for
+    /// I/O and timer events again (tokio's `event_interval`; its default is 61). Lower
+    /// values answer sockets sooner when many tasks are ready at once (a burst of events to
+    /// thousands of WebSockets), at the cost of more `epoll` calls.
+    pub runtime_event_interval: u32,
     /// Database settings.
     pub database: DatabaseConfig,
     /// GraphQL request limits.
@@ -255,6 +260,10 @@ impl Config {
             }
             _ => {}
         }
+        let runtime_event_interval = env.parsed("RUNTIME_EVENT_INTERVAL", 61u32)?;
+        if runtime_event_interval == 0 {
+            return Err(invalid("RUNTIME_EVENT_INTERVAL", "0", "at least 1"));
+        }
         let websocket = WebSocketConfig {
             init_timeout: positive_ms(&env, "WS_INIT_TIMEOUT_MS", 10_000)?,
             send_timeout: positive_ms(&env, "WS_SEND_TIMEOUT_MS", 10_000)?,
@@ -269,6 +278,7 @@ impl Config {
             app_env,
             secret_key,
             log_format,
+            runtime_event_interval,
             database: DatabaseConfig {
                 url: env.get("DATABASE_URL"),
                 pool_size,

@@ -99,6 +99,7 @@ fn main() -> ExitCode {
     telemetry::init(config.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .event_interval(config.runtime_event_interval)
         .build()
     {
         Ok(runtime) => runtime,
