@@ -140,6 +140,11 @@ curl -fs "http://127.0.0.1:$API_PORT/readyz" >/dev/null || die "platform-api is 
 SERVER=(--addr "127.0.0.1:$API_PORT" --data-dir "$WORK/data" --server-pid "$API_PID")
 sleep 1 # settle before reading the idle RSS
 
+# First, on the fresh server: memory freed by the later phases (the export's buffers) would
+# be reused by the connections and hide part of what each one costs.
+step "ws-idle: $BENCH_WS_CONNECTIONS subscribed WebSocket connections"
+"$DRIVER" ws-idle "${SERVER[@]}" --out "$PARTS/ws.json"
+
 step "graph: ${BENCH_OPS:-Q1 Q2 Q3 Q4 M1 R1-R5 H1} (c=1 at $BENCH_RATE/s for ${BENCH_C1_SECS}s, c=$BENCH_CONCURRENCY for ${BENCH_CN_SECS}s)"
 "$DRIVER" graph "${SERVER[@]}" ${DB_PPID:+--db-ppid "$DB_PPID"} ${BENCH_OPS:+--ops "$BENCH_OPS"} \
   --out "$PARTS/graph.json"
@@ -164,9 +169,6 @@ if [[ -n "${PG_LOG:-}" ]]; then
 else
   echo "no statement log: the pgbench floor is skipped" >&2
 fi
-
-step "ws-idle: $BENCH_WS_CONNECTIONS subscribed WebSocket connections"
-"$DRIVER" ws-idle "${SERVER[@]}" --out "$PARTS/ws.json"
 
 step "provisioning: jobs/s through the workers, then event -> client latency over provisioningProgress"
 "$DRIVER" provisioning "${SERVER[@]}" --db-url "$DB_URL" --out "$PARTS/provisioning.json"
