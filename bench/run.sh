@@ -122,6 +122,34 @@ fi
 export RATE_LIMIT_ANONYMOUS_PER_MIN=${RATE_LIMIT_ANONYMOUS_PER_MIN:-100000000}
 export RATE_LIMIT_USER_PER_MIN=${RATE_LIMIT_USER_PER_MIN:-100000000}
 export RATE_LIMIT_MUTATIONS_PER_MIN=${RATE_LIMIT_MUTATIONS_PER_MIN:-100000000}
+start_api() { # port, JOB_WORKERS, log
+  (cd "$WORK" && exec env DATABASE_URL="$DB_URL" BIND_ADDR="127.0.0.1:$1" DATA_DIR="$WORK/data" \
+    APP_ENV=development JOB_WORKERS="$2" RUST_LOG="${BENCH_RUST_LOG:-warn}" "$API" serve) >"$3" 2>&1 &
+  local pid=$!
+  PIDS+=("$pid")
+  for _ in $(seq 1 100); do
+    curl -fs "http://127.0.0.1:$1/readyz" >/dev/null 2>&1 && break
+    kill -0 "$pid" 2>/dev/null || die "platform-api on :$1 exited: $(tail -5 "$3")"
+    sleep 0.2
+  done
+  curl -fs "http://127.0.0.1:$1/readyz" >/dev/null || die "platform-api on :$1 is not ready"
+  STARTED_PID=$pid
+}
+
+# Idle WebSockets on a server of their own, fresh: after the other phases, memory they freed
+# is reused by the connections and hides part of what each costs, and the heap 2,000
+# connections leave behind would weigh on the graph's CPU figures.
+step "ws-idle: $BENCH_WS_CONNECTIONS subscribed WebSocket connections (a server of their own)"
+for port in "$API_PORT" "$PEER_PORT"; do
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && die "127.0.0.1:$port is already in use"
+done
+mkdir -p "$WORK/data"
+start_api "$API_PORT" "${JOB_WORKERS:-2}" "$WORK/api-ws.log"; WS_PID=$STARTED_PID
+sleep 1
+"$DRIVER" ws-idle --addr "127.0.0.1:$API_PORT" --data-dir "$WORK/data" --server-pid "$WS_PID" \
+  --out "$PARTS/ws.json"
+kill "$WS_PID"; wait "$WS_PID" 2>/dev/null || true
+
 step "starting platform-api (release) on 127.0.0.1:$API_PORT"
 for port in "$API_PORT" "$PEER_PORT"; do
   (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && die "127.0.0.1:$port is already in use"
@@ -139,11 +167,6 @@ done
 curl -fs "http://127.0.0.1:$API_PORT/readyz" >/dev/null || die "platform-api is not ready"
 SERVER=(--addr "127.0.0.1:$API_PORT" --data-dir "$WORK/data" --server-pid "$API_PID")
 sleep 1 # settle before reading the idle RSS
-
-# First, on the fresh server: memory freed by the later phases (the export's buffers) would
-# be reused by the connections and hide part of what each one costs.
-step "ws-idle: $BENCH_WS_CONNECTIONS subscribed WebSocket connections"
-"$DRIVER" ws-idle "${SERVER[@]}" --out "$PARTS/ws.json"
 
 step "graph: ${BENCH_OPS:-Q1 Q2 Q3 Q4 M1 R1-R5 H1} (c=1 at $BENCH_RATE/s for ${BENCH_C1_SECS}s, c=$BENCH_CONCURRENCY for ${BENCH_CN_SECS}s)"
 "$DRIVER" graph "${SERVER[@]}" ${DB_PPID:+--db-ppid "$DB_PPID"} ${BENCH_OPS:+--ops "$BENCH_OPS"} \
@@ -180,19 +203,6 @@ kill "$API_PID"; wait "$API_PID" 2>/dev/null || true
 # API-only replica (JOB_WORKERS=0) beside one with workers, then both with workers. Jobs
 # and statements are summed over both; subscribers alternate between them.
 REPLICA_PORT=${BENCH_REPLICA_PORT:-$((API_PORT + 1))}
-start_api() { # port, JOB_WORKERS, log
-  (cd "$WORK" && exec env DATABASE_URL="$DB_URL" BIND_ADDR="127.0.0.1:$1" DATA_DIR="$WORK/data" \
-    APP_ENV=development JOB_WORKERS="$2" RUST_LOG="${BENCH_RUST_LOG:-warn}" "$API" serve) >"$3" 2>&1 &
-  local pid=$!
-  PIDS+=("$pid")
-  for _ in $(seq 1 100); do
-    curl -fs "http://127.0.0.1:$1/readyz" >/dev/null 2>&1 && break
-    kill -0 "$pid" 2>/dev/null || die "platform-api on :$1 exited: $(tail -5 "$3")"
-    sleep 0.2
-  done
-  curl -fs "http://127.0.0.1:$1/readyz" >/dev/null || die "platform-api on :$1 is not ready"
-  STARTED_PID=$pid
-}
 if [[ "${BENCH_REPLICAS:-1}" == 1 ]]; then
   step "two replicas: one API-only + one with workers, then both with workers"
   (exec 3<>"/dev/tcp/127.0.0.1/$REPLICA_PORT") 2>/dev/null && die "127.0.0.1:$REPLICA_PORT is already in use"
