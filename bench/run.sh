@@ -151,20 +151,7 @@ sleep 1
 kill "$WS_PID"; wait "$WS_PID" 2>/dev/null || true
 
 step "starting platform-api (release) on 127.0.0.1:$API_PORT"
-for port in "$API_PORT" "$PEER_PORT"; do
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && die "127.0.0.1:$port is already in use"
-done
-mkdir -p "$WORK/data"
-(cd "$WORK" && exec env DATABASE_URL="$DB_URL" BIND_ADDR="127.0.0.1:$API_PORT" DATA_DIR="$WORK/data" \
-  APP_ENV=development RUST_LOG="${BENCH_RUST_LOG:-warn}" "$API" serve) >"$WORK/api.log" 2>&1 &
-API_PID=$!
-PIDS+=("$API_PID")
-for _ in $(seq 1 100); do
-  curl -fs "http://127.0.0.1:$API_PORT/readyz" >/dev/null 2>&1 && break
-  kill -0 "$API_PID" 2>/dev/null || die "platform-api exited: $(tail -5 "$WORK/api.log")"
-  sleep 0.2
-done
-curl -fs "http://127.0.0.1:$API_PORT/readyz" >/dev/null || die "platform-api is not ready"
+start_api "$API_PORT" "${JOB_WORKERS:-2}" "$WORK/api.log"; API_PID=$STARTED_PID
 SERVER=(--addr "127.0.0.1:$API_PORT" --data-dir "$WORK/data" --server-pid "$API_PID")
 sleep 1 # settle before reading the idle RSS
 
