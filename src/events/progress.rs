@@ -106,7 +106,8 @@ impl<S: FeedSource> Progress<S> {
                 Ok(FeedItem::Resync) | Err(RecvError::Lagged(_)) => true,
                 Err(RecvError::Closed) => return None,
             };
-            if resync && let Err(e) = self.catch_up().await {
+            // Boxed: inline, the re-read's state would size the stream for its whole idle life.
+            if resync && let Err(e) = Box::pin(self.catch_up()).await {
                 tracing::error!(error = %e, feed = S::NAME, "a progress subscription could not re-read events");
                 self.failed = true;
                 return Some((Err(e), self));

@@ -99,7 +99,8 @@ impl<S: TailSource> Tail<S> {
                 Ok(_) => continue,
                 Err(RecvError::Closed) => return None,
             }
-            if let Err(e) = self.catch_up().await {
+            // Boxed: inline, the re-read's state would size the stream for its whole idle life.
+            if let Err(e) = Box::pin(self.catch_up()).await {
                 tracing::error!(error = %e, subscription = S::NAME, "could not re-read events");
                 self.failed = true;
                 return Some((Err(e), self));

@@ -95,26 +95,34 @@ impl DomainSubscription {
         after_id: i64,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<DomainStatusChange>> + use<>>
     {
-        if after_id < 0 {
-            return Err(
-                ApiError::from(AppError::bad_input("afterId", "must not be negative")).into(),
-            );
-        }
-        let viewer = ctx.viewer().await?;
-        let pool = ctx.data_unchecked::<DbPool>().clone();
-        let tenant = {
-            let mut conn = pool.get().await.map_err(ApiError::from)?;
-            domain::tenants::visible_by_slug(&mut conn, &viewer, &tenant_slug)
-                .await
-                .map_err(ApiError::from)?
-        };
-        let hub = ctx.data_unchecked::<EventHub>();
-        let rows = tail::<StatusEvents>(pool, hub, tenant.id, after_id)
-            .await
-            .map_err(ApiError::from)?;
-        Ok(rows.map(|row| {
-            row.map(<DomainStatusChange as From<StatusEvent>>::from)
-                .map_err(|e| ApiError::from(e).into())
-        }))
+        // Boxed: inline, the setup's state would size the stream for its whole life.
+        Box::pin(status_changes(ctx, tenant_slug, after_id)).await
     }
+}
+
+/// What `domain_status_changed` resolves to: checks, the first read, and the stream.
+async fn status_changes(
+    ctx: &Context<'_>,
+    tenant_slug: String,
+    after_id: i64,
+) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<DomainStatusChange>> + use<>> {
+    if after_id < 0 {
+        return Err(ApiError::from(AppError::bad_input("afterId", "must not be negative")).into());
+    }
+    let viewer = ctx.viewer().await?;
+    let pool = ctx.data_unchecked::<DbPool>().clone();
+    let tenant = {
+        let mut conn = pool.get().await.map_err(ApiError::from)?;
+        domain::tenants::visible_by_slug(&mut conn, &viewer, &tenant_slug)
+            .await
+            .map_err(ApiError::from)?
+    };
+    let hub = ctx.data_unchecked::<EventHub>();
+    let rows = tail::<StatusEvents>(pool, hub, tenant.id, after_id)
+        .await
+        .map_err(ApiError::from)?;
+    Ok(rows.map(|row| {
+        row.map(<DomainStatusChange as From<StatusEvent>>::from)
+            .map_err(|e| ApiError::from(e).into())
+    }))
 }

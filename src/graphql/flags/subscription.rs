@@ -57,54 +57,65 @@ impl FlagSubscription {
         ctx: &Context<'_>,
         #[graphql(desc = "The tenant's slug.")] tenant_slug: String,
     ) -> async_graphql::Result<impl Stream<Item = Vec<FeatureFlagValue>> + use<>> {
-        let token = ctx.verified_token().await?;
-        let viewer = ctx.viewer().await?;
-        let pool = ctx.data_unchecked::<DbPool>().clone();
-        let hub = ctx.data_unchecked::<EventHub>();
-        // Subscribe before reading the current state, so no change falls in between.
-        let events = hub.subscribe();
-        let tenant = {
-            let mut conn = pool.get().await.map_err(ApiError::from)?;
-            domain::tenants::visible_by_slug(&mut conn, &viewer, &tenant_slug)
-                .await
-                .map_err(ApiError::from)?
-        };
-        let last = values(&pool, &token, tenant.id.uuid())
+        // Boxed: inline, the setup's state would size the stream for its whole life.
+        Box::pin(flags_changed(ctx, tenant_slug)).await
+    }
+}
+
+/// What `feature_flags_changed` resolves to: checks, the first read, and the stream.
+async fn flags_changed(
+    ctx: &Context<'_>,
+    tenant_slug: String,
+) -> async_graphql::Result<impl Stream<Item = Vec<FeatureFlagValue>> + use<>> {
+    let token = ctx.verified_token().await?;
+    let viewer = ctx.viewer().await?;
+    let pool = ctx.data_unchecked::<DbPool>().clone();
+    let hub = ctx.data_unchecked::<EventHub>();
+    // Subscribe before reading the current state, so no change falls in between.
+    let events = hub.subscribe();
+    let tenant = {
+        let mut conn = pool.get().await.map_err(ApiError::from)?;
+        domain::tenants::visible_by_slug(&mut conn, &viewer, &tenant_slug)
             .await
             .map_err(ApiError::from)?
-            .unwrap_or_default();
-        let first = futures_util::stream::once(futures_util::future::ready(last.clone()));
-        let state = (events, pool, token, tenant.id.uuid(), last);
-        Ok(first.chain(futures_util::stream::unfold(
-            state,
-            |(mut events, pool, token, tenant, mut last): (
-                _,
-                DbPool,
-                Arc<VerifiedToken>,
-                Uuid,
-                Vec<FeatureFlagValue>,
-            )| async move {
-                loop {
-                    match events.recv().await {
-                        Ok(Event::TenantChanged(id)) if id != tenant => continue,
-                        Ok(Event::JobsQueued | Event::Provisioning(_) | Event::ImpersonationStarted(_)) => continue,
-                        Ok(_) | Err(RecvError::Lagged(_)) => {}
-                        Err(RecvError::Closed) => return None,
+    };
+    let last = values(&pool, &token, tenant.id.uuid())
+        .await
+        .map_err(ApiError::from)?
+        .unwrap_or_default();
+    let first = futures_util::stream::once(futures_util::future::ready(last.clone()));
+    let state = (events, pool, token, tenant.id.uuid(), last);
+    Ok(first.chain(futures_util::stream::unfold(
+        state,
+        |(mut events, pool, token, tenant, mut last): (
+            _,
+            DbPool,
+            Arc<VerifiedToken>,
+            Uuid,
+            Vec<FeatureFlagValue>,
+        )| async move {
+            loop {
+                match events.recv().await {
+                    Ok(Event::TenantChanged(id)) if id != tenant => continue,
+                    Ok(Event::JobsQueued | Event::Provisioning(_) | Event::ImpersonationStarted(_)) => continue,
+                    Ok(_) | Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => return None,
+                }
+                // Boxed: inline, the re-read's state would size the stream for its whole
+                // idle life (about 7 KiB per subscription).
+                match Box::pin(values(&pool, &token, tenant)).await {
+                    Ok(Some(now)) if now != last => {
+                        last = now.clone();
+                        return Some((now, (events, pool, token, tenant, last)));
                     }
-                    match values(&pool, &token, tenant).await {
-                        Ok(Some(now)) if now != last => {
-                            last = now.clone();
-                            return Some((now, (events, pool, token, tenant, last)));
-                        }
-                        Ok(Some(_)) => continue,
-                        Ok(None) => return None,
-                        Err(e) => {
-                            tracing::warn!(error = %e, "featureFlagsChanged could not re-read; will retry on the next event");
-                            continue;
-                        }
+                    Ok(Some(_)) => continue,
+                    Ok(None) => return None,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "featureFlagsChanged could not re-read; will retry on the next event");
+                        continue;
                     }
                 }
-            },
-        )))
-    }
+            }
+        },
+    )))
 }

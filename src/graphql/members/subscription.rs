@@ -36,28 +36,8 @@ impl MemberSubscription {
         )]
         after_seq: i32,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<MemberEvent>> + use<>> {
-        if after_seq < 0 {
-            return Err(
-                ApiError::from(AppError::bad_input("afterSeq", "must not be negative")).into(),
-            );
-        }
-        let member = member_id(&member_id_arg, "memberId").map_err(ApiError::from)?;
-        let viewer = ctx.viewer().await?;
-        let pool = ctx.data_unchecked::<DbPool>().clone();
-        {
-            let mut conn = pool.get().await.map_err(ApiError::from)?;
-            let seen = members::visible(&mut conn, &viewer.scope(), &[member])
-                .await
-                .map_err(|e| ApiError::from(AppError::from(e)))?;
-            if seen.is_empty() {
-                return Err(ApiError::from(AppError::NotFound { what: "member" }).into());
-            }
-        }
-        let feed = ctx.data_unchecked::<MemberFeed>();
-        let events = Progress::stream(pool, feed, member, after_seq)
-            .await
-            .map_err(ApiError::from)?;
-        Ok(events.map(|row| row.map(MemberEvent).map_err(|e| ApiError::from(e).into())))
+        // Boxed: inline, the setup's state would size the stream for its whole life.
+        Box::pin(progress(ctx, member_id_arg, after_seq)).await
     }
 
     /// A tenant's seat warnings: each time its seat usage crosses 80 % or 100 % (or falls
@@ -74,6 +54,35 @@ impl MemberSubscription {
         )]
         after_id: i64,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<SeatWarning>> + use<>> {
-        super::seat_warnings::stream(ctx, &tenant_slug, after_id).await
+        // Boxed: inline, the setup's state would size the stream for its whole life.
+        Box::pin(super::seat_warnings::stream(ctx, &tenant_slug, after_id)).await
     }
+}
+
+/// What `member_progress` resolves to: checks, the first read, and the stream.
+async fn progress(
+    ctx: &Context<'_>,
+    member_id_arg: ID,
+    after_seq: i32,
+) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<MemberEvent>> + use<>> {
+    if after_seq < 0 {
+        return Err(ApiError::from(AppError::bad_input("afterSeq", "must not be negative")).into());
+    }
+    let member = member_id(&member_id_arg, "memberId").map_err(ApiError::from)?;
+    let viewer = ctx.viewer().await?;
+    let pool = ctx.data_unchecked::<DbPool>().clone();
+    {
+        let mut conn = pool.get().await.map_err(ApiError::from)?;
+        let seen = members::visible(&mut conn, &viewer.scope(), &[member])
+            .await
+            .map_err(|e| ApiError::from(AppError::from(e)))?;
+        if seen.is_empty() {
+            return Err(ApiError::from(AppError::NotFound { what: "member" }).into());
+        }
+    }
+    let feed = ctx.data_unchecked::<MemberFeed>();
+    let events = Progress::stream(pool, feed, member, after_seq)
+        .await
+        .map_err(ApiError::from)?;
+    Ok(events.map(|row| row.map(MemberEvent).map_err(|e| ApiError::from(e).into())))
 }

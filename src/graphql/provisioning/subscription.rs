@@ -34,26 +34,34 @@ impl ProvisioningSubscription {
         after_seq: i32,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<ProvisioningEvent>> + use<>>
     {
-        if after_seq < 0 {
-            return Err(
-                ApiError::from(AppError::bad_input("afterSeq", "must not be negative")).into(),
-            );
-        }
-        let viewer = ctx.viewer().await?;
-        let pool = ctx.data_unchecked::<DbPool>().clone();
-        let tenant = {
-            let mut conn = pool.get().await.map_err(ApiError::from)?;
-            domain::tenants::visible_by_slug(&mut conn, &viewer, &tenant_slug)
-                .await
-                .map_err(ApiError::from)?
-        };
-        let feed = ctx.data_unchecked::<ProvisioningFeed>();
-        let events = Progress::stream(pool, feed, tenant.id, after_seq)
-            .await
-            .map_err(ApiError::from)?;
-        Ok(events.map(|row| {
-            row.map(ProvisioningEvent)
-                .map_err(|e| ApiError::from(e).into())
-        }))
+        // Boxed: inline, the setup's state would size the stream for its whole life.
+        Box::pin(progress(ctx, tenant_slug, after_seq)).await
     }
+}
+
+/// What `provisioning_progress` resolves to: checks, the first read, and the stream.
+async fn progress(
+    ctx: &Context<'_>,
+    tenant_slug: String,
+    after_seq: i32,
+) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<ProvisioningEvent>> + use<>> {
+    if after_seq < 0 {
+        return Err(ApiError::from(AppError::bad_input("afterSeq", "must not be negative")).into());
+    }
+    let viewer = ctx.viewer().await?;
+    let pool = ctx.data_unchecked::<DbPool>().clone();
+    let tenant = {
+        let mut conn = pool.get().await.map_err(ApiError::from)?;
+        domain::tenants::visible_by_slug(&mut conn, &viewer, &tenant_slug)
+            .await
+            .map_err(ApiError::from)?
+    };
+    let feed = ctx.data_unchecked::<ProvisioningFeed>();
+    let events = Progress::stream(pool, feed, tenant.id, after_seq)
+        .await
+        .map_err(ApiError::from)?;
+    Ok(events.map(|row| {
+        row.map(ProvisioningEvent)
+            .map_err(|e| ApiError::from(e).into())
+    }))
 }

@@ -49,14 +49,16 @@ impl Executor for Detached {
         // Loaders of its own: the operation's batches are gathered in its own task.
         let request = request.data(Loaders::new(self.pool.clone()));
         let mut inner = Executor::execute_stream(&self.schema, request, session_data);
-        let (tx, rx) = tokio::sync::mpsc::channel::<Response>(1);
+        // Boxed responses: tokio allocates a channel's slots 32 at a time, so a channel of
+        // `Response`s would cost about 7.7 KiB per operation even with room for one.
+        let (tx, rx) = tokio::sync::mpsc::channel::<Box<Response>>(1);
         tokio::spawn(async move {
             loop {
                 tokio::select! {
                     () = tx.closed() => break,
                     next = inner.next() => match next {
                         Some(response) => {
-                            if tx.send(response).await.is_err() {
+                            if tx.send(Box::new(response)).await.is_err() {
                                 break;
                             }
                         }
@@ -66,7 +68,7 @@ impl Executor for Detached {
             }
         });
         futures_util::stream::unfold(rx, |mut rx| async move {
-            rx.recv().await.map(|response| (response, rx))
+            rx.recv().await.map(|response| (*response, rx))
         })
         .boxed()
     }

@@ -277,14 +277,16 @@ async fn serve(
         send_timeout: app.config.websocket.send_timeout,
         metrics: app.metrics.clone(),
     };
-    let Some((init, token)) = handshake::run(&app, &mut source, &mut out).await else {
+    // The handshake and the impersonation check run once; boxed, their state does not size
+    // the connection's task for its whole life.
+    let Some((init, token)) = Box::pin(handshake::run(&app, &mut source, &mut out)).await else {
         return;
     };
     // An impersonation token ends exactly at its session's expiry (no leeway), and earlier
     // when the session is ended or its operator loses `platform_admin`.
     let session_closed = match token.impersonation {
         None => None,
-        Some(session) => match impersonation_watch::start(&app, &token, session).await {
+        Some(session) => match Box::pin(impersonation_watch::start(&app, &token, session)).await {
             Some(watch) => Some(watch),
             None => {
                 out.close(CLOSE_FORBIDDEN, "Forbidden: impersonation ended")
