@@ -71,6 +71,18 @@ pub fn read_log(log: &Path, offset: u64, application: &str) -> anyhow::Result<Ve
     Ok(out)
 }
 
+/// `op`'s statements per request in the graph phase's results (`graph.json`), rounded: what
+/// one capture of it must hold.
+pub fn expected_statements(graph: &Path, op: &str) -> anyhow::Result<usize> {
+    let results: serde_json::Value = serde_json::from_slice(&std::fs::read(graph)?)?;
+    let per_request = results["graph"]["ops"][op]["statements_per_request"]
+        .as_f64()
+        .ok_or_else(|| {
+            anyhow::anyhow!("{} has no statements per request for {op}", graph.display())
+        })?;
+    Ok(per_request.round() as usize)
+}
+
 /// Parses `$1 = 'a', $2 = NULL, $3 = 'it''s'`.
 fn parse_params(text: &str) -> anyhow::Result<Vec<Option<String>>> {
     let mut out = Vec::new();

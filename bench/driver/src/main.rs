@@ -150,6 +150,10 @@ enum Cmd {
         /// Where the script and pgbench's logs go.
         #[arg(long)]
         work: PathBuf,
+        /// The graph phase's results: the capture must hold exactly Q2's statements per
+        /// request (rounded), else the driver exits with status 3 and nothing is replayed.
+        #[arg(long)]
+        graph: Option<PathBuf>,
         #[command(flatten)]
         load: LoadArgs,
         #[arg(long)]
@@ -283,11 +287,22 @@ async fn main() -> anyhow::Result<()> {
             url,
             pgbench,
             work,
+            graph,
             load,
             out,
         } => {
             let statements = floor::read_log(&pg_log, offset, &application)?;
             eprintln!("  floor: {} statements captured", statements.len());
+            if let Some(graph) = graph {
+                let expected = floor::expected_statements(&graph, "Q2")?;
+                if statements.len() != expected {
+                    // A background job's statements (a worker's poll) fell in the window.
+                    eprintln!(
+                        "  floor: expected {expected} (Q2's statements per request): capture again"
+                    );
+                    std::process::exit(3);
+                }
+            }
             let result = floor::run(
                 &pgbench,
                 &url,

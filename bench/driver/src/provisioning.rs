@@ -108,7 +108,10 @@ async fn total(addrs: &[String], line_start: &str) -> anyhow::Result<f64> {
 async fn wait_done(addrs: &[String], target: f64, limit: Duration) -> anyhow::Result<()> {
     let deadline = Instant::now() + limit;
     while total(addrs, "platform_api_jobs_total{outcome=\"done\"}").await? < target {
-        anyhow::ensure!(Instant::now() < deadline, "jobs did not finish within {limit:?}");
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "jobs did not finish within {limit:?}"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     Ok(())
@@ -150,7 +153,9 @@ async fn subscriber(
             Ok(Some(Ok(m))) => m,
             _ => return Ok((latencies, false)),
         };
-        let Message::Text(text) = message else { continue };
+        let Message::Text(text) = message else {
+            continue;
+        };
         let received = chrono::Utc::now();
         let value: serde_json::Value = serde_json::from_str(text.as_str())?;
         match value["type"].as_str() {
@@ -199,7 +204,11 @@ pub async fn run(
     psql(db_url, cleanup_sql()).await?;
     // Phase 1: jobs/s.
     let jobs = (jobs_tenants * 4) as u64;
-    psql(db_url, &arrange_sql(&format!("{tag}j"), jobs_tenants, false)).await?;
+    psql(
+        db_url,
+        &arrange_sql(&format!("{tag}j"), jobs_tenants, false),
+    )
+    .await?;
     let done_before = total(addrs, "platform_api_jobs_total{outcome=\"done\"}").await?;
     let statements_before = total(addrs, "platform_api_db_statements_total").await?;
     let started = Instant::now();
@@ -239,7 +248,10 @@ pub async fn run(
             _ => break,
         }
     }
-    anyhow::ensure!(ready == subscribers, "only {ready} of {subscribers} subscribers connected");
+    anyhow::ensure!(
+        ready == subscribers,
+        "only {ready} of {subscribers} subscribers connected"
+    );
     // Let the last subscriptions register before the first event.
     tokio::time::sleep(Duration::from_secs(2)).await;
     psql(db_url, &release_sql(&stag)).await?;
