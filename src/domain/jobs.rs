@@ -41,6 +41,9 @@ pub(crate) fn with_statuses(template: &str) -> String {
         })
 }
 
+/// The kind claimed in batches by [`claim_batch`]: provisioning steps.
+pub const BATCHED_KIND: &str = crate::domain::provisioning::state::JOB_KIND;
+
 static ENQUEUE_SQL: LazyLock<String> = LazyLock::new(|| {
     with_statuses(
         "INSERT INTO jobs (kind, payload, dedupe_key, max_attempts)
@@ -75,6 +78,9 @@ static CLAIM_SQL: LazyLock<String> = LazyLock::new(|| {
 });
 
 static CLAIM_BATCH_SQL: LazyLock<String> = LazyLock::new(|| {
+    // The kind is a literal, not a parameter: each part must match the predicate of its
+    // partial index (`jobs_claim_steps_idx`, `jobs_claim_others_idx`) in every plan,
+    // generic ones included.
     with_statuses(
         "UPDATE jobs j
             SET status = {running}, attempts = j.attempts + 1, locked_by = $1,
@@ -82,21 +88,22 @@ static CLAIM_BATCH_SQL: LazyLock<String> = LazyLock::new(|| {
                 updated_at = now()
           WHERE j.id = ANY(ARRAY(
                 SELECT id FROM jobs
-                 WHERE ((status = {queued} AND run_at <= now())
+                 WHERE status IN ({queued}, {running}) AND kind = {batched}
+                   AND ((status = {queued} AND run_at <= now())
                         OR (status = {running} AND locked_until < now()))
-                   AND kind = $4
                  ORDER BY run_at, id
                  LIMIT $3
                    FOR UPDATE SKIP LOCKED) || ARRAY(
                 SELECT id FROM jobs
-                 WHERE ((status = {queued} AND run_at <= now())
+                 WHERE status IN ({queued}, {running}) AND kind <> {batched}
+                   AND ((status = {queued} AND run_at <= now())
                         OR (status = {running} AND locked_until < now()))
-                   AND kind <> $4
                  ORDER BY run_at, id
                  LIMIT 1
                    FOR UPDATE SKIP LOCKED))
          RETURNING j.id, j.kind, j.payload, j.attempts, j.max_attempts",
     )
+    .replace("{batched}", &format!("'{BATCHED_KIND}'"))
 });
 
 static RENEW_ALL_SQL: LazyLock<String> = LazyLock::new(|| {
@@ -274,26 +281,32 @@ pub async fn claim(
 }
 
 /// Claims at once (as [`claim`] does one), oldest first, up to `limit` due jobs of
-/// `batched` (the kind that runs as a batch) and at most one of any other kind: a slow job of
-/// another kind never holds a batch's worth of jobs behind it.
+/// [`BATCHED_KIND`] (provisioning steps, which run as a batch) and at most one of any other
+/// kind: a slow job of another kind never holds a batch's worth of jobs behind it. Each part
+/// reads its partial index in order and stops, so a claim costs the same with ten or ten
+/// thousand jobs queued.
 pub async fn claim_batch(
     conn: &mut AsyncPgConnection,
     worker: &str,
     lease: Duration,
     limit: usize,
-    batched: &str,
 ) -> diesel::QueryResult<Vec<ClaimedJob>> {
     let mut rows: Vec<ClaimedJob> = cached(
         diesel::sql_query(CLAIM_BATCH_SQL.as_str())
             .bind::<Text, _>(worker)
             .bind::<BigInt, _>(millis(lease))
-            .bind::<BigInt, _>(i64::try_from(limit).unwrap_or(i64::MAX))
-            .bind::<Text, _>(batched),
+            .bind::<BigInt, _>(i64::try_from(limit).unwrap_or(i64::MAX)),
     )
     .load(conn)
     .await?;
     rows.sort_by_key(|j| j.id);
     Ok(rows)
+}
+
+/// The text of [`claim_batch`]'s statement (parameters: worker, lease in ms, limit), for
+/// tests that check its plan.
+pub fn claim_batch_statement() -> &'static str {
+    CLAIM_BATCH_SQL.as_str()
 }
 
 /// Extends `worker`'s leases on jobs `ids`; how many were still its own.

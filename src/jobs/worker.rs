@@ -182,7 +182,7 @@ impl Worker {
         let (worker, lease, limit) = (&self.id, self.env.config.lease, self.env.config.batch);
         let claimed = conn
             .transaction::<_, anyhow::Error, _>(async move |conn| {
-                let jobs = queue::claim_batch(conn, worker, lease, limit, STEP_JOB).await?;
+                let jobs = queue::claim_batch(conn, worker, lease, limit).await?;
                 if jobs.is_empty() {
                     return Ok(None);
                 }
@@ -203,7 +203,7 @@ impl Worker {
     async fn claim_plain(&self) -> anyhow::Result<Vec<ClaimedJob>> {
         let mut conn = self.env.pool.get().await?;
         let config = &self.env.config;
-        Ok(queue::claim_batch(&mut conn, &self.id, config.lease, config.batch, STEP_JOB).await?)
+        Ok(queue::claim_batch(&mut conn, &self.id, config.lease, config.batch).await?)
     }
 
     /// Finishes a claimed batch: the started step jobs together (their leases renewed

@@ -283,9 +283,7 @@ async fn a_batch_holds_at_most_one_job_of_another_kind() {
         }
         kinds
     };
-    let first = claim_batch(&mut conn, "w1", lease, 16, "provisioning_step")
-        .await
-        .unwrap();
+    let first = claim_batch(&mut conn, "w1", lease, 16).await.unwrap();
     assert_eq!(
         kinds(&first),
         BTreeMap::from([("provisioning_step".into(), 12), ("slow_other".into(), 1)]),
@@ -293,9 +291,7 @@ async fn a_batch_holds_at_most_one_job_of_another_kind() {
     // The oldest of the others (its run_at is five minutes ago).
     let other = first.iter().find(|j| j.kind == "slow_other").unwrap();
     assert_eq!(other.payload["n"], 5);
-    let second = claim_batch(&mut conn, "w2", lease, 16, "provisioning_step")
-        .await
-        .unwrap();
+    let second = claim_batch(&mut conn, "w2", lease, 16).await.unwrap();
     assert_eq!(
         kinds(&second),
         BTreeMap::from([("slow_other".into(), 1)]),
