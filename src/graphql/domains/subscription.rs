@@ -9,16 +9,14 @@ use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 use futures_util::{Stream, StreamExt};
 
-use crate::auth::ContextAuth;
-use crate::db::DbPool;
-use crate::domain;
 use crate::domain::domains::DomainStatus;
 use crate::domain::domains::name::unicode;
 use crate::domain::domains::verify::{self, StatusEvent};
 use crate::domain::ids::TenantId;
-use crate::error::{ApiError, AppError};
+use crate::error::ApiError;
 use crate::events::tail::{TailSource, tail};
 use crate::events::{Event, EventHub};
+use crate::graphql::tenants::followed::{cursor_not_negative, visible_tenant};
 
 /// A domain's status changed.
 #[derive(SimpleObject)]
@@ -106,17 +104,8 @@ async fn status_changes(
     tenant_slug: String,
     after_id: i64,
 ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<DomainStatusChange>> + use<>> {
-    if after_id < 0 {
-        return Err(ApiError::from(AppError::bad_input("afterId", "must not be negative")).into());
-    }
-    let viewer = ctx.viewer().await?;
-    let pool = ctx.data_unchecked::<DbPool>().clone();
-    let tenant = {
-        let mut conn = pool.get().await.map_err(ApiError::from)?;
-        domain::tenants::visible_by_slug(&mut conn, &viewer, &tenant_slug)
-            .await
-            .map_err(ApiError::from)?
-    };
+    cursor_not_negative("afterId", after_id)?;
+    let (pool, tenant) = visible_tenant(ctx, &tenant_slug).await?;
     let hub = ctx.data_unchecked::<EventHub>();
     let rows = tail::<StatusEvents>(pool, hub, tenant.id, after_id)
         .await

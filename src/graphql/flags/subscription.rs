@@ -13,6 +13,7 @@ use crate::domain;
 use crate::error::{ApiError, AppResult};
 use crate::events::{Event, EventHub};
 use crate::graphql::flags::types::FeatureFlagValue;
+use crate::graphql::tenants::followed::visible_tenant;
 
 /// Feature flag subscriptions.
 #[derive(Default)]
@@ -68,17 +69,10 @@ async fn flags_changed(
     tenant_slug: String,
 ) -> async_graphql::Result<impl Stream<Item = Vec<FeatureFlagValue>> + use<>> {
     let token = ctx.verified_token().await?;
-    let viewer = ctx.viewer().await?;
-    let pool = ctx.data_unchecked::<DbPool>().clone();
     let hub = ctx.data_unchecked::<EventHub>();
     // Subscribe before reading the current state, so no change falls in between.
     let events = hub.subscribe();
-    let tenant = {
-        let mut conn = pool.get().await.map_err(ApiError::from)?;
-        domain::tenants::visible_by_slug(&mut conn, &viewer, &tenant_slug)
-            .await
-            .map_err(ApiError::from)?
-    };
+    let (pool, tenant) = visible_tenant(ctx, &tenant_slug).await?;
     let last = values(&pool, &token, tenant.id.uuid())
         .await
         .map_err(ApiError::from)?

@@ -7,14 +7,12 @@ use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 use futures_util::{Stream, StreamExt};
 
-use crate::auth::ContextAuth;
-use crate::db::DbPool;
-use crate::domain;
 use crate::domain::ids::TenantId;
 use crate::domain::members::seats::{self, SeatEventRow};
-use crate::error::{ApiError, AppError};
+use crate::error::ApiError;
 use crate::events::tail::{TailSource, tail};
 use crate::events::{Event, EventHub};
+use crate::graphql::tenants::followed::{cursor_not_negative, visible_tenant};
 
 /// A tenant's seat usage crossed a warning threshold.
 #[derive(SimpleObject)]
@@ -76,17 +74,8 @@ pub async fn stream(
     slug: &str,
     after_id: i64,
 ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<SeatWarning>> + use<>> {
-    if after_id < 0 {
-        return Err(ApiError::from(AppError::bad_input("afterId", "must not be negative")).into());
-    }
-    let viewer = ctx.viewer().await?;
-    let pool = ctx.data_unchecked::<DbPool>().clone();
-    let tenant = {
-        let mut conn = pool.get().await.map_err(ApiError::from)?;
-        domain::tenants::visible_by_slug(&mut conn, &viewer, slug)
-            .await
-            .map_err(ApiError::from)?
-    };
+    cursor_not_negative("afterId", after_id)?;
+    let (pool, tenant) = visible_tenant(ctx, slug).await?;
     let hub = ctx.data_unchecked::<EventHub>();
     let rows = tail::<SeatEvents>(pool, hub, tenant.id, after_id)
         .await

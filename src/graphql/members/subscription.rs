@@ -14,6 +14,7 @@ use crate::domain::members;
 use crate::error::{ApiError, AppError};
 use crate::events::feed::MemberFeed;
 use crate::events::progress::Progress;
+use crate::graphql::tenants::followed::cursor_not_negative;
 
 /// Member subscriptions.
 #[derive(Default)]
@@ -65,9 +66,7 @@ async fn progress(
     member_id_arg: ID,
     after_seq: i32,
 ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<MemberEvent>> + use<>> {
-    if after_seq < 0 {
-        return Err(ApiError::from(AppError::bad_input("afterSeq", "must not be negative")).into());
-    }
+    cursor_not_negative("afterSeq", after_seq.into())?;
     let member = member_id(&member_id_arg, "memberId").map_err(ApiError::from)?;
     let viewer = ctx.viewer().await?;
     let pool = ctx.data_unchecked::<DbPool>().clone();

@@ -5,12 +5,10 @@ use async_graphql::{Context, Subscription};
 use futures_util::{Stream, StreamExt};
 
 use super::types::ProvisioningEvent;
-use crate::auth::ContextAuth;
-use crate::db::DbPool;
-use crate::domain;
-use crate::error::{ApiError, AppError};
+use crate::error::ApiError;
 use crate::events::feed::ProvisioningFeed;
 use crate::events::progress::Progress;
+use crate::graphql::tenants::followed::{cursor_not_negative, visible_tenant};
 
 /// Provisioning subscriptions.
 #[derive(Default)]
@@ -45,17 +43,8 @@ async fn progress(
     tenant_slug: String,
     after_seq: i32,
 ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<ProvisioningEvent>> + use<>> {
-    if after_seq < 0 {
-        return Err(ApiError::from(AppError::bad_input("afterSeq", "must not be negative")).into());
-    }
-    let viewer = ctx.viewer().await?;
-    let pool = ctx.data_unchecked::<DbPool>().clone();
-    let tenant = {
-        let mut conn = pool.get().await.map_err(ApiError::from)?;
-        domain::tenants::visible_by_slug(&mut conn, &viewer, &tenant_slug)
-            .await
-            .map_err(ApiError::from)?
-    };
+    cursor_not_negative("afterSeq", after_seq.into())?;
+    let (pool, tenant) = visible_tenant(ctx, &tenant_slug).await?;
     let feed = ctx.data_unchecked::<ProvisioningFeed>();
     let events = Progress::stream(pool, feed, tenant.id, after_seq)
         .await

@@ -1,5 +1,6 @@
 //! Tenants in the graph.
 
+pub mod followed;
 pub mod loaders;
 pub mod mutation;
 pub mod query;
