@@ -60,23 +60,6 @@ static ENQUEUE_AFTER_SQL: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-static CLAIM_SQL: LazyLock<String> = LazyLock::new(|| {
-    with_statuses(
-        "UPDATE jobs j
-            SET status = {running}, attempts = j.attempts + 1, locked_by = $1,
-                locked_until = now() + make_interval(secs => $2::bigint / 1000.0),
-                updated_at = now()
-          WHERE j.id = (
-                SELECT id FROM jobs
-                 WHERE (status = {queued} AND run_at <= now())
-                    OR (status = {running} AND locked_until < now())
-                 ORDER BY run_at, id
-                 LIMIT 1
-                   FOR UPDATE SKIP LOCKED)
-         RETURNING j.id, j.kind, j.payload, j.attempts, j.max_attempts",
-    )
-});
-
 static CLAIM_BATCH_SQL: LazyLock<String> = LazyLock::new(|| {
     // The kind is a literal, not a parameter: each part must match the predicate of its
     // partial index (`jobs_claim_steps_idx`, `jobs_claim_others_idx`) in every plan,
@@ -263,24 +246,8 @@ pub async fn enqueue_after(
     Ok(inserted > 0)
 }
 
-/// Claims the oldest due job — queued and due, or running with an expired lease — for
-/// `worker` for `lease`, counting the attempt. `None` when nothing is due.
-pub async fn claim(
-    conn: &mut AsyncPgConnection,
-    worker: &str,
-    lease: Duration,
-) -> diesel::QueryResult<Option<ClaimedJob>> {
-    let mut rows: Vec<ClaimedJob> = cached(
-        diesel::sql_query(CLAIM_SQL.as_str())
-            .bind::<Text, _>(worker)
-            .bind::<BigInt, _>(millis(lease)),
-    )
-    .load(conn)
-    .await?;
-    Ok(rows.pop())
-}
-
-/// Claims at once (as [`claim`] does one), oldest first, up to `limit` due jobs of
+/// Claims at once, oldest first — queued and due, or running with an expired lease — for
+/// `worker` for `lease`, counting each attempt: up to `limit` due jobs of
 /// [`BATCHED_KIND`] (provisioning steps, which run as a batch) and at most one of any other
 /// kind: a slow job of another kind never holds a batch's worth of jobs behind it. Each part
 /// reads its partial index in order and stops, so a claim costs the same with ten or ten
@@ -479,12 +446,12 @@ mod tests {
 
     #[test]
     fn statements_spell_statuses_from_the_enum() {
-        assert!(CLAIM_SQL.contains("status = 'queued' AND run_at <= now()"));
+        assert!(CLAIM_BATCH_SQL.contains("status = 'queued' AND run_at <= now()"));
+        assert!(CLAIM_BATCH_SQL.contains("kind = 'provisioning_step'"));
         assert!(ENQUEUE_SQL.contains("WHERE status IN ('queued', 'running') DO NOTHING"));
         for sql in [
             &*ENQUEUE_SQL,
             &*ENQUEUE_AFTER_SQL,
-            &*CLAIM_SQL,
             &*CLAIM_BATCH_SQL,
             &*RENEW_ALL_SQL,
             &*HOLD_ALL_SQL,
